@@ -1,0 +1,133 @@
+"""The `runbook` command line. Each subcommand lives in the module of its concern.
+
+Handlers are named "module:function" and imported only when their command runs, so
+`runbook --help` stays fast. Errors under RunbookError print their message (which
+says what to do) and exit with the error's exit code; nothing prints a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from runbook_lib import __version__
+from runbook_lib.exceptions import RunbookError
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine-url", default=None,
+                   help="Docker engine URL (default: DOCKER_HOST, the active context, the local socket)")
+    p.add_argument("--engine-timeout", type=float, default=5.0, metavar="S",
+                   help="connect/read timeout for engine calls in seconds (default 5)")
+
+
+def _compose_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--compose", "-f", action="append", default=[], metavar="FILE",
+                   help="compose file (repeat for overrides); default: from the running containers' labels")
+    p.add_argument("--project", default=None, help="compose project name")
+    p.add_argument("--config", default=None, metavar="FILE", help="runbook config file (runbook.yaml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="runbook", description="Operations runbook for Docker service stacks.")
+    parser.add_argument("--version", action="version", version=f"runbook {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("report", help="execute a report notebook into dated outputs (ipynb, html, json)")
+    p.add_argument("name", help="notebook name in notebooks/ (health_check, recovery_plan, uptime_report, recovery_report, investigate)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="notebook parameter (value read as YAML: 7d, true, [a, b])")
+    p.add_argument("--output-dir", default=None, help="reports folder (default: ./outputs)")
+    p.add_argument("--shared-plotly", action="store_true",
+                   help="write plotly.js once under the output folder instead of embedding it in each report")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func="runbook_lib.report:cmd_report")
+
+    p = sub.add_parser("demo", help="start or remove the demo stack (compose project 'demo')")
+    p.add_argument("action", choices=["up", "down", "status"])
+    _engine_args(p)
+    p.set_defaults(func="runbook_lib.demo:cmd_demo")
+
+    p = sub.add_parser("plan", help="print the dependency-ordered recovery plan (dry-run); --apply executes it")
+    _compose_args(p)
+    _engine_args(p)
+    p.add_argument("--apply", action="store_true", help="execute the plan on the engine (audited)")
+    p.add_argument("--budget", type=float, default=None, metavar="S",
+                   help="seconds to wait for each service to come up (default: from its healthcheck)")
+    p.add_argument("--audit-log", default=None, metavar="FILE", help="audit log path")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func="runbook_lib.actions:cmd_plan")
+
+    p = sub.add_parser("probe", help="run one round of health probes and print the rows")
+    _compose_args(p)
+    _engine_args(p)
+    p.add_argument("--json", action="store_true", help="print rows as JSON")
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="per-probe timeout")
+    p.set_defaults(func="runbook_lib.probes:cmd_probe")
+
+    p = sub.add_parser("collect", help="sample the stack every interval into the history store")
+    _compose_args(p)
+    _engine_args(p)
+    p.add_argument("--interval", type=float, default=60.0, metavar="S")
+    p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N rounds")
+    p.add_argument("--store", default=None, metavar="PATH", help="store path (default: RUNBOOK_STORE or the user data folder)")
+    p.set_defaults(func="runbook_lib.collector:cmd_collect")
+
+    p = sub.add_parser("export", help="write raw samples and incidents (parquet or csv)")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.add_argument("--since", default=None)
+    p.add_argument("--until", default=None)
+    p.add_argument("--store", default=None, metavar="PATH")
+    p.add_argument("--output-dir", default=".", metavar="DIR")
+    p.set_defaults(func="runbook_lib.export:cmd_export")
+
+    p = sub.add_parser("diagnose", help="find causes and fixes for what is down")
+    _compose_args(p)
+    _engine_args(p)
+    p.add_argument("--json", action="store_true", help='print {"findings": [...]}')
+    p.add_argument("--all", action="store_true", help="gather evidence for healthy containers too")
+    p.set_defaults(func="runbook_lib.diagnose:cmd_diagnose")
+
+    p = sub.add_parser("reports", help="manage the report site")
+    rsub = p.add_subparsers(dest="reports_command", metavar="ACTION")
+    c = rsub.add_parser("clean", help="remove old reports only (never anything else)")
+    c.add_argument("--keep-days", type=float, default=None, metavar="N")
+    c.add_argument("--keep-last", type=int, default=None, metavar="M")
+    c.add_argument("--output-dir", default=None)
+    c.add_argument("--dry-run", action="store_true")
+    c.set_defaults(func="runbook_lib.site:cmd_reports_clean")
+    c = rsub.add_parser("index", help="rebuild outputs/index.html")
+    c.add_argument("--output-dir", default=None)
+    c.set_defaults(func="runbook_lib.site:cmd_reports_index")
+
+    p = sub.add_parser("schedule", help="print (or --install) a systemd timer or cron line")
+    p.add_argument("--every", default="1h", help="interval: 15m, 1h, 1d")
+    p.add_argument("--report", default=None, help="report notebook to run")
+    p.add_argument("--collect", action="store_true", help="schedule the collector instead")
+    p.add_argument("--cron", action="store_true", help="print a cron line instead of systemd units")
+    p.add_argument("--install", action="store_true", help="write the units (or crontab entry)")
+    p.set_defaults(func="runbook_lib.schedule:cmd_schedule")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    module_name, func_name = func.split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(handler(args) or 0)
+    except RunbookError as exc:
+        print(f"runbook: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("runbook: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Every error runbook raises on purpose, under one root.
+
+Each message says what happened and what to do next. Probe outcomes are never
+exceptions: they are rows (see probes.py).
+"""
+from __future__ import annotations
+
+
+class RunbookError(Exception):
+    """Root of all runbook errors; the message is meant for the on-call engineer."""
+
+    exit_code = 2
+
+
+class EngineError(RunbookError):
+    """The Docker engine could not be used."""
+
+    cause = "engine-error"
+
+
+class EngineNotRunning(EngineError):
+    """No daemon answers: socket missing or connection refused."""
+
+    cause = "not-running"
+
+
+class EnginePermissionDenied(EngineError):
+    """The socket exists but this user may not open it."""
+
+    cause = "permission-denied"
+
+
+class EngineTimeout(EngineError):
+    """The daemon accepted the connection but did not answer in time."""
+
+    cause = "timeout"
+
+
+class ComposeError(RunbookError):
+    """A compose file cannot be read; names file, service and fix."""
+
+    def __init__(self, message: str, *, file: str | None = None, service: str | None = None,
+                 fix: str | None = None):
+        self.file, self.service, self.fix = file, service, fix
+        parts = []
+        if file:
+            parts.append(f"{file}")
+        if service:
+            parts.append(f"service '{service}'")
+        prefix = ": ".join(parts)
+        text = f"{prefix}: {message}" if prefix else message
+        if fix:
+            text += f" Fix: {fix}"
+        super().__init__(text)
+
+
+class ConfigError(RunbookError):
+    """The runbook config file is invalid."""
+
+
+class ParameterError(RunbookError):
+    """A report parameter is unknown or has the wrong type."""
+
+
+class ReportError(RunbookError):
+    """A report could not be produced at all."""
+
+
+class NotebookFailed(ReportError):
+    """A notebook cell failed; the HTML with the error banner was still written."""
+
+    exit_code = 1
+
+
+class StoreError(RunbookError):
+    """The history store cannot be used safely."""
+
+
+class ActionRefused(RunbookError):
+    """An action was refused by the guard rails (destructive, or no dry-run path)."""
+
+
+class ActionFailed(RunbookError):
+    """An applied plan stopped at a service that did not come up."""
+
+    exit_code = 1

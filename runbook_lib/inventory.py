@@ -1,0 +1,169 @@
+"""Container inventory: one row per container, from the engine into a DataFrame.
+
+One cheap list call gives names, labels, state and ports for every container; an
+inspect per container adds only what the list lacks (health and its log, exit
+code, OOM kill, restart count, start and finish times). Inspects run concurrently
+over the client's connection pool. A container removed mid-listing is skipped and
+noted in ``df.attrs["notes"]``, never a crash. Secrets are learned from each
+container's environment and command, and masked in every text column.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib import redact
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
+WORKDIR_LABEL = "com.docker.compose.project.working_dir"
+
+COLUMNS = [
+    "project", "service", "name", "id", "image", "state", "health", "has_healthcheck",
+    "failing_streak", "health_output", "health_log", "exit_code", "oom_killed", "restart_count",
+    "restart_policy", "created_at", "started_at", "finished_at", "uptime_s", "ports",
+    "published_ports", "networks", "labels", "command", "status_text", "config_files",
+    "working_dir",
+]
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def _ts(value: Any) -> pd.Timestamp | None:
+    """Docker time (RFC 3339, ns precision, or epoch seconds) -> UTC Timestamp or None."""
+    if value in (None, "", _ZERO_TIME) or (isinstance(value, str) and value.startswith("0001-")):
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            return pd.Timestamp(value, unit="s", tz="UTC")
+        return pd.Timestamp(value).tz_convert("UTC")
+    except (ValueError, TypeError):
+        return None
+
+
+def _ports(list_ports: list[dict] | None) -> tuple[str, list[dict]]:
+    text, published = [], []
+    seen = set()
+    for p in list_ports or []:
+        private, proto = p.get("PrivatePort"), p.get("Type", "tcp")
+        public, ip = p.get("PublicPort"), p.get("IP", "")
+        key = (ip, public, private, proto)
+        if key in seen:
+            continue
+        seen.add(key)
+        if public:
+            published.append({"host_ip": ip or "0.0.0.0", "host_port": int(public),
+                              "container_port": int(private), "protocol": proto})
+            text.append(f"{ip or '0.0.0.0'}:{public}->{private}/{proto}")
+        else:
+            text.append(f"{private}/{proto}")
+    return ", ".join(sorted(set(text))), published
+
+
+def _row(summary: dict, detail: dict | None, now: pd.Timestamp) -> dict:
+    labels = summary.get("Labels") or {}
+    st = (detail or {}).get("State", {}) or {}
+    cfg = (detail or {}).get("Config", {}) or {}
+    host_cfg = (detail or {}).get("HostConfig", {}) or {}
+    redact.learn_env(cfg.get("Env"))
+    redact.learn_command(cfg.get("Cmd"))
+    redact.learn_command(summary.get("Command"))
+    health = st.get("Health") or {}
+    hc = cfg.get("Healthcheck") or {}
+    has_hc = bool(health) or bool(hc.get("Test")) and hc.get("Test") != ["NONE"]
+    log = [{"start": str(_ts(h.get("Start")) or ""), "exit_code": h.get("ExitCode"),
+            "output": redact.mask_text((h.get("Output") or "").strip())}
+           for h in (health.get("Log") or [])]
+    state = st.get("Status") or summary.get("State") or "unknown"
+    started, finished = _ts(st.get("StartedAt")), _ts(st.get("FinishedAt"))
+    uptime = (now - started).total_seconds() if state == "running" and started is not None else None
+    ports_text, published = _ports(summary.get("Ports"))
+    nets = sorted(((summary.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+    name = (summary.get("Names") or ["?"])[0].lstrip("/")
+    return {
+        "project": labels.get(PROJECT_LABEL),
+        "service": labels.get(SERVICE_LABEL) or name,
+        "name": name,
+        "id": summary.get("Id", "")[:12],
+        "image": (cfg.get("Image") or summary.get("Image") or ""),
+        "state": state,
+        "health": health.get("Status") or "none",
+        "has_healthcheck": has_hc,
+        "failing_streak": int(health.get("FailingStreak") or 0),
+        "health_output": log[-1]["output"] if log else "",
+        "health_log": log,
+        "exit_code": st.get("ExitCode") if state != "running" else None,
+        "oom_killed": bool(st.get("OOMKilled", False)),
+        "restart_count": int((detail or {}).get("RestartCount") or 0),
+        "restart_policy": (host_cfg.get("RestartPolicy") or {}).get("Name") or "no",
+        "created_at": _ts(summary.get("Created")),
+        "started_at": started,
+        "finished_at": finished,
+        "uptime_s": uptime,
+        "ports": ports_text,
+        "published_ports": published,
+        "networks": ", ".join(nets),
+        "labels": redact.mask_obj(dict(labels)),
+        "command": redact.mask_text(summary.get("Command") or ""),
+        "status_text": summary.get("Status", ""),
+        "config_files": labels.get(CONFIG_FILES_LABEL),
+        "working_dir": labels.get(WORKDIR_LABEL),
+    }
+
+
+def empty_inventory() -> pd.DataFrame:
+    """An inventory with the right columns and no rows (engine down, nothing found)."""
+    df = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    df.attrs["notes"] = []
+    return df
+
+
+def gather_inventory(client, project: str | None = None, include_stopped: bool = True,
+                     label: str | None = None, max_workers: int = 8) -> pd.DataFrame:
+    """List containers (optionally one compose project / one label) into the inventory frame."""
+    import docker.errors
+
+    filters: dict[str, Any] = {}
+    labels = []
+    if project:
+        labels.append(f"{PROJECT_LABEL}={project}")
+    if label:
+        labels.append(label)
+    if labels:
+        filters["label"] = labels
+    api = client.api
+    summaries = api.containers(all=include_stopped, filters=filters or None)
+    notes: list[str] = []
+
+    def inspect(s: dict) -> dict | None:
+        try:
+            return api.inspect_container(s["Id"])
+        except docker.errors.NotFound:
+            return None
+
+    details: list[dict | None]
+    if len(summaries) <= 1:
+        details = [inspect(s) for s in summaries]
+    else:
+        with cf.ThreadPoolExecutor(max_workers=max_workers) as pool:
+            details = list(pool.map(inspect, summaries))
+    now = pd.Timestamp(datetime.now(timezone.utc))
+    rows = []
+    for s, d in zip(summaries, details):
+        if d is None:
+            name = (s.get("Names") or ["?"])[0].lstrip("/")
+            notes.append(f"container {name} ({s.get('Id', '')[:12]}) was removed while listing; skipped")
+            continue
+        rows.append(_row(s, d, now))
+    if not rows:
+        df = empty_inventory()
+    else:
+        df = pd.DataFrame(rows, columns=COLUMNS)
+        df = df.sort_values(["project", "service", "name"], na_position="last", kind="stable").reset_index(drop=True)
+    df.attrs["notes"] = notes
+    df.attrs["gathered_at"] = now.isoformat()
+    return df
