@@ -167,3 +167,30 @@ def gather_inventory(client, project: str | None = None, include_stopped: bool =
     df.attrs["notes"] = notes
     df.attrs["gathered_at"] = now.isoformat()
     return df
+
+
+def status_table(inv: pd.DataFrame) -> pd.DataFrame:
+    """The columns an on-call engineer reads first, worst rows on top."""
+    cols = {"project": "project", "service": "service", "name": "container", "state": "state",
+            "health": "health", "exit_code": "exit code", "oom_killed": "OOM", "restart_count": "restarts",
+            "uptime_s": "uptime", "ports": "ports", "image": "image", "health_output": "last health output"}
+    if len(inv) == 0:
+        return pd.DataFrame(columns=list(cols.values()))
+    rank = {"dead": 0, "exited": 1, "restarting": 2, "created": 3, "paused": 4, "running": 5}
+    hrank = {"unhealthy": 0, "starting": 1, "none": 2, "healthy": 3}
+    df = inv.assign(_r=inv["state"].map(rank).fillna(9), _h=inv["health"].map(hrank).fillna(9))
+    df = df.sort_values(["_r", "_h", "project", "service"], kind="stable")
+    out = df[list(cols)].rename(columns=cols).reset_index(drop=True)
+    out["uptime"] = [_human_duration(v) for v in df["uptime_s"]]
+    out["exit code"] = [None if v is None or pd.isna(v) else int(v) for v in df["exit_code"]]
+    return out
+
+
+def _human_duration(seconds: Any) -> str:
+    if seconds is None or pd.isna(seconds):
+        return ""
+    s = int(seconds)
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{d}d {h}h" if d else f"{h}h {m}m" if h else f"{m}m {s}s"

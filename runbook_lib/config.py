@@ -1,0 +1,150 @@
+"""The runbook config file (``runbook.yaml``): tier overrides, probes, thresholds.
+
+Found via an explicit path, else the ``RUNBOOK_CONFIG`` environment variable, else
+``./runbook.yaml``; when none exists the defaults apply. Schema::
+
+    tiers:      {service: infrastructure | application | <custom tier name>}
+    probes:     {service: [{kind: http, port: 3001, path: /health, ...}, ...]}
+    thresholds: {failure: 3, success: 2, start_period_s: 0}
+
+Unknown keys are errors (a typo must not silently disable an override).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runbook_lib.exceptions import ConfigError
+
+ENV_VAR = "RUNBOOK_CONFIG"
+DEFAULT_NAME = "runbook.yaml"
+TOP_LEVEL_KEYS = ("tiers", "probes", "thresholds")
+DEFAULT_THRESHOLDS: dict[str, int | float] = {"failure": 3, "success": 2, "start_period_s": 0.0}
+_THRESHOLD_TYPES = {"failure": int, "success": int, "start_period_s": float}
+
+
+@dataclass(frozen=True)
+class RunbookConfig:
+    """Validated runbook config; ``path`` is None when the defaults apply."""
+
+    tiers: dict[str, str] = field(default_factory=dict)
+    probes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    thresholds: dict[str, int | float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    path: str | None = None
+
+
+def find_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where the config comes from: explicit path, RUNBOOK_CONFIG, ./runbook.yaml, or None."""
+    env = os.environ if environ is None else environ
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"runbook config {p} not found. Fix: check the path passed with --config.")
+        return p
+    if env.get(ENV_VAR):
+        p = Path(env[ENV_VAR])
+        if not p.is_file():
+            raise ConfigError(f"runbook config {p} (from {ENV_VAR}) not found. "
+                              f"Fix: point {ENV_VAR} at an existing file or unset it.")
+        return p
+    p = Path.cwd() / DEFAULT_NAME
+    return p if p.is_file() else None
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> RunbookConfig:
+    """Find, read and validate the runbook config; defaults when there is none."""
+    found = find_config(path, environ)
+    if found is None:
+        return RunbookConfig()
+    try:
+        data = yaml.safe_load(found.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{found}{where}: not valid YAML ({getattr(exc, 'problem', exc)}). "
+                          "Fix: correct the YAML syntax.") from None
+    except OSError as exc:
+        raise ConfigError(f"{found}: cannot be read ({exc.strerror}). Fix: check its permissions.") from None
+    return parse_config(data, source=str(found))
+
+
+def parse_config(data: Any, source: str = "runbook config") -> RunbookConfig:
+    """Validate an already-parsed config mapping (pure)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: the top level must be a mapping with keys {', '.join(TOP_LEVEL_KEYS)}.")
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"{source}: unknown key '{key}'. "
+                              f"Fix: use only {', '.join(TOP_LEVEL_KEYS)} (check the spelling).")
+    return RunbookConfig(tiers=_tiers(data.get("tiers"), source),
+                         probes=_probes(data.get("probes"), source),
+                         thresholds=_thresholds(data.get("thresholds"), source),
+                         path=None if source == "runbook config" else source)
+
+
+def _tiers(raw: Any, source: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: 'tiers' must map service names to a tier, "
+                          "e.g. tiers: {postgres: infrastructure}.")
+    out: dict[str, str] = {}
+    for service, tier in raw.items():
+        if not isinstance(tier, str) or not tier.strip():
+            raise ConfigError(f"{source}: tiers.{service} must be a tier name "
+                              f"(infrastructure, application or your own name), not {tier!r}.")
+        out[str(service)] = tier.strip()
+    return out
+
+
+def _probes(raw: Any, source: str) -> dict[str, list[dict[str, Any]]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: 'probes' must map service names to a list of probes, "
+                          "e.g. probes: {auth: [{kind: http, port: 3001, path: /health}]}.")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for service, items in raw.items():
+        if isinstance(items, Mapping):
+            items = [items]
+        if not isinstance(items, list):
+            raise ConfigError(f"{source}: probes.{service} must be a list of probe mappings.")
+        checked = []
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise ConfigError(f"{source}: probes.{service}[{i}] must be a mapping with at least 'kind'.")
+            if not isinstance(item.get("kind"), str) or not item["kind"]:
+                raise ConfigError(f"{source}: probes.{service}[{i}] has no 'kind'. "
+                                  "Fix: add kind: http (or tcp, postgres, redis, …).")
+            checked.append({str(k): v for k, v in item.items()})
+        out[str(service)] = checked
+    return out
+
+
+def _thresholds(raw: Any, source: str) -> dict[str, int | float]:
+    out = dict(DEFAULT_THRESHOLDS)
+    if raw is None:
+        return out
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: 'thresholds' must be a mapping with keys "
+                          f"{', '.join(_THRESHOLD_TYPES)}.")
+    for key, value in raw.items():
+        if key not in _THRESHOLD_TYPES:
+            raise ConfigError(f"{source}: unknown key 'thresholds.{key}'. "
+                              f"Fix: use only {', '.join(_THRESHOLD_TYPES)}.")
+        want = _THRESHOLD_TYPES[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (want is int and value != int(value)):
+            raise ConfigError(f"{source}: thresholds.{key} must be a{'n integer' if want is int else ' number'}, "
+                              f"not {value!r}.")
+        if value < (1 if want is int else 0):
+            raise ConfigError(f"{source}: thresholds.{key} must be {'at least 1' if want is int else '>= 0'}, "
+                              f"not {value!r}.")
+        out[key] = want(value)
+    return out

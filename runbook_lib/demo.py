@@ -1,0 +1,547 @@
+"""The demo stack: a small compose project shaped like the seed system, on any engine.
+
+`runbook demo up` builds a FROM-scratch image holding the host's static busybox (no
+registry needed), writes a compose file describing the demo services (so the catalog,
+plan and lint work on it) and creates the containers through the Docker API with the
+compose labels, on a user-defined network ``<project>_default``. Ports are published on
+127.0.0.1 only. The services reproduce the seed outage's failure kinds:
+
+- postgres, redis, kafka: infrastructure (kafka without a healthcheck);
+- master-data: healthy NestJS-like app with a Terminus ``/health``;
+- auth: ``Error: Cannot find module '@opentelemetry/api'`` then exit 1 (exited);
+- workflow: TypeScript ``error TS2339`` compile errors, restart always (restarting);
+- api-gateway: ``connect ECONNREFUSED 127.0.0.1:3001`` (calls localhost, not ``auth``),
+  ``/health`` answers 503 (unhealthy);
+- notification: OOM-killed for real (16 MB limit, exit 137);
+- rules-engine: healthcheck runs ``curl`` which the image lacks (unhealthy).
+
+`demo down` removes only containers and the network carrying ``runbook.demo=1`` and the
+project label; never volumes (the demo creates none).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib import redact
+from runbook_lib.exceptions import RunbookError
+from runbook_lib.inventory import (CONFIG_FILES_LABEL, PROJECT_LABEL, SERVICE_LABEL, WORKDIR_LABEL,
+                                   gather_inventory)
+
+DEMO_PROJECT = "demo"
+DEMO_LABEL_KEY = "runbook.demo"
+DEMO_LABEL = f"{DEMO_LABEL_KEY}=1"
+DEMO_IMAGE = "runbook-demo-busybox:1"
+DEFAULT_PORT_BASE = 18000
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+NETWORK_LABEL = "com.docker.compose.network"
+# Demo credentials: fake, present so the reports can show them masked.
+DEMO_PG_PASSWORD = "demo-pg-s3cret-7f3a"
+DEMO_REDIS_PASSWORD = "demo-redis-s3cret-91bc"
+DEMO_JWT_SECRET = "demo-jwt-s3cret-2d4e"
+
+
+class DemoError(RunbookError):
+    """The demo stack could not be started or removed."""
+
+
+# -- the shell snippets the services run --------------------------------------------
+_PRELUDE = r"""
+ts() { date -u '+%m/%d/%Y, %I:%M:%S %p'; }
+nest() { printf '[Nest] 1  - %s %7s [%s] %s\n' "$(ts)" "$1" "$2" "$3"; }
+trap 'exit 0' TERM INT
+idle() { while :; do sleep 5 & wait $!; done; }
+"""
+
+_TERMINUS_OK = ('{"status":"ok","info":{"database":{"status":"up"},"redis":{"status":"up"}},'
+                '"error":{},"details":{"database":{"status":"up"},"redis":{"status":"up"}}}')
+_TERMINUS_DOWN = ('{"status":"error","info":{"redis":{"status":"up"}},'
+                  '"error":{"auth":{"status":"down","message":"connect ECONNREFUSED 127.0.0.1:3001"}},'
+                  '"details":{"redis":{"status":"up"},'
+                  '"auth":{"status":"down","message":"connect ECONNREFUSED 127.0.0.1:3001"}}}')
+
+
+def _tcp_server(port: int, banner: str) -> str:
+    return _PRELUDE + f"""
+{banner}
+nc -ll -p {port} -e /bin/cat &
+idle
+"""
+
+
+def _httpd_app(port: int, name: str, ctx: str) -> str:
+    return _PRELUDE + f"""
+mkdir -p /www
+printf '%s' '{_TERMINUS_OK}' > /www/health
+nest LOG NestFactory 'Starting Nest application...'
+nest LOG InstanceLoader 'TypeOrmModule dependencies initialized'
+nest LOG InstanceLoader 'TerminusModule dependencies initialized'
+nest LOG RoutesResolver '{ctx} {{/api/v1/{name}}}:'
+nest LOG RouterExplorer 'Mapped {{/health, GET}} route'
+httpd -p {port} -h /www
+nest LOG NestApplication 'Nest application successfully started'
+nest LOG Bootstrap '{name} listening on port {port}'
+idle
+"""
+
+
+_AUTH = _PRELUDE + r"""
+nest LOG NestFactory 'Starting Nest application...'
+nest LOG TypeOrmModule "Connecting to $DATABASE_URL"
+cat >&2 <<'EOF'
+node:internal/modules/cjs/loader:1148
+  throw err;
+  ^
+
+Error: Cannot find module '@opentelemetry/api'
+Require stack:
+- /app/node_modules/.pnpm/@opentelemetry+sdk-trace-base@1.17.0/node_modules/@opentelemetry/sdk-trace-base/build/src/Tracer.js
+- /app/dist/telemetry/tracing.js
+- /app/dist/main.js
+    at Module._resolveFilename (node:internal/modules/cjs/loader:1145:15)
+    at Module._load (node:internal/modules/cjs/loader:986:27)
+    at Module.require (node:internal/modules/cjs/loader:1233:19)
+    at require (node:internal/modules/cjs/helpers:177:18)
+    at Object.<anonymous> (/app/dist/telemetry/tracing.js:4:15)
+    at Module._compile (node:internal/modules/cjs/loader:1358:14) {
+  code: 'MODULE_NOT_FOUND',
+  requireStack: [
+    '/app/dist/telemetry/tracing.js',
+    '/app/dist/main.js'
+  ]
+}
+
+Node.js v20.11.1
+EOF
+exit 1
+"""
+
+_WORKFLOW = _PRELUDE + r"""
+echo '> @vextrus/workflow@1.0.0 start:dev /app'
+echo '> nest start'
+echo
+echo "$(date -u '+%I:%M:%S %p') - Starting compilation in watch mode..."
+echo
+sleep 1
+cat <<'EOF'
+src/activities/index.ts:42:10 - error TS2339: Property 'sendApprovalNotification' does not exist on type 'typeof import("/app/src/activities/notification.activities")'.
+
+42   return sendApprovalNotification(input);
+            ~~~~~~~~~~~~~~~~~~~~~~~~
+
+src/workflows/invoice-approval.workflow.ts:18:5 - error TS2322: Type 'string' is not assignable to type 'Duration'.
+
+18     startToCloseTimeout: timeout,
+       ~~~~~~~~~~~~~~~~~~~
+
+EOF
+echo "$(date -u '+%I:%M:%S %p') - Found 2 errors. Watching for file changes."
+sleep 1
+exit 1
+"""
+
+_GATEWAY = _PRELUDE + r"""
+cat > /tmp/health.sh <<'EOF'
+#!/bin/sh
+read -r _request
+body='__BODY__'
+printf 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "${#body}" "$body"
+EOF
+sed -i "s|__BODY__|$TERMINUS_DOWN|" /tmp/health.sh
+chmod +x /tmp/health.sh
+nest LOG NestFactory 'Starting Nest application...'
+nest LOG GraphQLGatewayModule "Loading subgraph auth from $AUTH_SERVICE_URL"
+nc -ll -p 4000 -e /tmp/health.sh &
+while :; do
+  nest ERROR GraphQLGatewayModule 'Error: connect ECONNREFUSED 127.0.0.1:3001'
+  echo '    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16) {'
+  echo "  errno: -111, code: 'ECONNREFUSED', syscall: 'connect', address: '127.0.0.1', port: 3001"
+  echo '}'
+  nest WARN GraphQLGatewayModule 'Subgraph auth unavailable, retrying in 5s (attempt '"$((n=${n:-0}+1))"')'
+  sleep 5 & wait $!
+done
+"""
+
+_NOTIFICATION = _PRELUDE + r"""
+nest LOG NestFactory 'Starting Nest application...'
+nest LOG TemplateCacheService 'Warming template cache (all locales)...'
+sleep 1
+x=$(head -c 200000000 /dev/zero | tr '\0' x)
+nest LOG TemplateCacheService "cache ready (${#x} bytes)"
+idle
+"""
+
+_POSTGRES_BANNER = r"""
+d() { date -u '+%Y-%m-%d %H:%M:%S.000 UTC'; }
+echo "$(d) [1] LOG:  starting PostgreSQL 16.1 on x86_64-pc-linux-musl"
+echo "$(d) [1] LOG:  listening on IPv4 address \"0.0.0.0\", port 5432"
+echo "$(d) [1] LOG:  database system is ready to accept connections"
+"""
+_REDIS_BANNER = r"""
+echo "1:M $(date -u '+%d %b %Y %H:%M:%S.000') * Server initialized"
+echo "1:M $(date -u '+%d %b %Y %H:%M:%S.000') * Ready to accept connections tcp"
+"""
+_KAFKA_BANNER = r"""
+k() { date -u '+%Y-%m-%d %H:%M:%S,000'; }
+echo "[$(k)] INFO Registered broker 1 at path /brokers/ids/1 with addresses: PLAINTEXT://kafka:9092 (kafka.zk.KafkaZkClient)"
+echo "[$(k)] INFO [KafkaServer id=1] started (kafka.server.KafkaServer)"
+"""
+
+
+@dataclass(frozen=True)
+class DemoService:
+    """One demo service: what it runs and what it shows."""
+
+    name: str
+    tier: str  # infrastructure | application
+    script: str
+    container_port: int
+    port_offset: int
+    shows: str
+    environment: dict[str, str] = field(default_factory=dict)
+    healthcheck: list[str] | None = None
+    restart: str = "unless-stopped"
+    depends_on: dict[str, str] = field(default_factory=dict)  # service -> condition
+    mem_limit: str | None = None
+    expect: str = "healthy"  # healthy | running | unhealthy | exited | restarting | oom
+
+
+def _hc(cmd: str) -> list[str]:
+    return ["CMD-SHELL", cmd]
+
+
+SERVICES: tuple[DemoService, ...] = (
+    DemoService("postgres", "infrastructure", _tcp_server(5432, _POSTGRES_BANNER), 5432, 432,
+                "healthy database (healthcheck passes); its password is masked everywhere",
+                {"POSTGRES_USER": "vextrus", "POSTGRES_PASSWORD": DEMO_PG_PASSWORD, "POSTGRES_DB": "vextrus_erp"},
+                _hc("echo | nc 127.0.0.1 5432 || exit 1")),
+    DemoService("redis", "infrastructure", _tcp_server(6379, _REDIS_BANNER), 6379, 379,
+                "healthy cache", {"REDIS_PASSWORD": DEMO_REDIS_PASSWORD},
+                _hc("echo | nc 127.0.0.1 6379 || exit 1")),
+    DemoService("kafka", "infrastructure", _tcp_server(9092, _KAFKA_BANNER), 9092, 92,
+                "running broker without a healthcheck that others depend on (lint finding)",
+                {"KAFKA_BROKER_ID": "1", "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092"},
+                None, expect="running"),
+    DemoService("master-data", "application", _httpd_app(3002, "master-data", "MasterDataController"), 3002, 302,
+                "healthy NestJS app with a Terminus /health",
+                {"APP_PORT": "3002", "DATABASE_HOST": "postgres", "REDIS_HOST": "redis",
+                 "KAFKA_BROKERS": "kafka:9092"},
+                _hc("wget -q -O /dev/null http://127.0.0.1:3002/health || exit 1"),
+                depends_on={"postgres": "service_healthy", "redis": "service_healthy", "kafka": "service_started"}),
+    DemoService("auth", "application", _AUTH, 3001, 301,
+                "exits 1: Cannot find module '@opentelemetry/api' (missing npm module)",
+                {"APP_PORT": "3001", "DATABASE_HOST": "postgres",
+                 "DATABASE_URL": f"postgres://vextrus:{DEMO_PG_PASSWORD}@postgres:5432/vextrus_auth",
+                 "JWT_SECRET": DEMO_JWT_SECRET},
+                _hc("wget -q -O /dev/null http://127.0.0.1:3001/health || exit 1"),
+                restart="no", depends_on={"postgres": "service_healthy", "redis": "service_started"},
+                expect="exited"),
+    DemoService("workflow", "application", _WORKFLOW, 3011, 311,
+                "TypeScript compile errors (TS2339, TS2322), exit 1, restart always: a crash loop",
+                {"PORT": "3011", "DATABASE_HOST": "postgres", "KAFKA_BROKERS": "kafka:9092",
+                 "TEMPORAL_ADDRESS": "temporal:7233"},
+                None, restart="always", depends_on={"postgres": "service_started", "kafka": "service_started"},
+                expect="restarting"),
+    DemoService("api-gateway", "application", _GATEWAY, 4000, 400,
+                "calls http://localhost:3001 instead of http://auth:3001: ECONNREFUSED, /health 503 (unhealthy)",
+                {"APP_PORT": "4000", "AUTH_SERVICE_URL": "http://localhost:3001/graphql",
+                 "MASTER_DATA_SERVICE_URL": "http://master-data:3002/graphql",
+                 "WORKFLOW_SERVICE_URL": "http://workflow:3011/graphql", "TERMINUS_DOWN": _TERMINUS_DOWN},
+                _hc("wget -q -O /dev/null http://127.0.0.1:4000/health || exit 1"),
+                depends_on={"auth": "service_started", "master-data": "service_started",
+                            "workflow": "service_started", "rules-engine": "service_started"},
+                expect="unhealthy"),
+    DemoService("notification", "application", _NOTIFICATION, 3003, 303,
+                "OOM-killed for real: 16 MB memory limit, exit 137",
+                {"APP_PORT": "3003", "KAFKA_BROKERS": "kafka:9092"}, None, restart="no",
+                depends_on={"kafka": "service_started"}, mem_limit="16m", expect="oom"),
+    DemoService("rules-engine", "application", _httpd_app(3012, "rules-engine", "RulesController"), 3012, 312,
+                "app is up but its healthcheck runs curl, missing in the image (unhealthy)",
+                {"APP_PORT": "3012", "DATABASE_HOST": "postgres", "REDIS_HOST": "redis"},
+                _hc("curl -fsS http://localhost:3012/health || exit 1"),
+                depends_on={"postgres": "service_healthy"}, expect="unhealthy"),
+)
+
+HEALTHCHECK_TIMING = {"interval": "2s", "timeout": "2s", "retries": 2, "start_period": "1s"}
+_NS = 1_000_000_000
+
+
+def service(name: str) -> DemoService:
+    """The demo service called ``name`` (KeyError names what exists)."""
+    for s in SERVICES:
+        if s.name == name:
+            return s
+    raise KeyError(f"no demo service {name!r}; known: {', '.join(s.name for s in SERVICES)}")
+
+
+def host_port(svc: DemoService, port_base: int = DEFAULT_PORT_BASE) -> int:
+    return port_base + svc.port_offset
+
+
+# -- compose file --------------------------------------------------------------------
+def data_dir() -> Path:
+    """The user data folder for runbook (XDG_DATA_HOME/runbook)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "runbook"
+
+
+def compose_dict(port_base: int = DEFAULT_PORT_BASE, image: str = DEMO_IMAGE) -> dict[str, Any]:
+    """The compose document describing the demo services (same specs demo_up creates)."""
+    services: dict[str, Any] = {}
+    for s in SERVICES:
+        spec: dict[str, Any] = {
+            "image": image,
+            "command": ["/bin/sh", "-c", s.script],
+            "environment": dict(s.environment),
+            "ports": [f"127.0.0.1:{host_port(s, port_base)}:{s.container_port}"],
+            "restart": s.restart,
+            "labels": {DEMO_LABEL_KEY: "1", "runbook.tier": s.tier},
+        }
+        if s.healthcheck:
+            spec["healthcheck"] = {"test": list(s.healthcheck), **HEALTHCHECK_TIMING}
+        if s.depends_on:
+            spec["depends_on"] = {d: {"condition": c} for d, c in s.depends_on.items()}
+        if s.mem_limit:
+            spec["mem_limit"] = s.mem_limit
+            spec["memswap_limit"] = s.mem_limit
+        services[s.name] = spec
+    return {"services": services}
+
+
+def write_compose(path: Path, port_base: int = DEFAULT_PORT_BASE, image: str = DEMO_IMAGE) -> Path:
+    """Write the demo compose file (YAML) to ``path``; returns the path."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = ("# The runbook demo stack, written by `runbook demo up`. Fake credentials on purpose.\n"
+            + yaml.safe_dump(compose_dict(port_base, image), sort_keys=False, width=1000))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
+def compose_path(project: str = DEMO_PROJECT) -> Path:
+    return data_dir() / "demo" / project / "docker-compose.yml"
+
+
+# -- image ---------------------------------------------------------------------------
+def _busybox_path() -> str:
+    for p in ("/bin/busybox", "/usr/bin/busybox"):
+        if os.path.exists(p):
+            return p
+    raise DemoError("static busybox not found on this host. Fix: apt-get install busybox-static "
+                    "(or busybox), then run `runbook demo up` again.")
+
+
+def ensure_image(client, tag: str = DEMO_IMAGE) -> str:
+    """Build the FROM scratch busybox image unless it exists (no registry needed)."""
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    with tempfile.TemporaryDirectory() as d:
+        shutil.copy(_busybox_path(), Path(d) / "busybox")
+        (Path(d) / "Dockerfile").write_text(
+            "FROM scratch\nCOPY busybox /bin/busybox\n"
+            'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+            "RUN mkdir -p /tmp /www /var/log && chmod 1777 /tmp\n"
+            f'LABEL {DEMO_LABEL_KEY}="1"\n'
+            'CMD ["/bin/sh"]\n')
+        try:
+            client.images.build(path=d, tag=tag, rm=True, forcerm=True)
+        except docker.errors.BuildError as exc:
+            raise DemoError(f"building {tag} failed: {exc}. Fix: check that /bin/busybox is the static "
+                            "build (busybox-static).") from exc
+    return tag
+
+
+# -- up / down / status --------------------------------------------------------------
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _project_filter(project: str) -> dict[str, list[str]]:
+    return {"label": [f"{PROJECT_LABEL}={project}", DEMO_LABEL]}
+
+
+def _existing(client, project: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for c in client.api.containers(all=True, filters=_project_filter(project)):
+        svc = (c.get("Labels") or {}).get(SERVICE_LABEL)
+        if svc:
+            out[svc] = c
+    return out
+
+
+def _ensure_network(client, project: str, extra_labels: dict[str, str]) -> str:
+    name = f"{project}_default"
+    nets = client.api.networks(names=[name])
+    if any(n.get("Name") == name for n in nets):
+        return name
+    client.api.create_network(name, driver="bridge", labels={
+        PROJECT_LABEL: project, NETWORK_LABEL: "default", DEMO_LABEL_KEY: "1", **extra_labels})
+    return name
+
+
+def _create(client, s: DemoService, project: str, network: str, port_base: int, cfg_path: Path,
+            image: str, extra_labels: dict[str, str]) -> str:
+    api = client.api
+    labels = {
+        PROJECT_LABEL: project, SERVICE_LABEL: s.name, CONFIG_FILES_LABEL: str(cfg_path),
+        WORKDIR_LABEL: str(cfg_path.parent), ONEOFF_LABEL: "False",
+        "com.docker.compose.container-number": "1", DEMO_LABEL_KEY: "1", "runbook.tier": s.tier,
+        **extra_labels,
+    }
+    restart = None if s.restart == "no" else {"Name": s.restart, "MaximumRetryCount": 0}
+    hp = host_port(s, port_base)
+    host_config = api.create_host_config(
+        port_bindings={s.container_port: ("127.0.0.1", hp)},
+        restart_policy=restart, network_mode=network,
+        mem_limit=s.mem_limit, memswap_limit=s.mem_limit,
+    )
+    healthcheck = None
+    if s.healthcheck:
+        healthcheck = {"test": list(s.healthcheck), "interval": 2 * _NS, "timeout": 2 * _NS,
+                       "retries": 2, "start_period": 1 * _NS}
+    networking = api.create_networking_config({network: api.create_endpoint_config(aliases=[s.name])})
+    created = api.create_container(
+        image, command=["/bin/sh", "-c", s.script], name=f"{project}-{s.name}-1", hostname=s.name,
+        environment=dict(s.environment), labels=labels, ports=[s.container_port],
+        host_config=host_config, healthcheck=healthcheck, networking_config=networking, detach=True)
+    api.start(created["Id"])
+    return created["Id"]
+
+
+def _settled(inv: pd.DataFrame) -> bool:
+    by = {r["service"]: r for _, r in inv.iterrows()}
+    for s in SERVICES:
+        r = by.get(s.name)
+        if r is None:
+            return False
+        if s.expect in ("healthy", "unhealthy") and r["health"] == "starting":
+            return False
+        if s.expect == "unhealthy" and r["health"] != "unhealthy":
+            return False
+        if s.expect in ("exited", "oom") and r["state"] != "exited":
+            return False
+        if s.expect == "restarting" and int(r["restart_count"] or 0) < 1:
+            return False
+    return True
+
+
+def demo_up(client, project: str = DEMO_PROJECT, port_base: int = DEFAULT_PORT_BASE,
+            settle_s: float = 30.0, compose_file: Path | None = None,
+            extra_labels: dict[str, str] | None = None, image: str = DEMO_IMAGE) -> pd.DataFrame:
+    """Create what is missing of the demo project, wait until states settle, return its inventory."""
+    extra = dict(extra_labels or {})
+    existing = _existing(client, project)
+    missing = [s for s in SERVICES if s.name not in existing]
+    busy = [f"127.0.0.1:{host_port(s, port_base)} ({s.name})" for s in missing
+            if not _port_free(host_port(s, port_base))]
+    if busy:
+        raise DemoError(f"ports already in use: {', '.join(busy)}. Fix: stop what listens there, or "
+                        f"choose another range (port_base, default {DEFAULT_PORT_BASE}).")
+    cfg_path = Path(compose_file) if compose_file else compose_path(project)
+    write_compose(cfg_path, port_base, image)
+    redact.learn_env({"POSTGRES_PASSWORD": DEMO_PG_PASSWORD, "REDIS_PASSWORD": DEMO_REDIS_PASSWORD,
+                      "JWT_SECRET": DEMO_JWT_SECRET})
+    if missing:
+        ensure_image(client, image)
+        network = _ensure_network(client, project, extra)
+        for s in missing:
+            _create(client, s, project, network, port_base, cfg_path, image, extra)
+    deadline = time.monotonic() + settle_s
+    while True:
+        inv = gather_inventory(client, project=project)
+        if _settled(inv) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    inv.attrs["created"] = [s.name for s in missing]
+    inv.attrs["compose_file"] = str(cfg_path)
+    return inv
+
+
+def demo_down(client, project: str = DEMO_PROJECT) -> dict[str, int]:
+    """Remove the demo project's containers and network (only those labelled runbook.demo=1)."""
+    import docker.errors
+
+    removed = 0
+    for c in client.api.containers(all=True, filters=_project_filter(project)):
+        try:
+            client.api.remove_container(c["Id"], force=True, v=False)
+            removed += 1
+        except docker.errors.NotFound:
+            pass
+    nets = 0
+    for n in client.api.networks(filters=_project_filter(project)):
+        try:
+            client.api.remove_network(n["Id"])
+            nets += 1
+        except docker.errors.NotFound:
+            pass
+    return {"containers": removed, "networks": nets}
+
+
+def demo_status(client, project: str = DEMO_PROJECT) -> pd.DataFrame:
+    """The demo project's containers: service, tier, state, health, exit code, ports, what it shows."""
+    inv = gather_inventory(client, project=project, label=DEMO_LABEL)
+    shows = {s.name: s.shows for s in SERVICES}
+    tiers = {s.name: s.tier for s in SERVICES}
+    cols = ["service", "tier", "state", "health", "exit_code", "oom_killed", "restart_count", "ports", "shows"]
+    if inv.empty:
+        return pd.DataFrame(columns=cols)
+    out = inv.assign(tier=inv["service"].map(tiers), shows=inv["service"].map(shows))
+    return out[cols].reset_index(drop=True)
+
+
+def _print_status(df: pd.DataFrame) -> None:
+    if df.empty:
+        print("demo: no containers")
+        return
+    with pd.option_context("display.max_colwidth", 70, "display.width", 200):
+        print(df.to_string(index=False))
+
+
+def cmd_demo(args) -> int:
+    """`runbook demo up|down|status`."""
+    from runbook_lib.connect import connect
+
+    client = connect(getattr(args, "engine_url", None), timeout_s=max(getattr(args, "engine_timeout", 5.0), 30.0))
+    project = getattr(args, "project", None) or DEMO_PROJECT
+    port_base = getattr(args, "port_base", None) or DEFAULT_PORT_BASE
+    if args.action == "up":
+        inv = demo_up(client, project=project, port_base=port_base)
+        created = inv.attrs.get("created", [])
+        print(f"demo: project {project!r}: created {len(created)} container(s)"
+              + (f" ({', '.join(created)})" if created else ", everything already there"))
+        print(f"demo: compose file {inv.attrs.get('compose_file')}")
+        _print_status(demo_status(client, project))
+        print("next: runbook diagnose --project demo   |   runbook report recovery_report -p project demo")
+    elif args.action == "down":
+        out = demo_down(client, project=project)
+        print(f"demo: removed {out['containers']} container(s) and {out['networks']} network(s) "
+              f"of project {project!r}; volumes untouched")
+    else:
+        _print_status(demo_status(client, project))
+    sys.stdout.flush()
+    return 0

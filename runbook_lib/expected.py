@@ -1,0 +1,291 @@
+"""Expected vs actual: what the compose catalog says should run, against what runs.
+
+``expected_vs_actual(catalog_frame, inventory_frame)`` gives one row per catalog
+service with its actual state (not-created, created, running-healthy, running-unhealthy,
+running-starting, running-no-healthcheck, restarting, exited, paused, dead), exit code,
+OOM kill, restarts and ports declared but not published.
+
+Root causes are kept apart from their consequences: a service that is down while none
+of its (transitive) dependencies is down is a *root cause*; every service that depends
+on a root cause, directly or not, is *blocked by* it, whatever its own state.
+
+Pure: frames in, a frame out. Containers are matched by the compose service label within
+the project, then by ``container_name``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib import redact
+
+ACTUAL_STATES = ("not-created", "created", "running-healthy", "running-unhealthy", "running-starting",
+                 "running-no-healthcheck", "restarting", "exited", "paused", "dead")
+UP_STATES = frozenset({"running-healthy", "running-no-healthcheck"})
+DOWN_STATES = frozenset({"not-created", "created", "running-unhealthy", "restarting", "exited", "paused", "dead"})
+
+COLUMNS = [
+    "service", "tier", "container", "container_id", "image", "expected", "actual", "state", "health",
+    "has_healthcheck", "exit_code", "oom_killed", "restart_count", "port_issues", "is_up", "is_down",
+    "root_cause", "blocked_by", "blocks", "depends_on", "detail", "started_at",
+]
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _list(value: Any) -> list:
+    if value is None or (not isinstance(value, (list, tuple, set)) and _is_missing(value)):
+        return []
+    if isinstance(value, (list, tuple, set)):
+        return list(value)
+    return [value]
+
+
+def dependency_names(depends_on: Any) -> list[str]:
+    """Service names from a catalog ``depends_on`` cell (list of dicts or of names)."""
+    out = []
+    for d in _list(depends_on):
+        name = d.get("service") if isinstance(d, Mapping) else d
+        if name:
+            out.append(str(name))
+    return out
+
+
+def dependency_graph(catalog_frame: pd.DataFrame) -> dict[str, list[str]]:
+    """service -> direct dependencies (only those present in the catalog)."""
+    names = set(catalog_frame["service"].astype(str))
+    return {str(s): [d for d in dependency_names(deps) if d in names]
+            for s, deps in zip(catalog_frame["service"], catalog_frame.get("depends_on", [None] * len(catalog_frame)))}
+
+
+def classify(state: Any, health: Any, has_healthcheck: Any = None) -> str:
+    """Engine state + health -> one of ACTUAL_STATES."""
+    state = "" if _is_missing(state) else str(state)
+    health = "none" if _is_missing(health) else str(health)
+    if state == "running":
+        if health == "healthy":
+            return "running-healthy"
+        if health == "unhealthy":
+            return "running-unhealthy"
+        if health == "starting":
+            return "running-starting"
+        return "running-no-healthcheck"
+    if state in ("created", "restarting", "exited", "paused", "dead"):
+        return state
+    if state == "removing":
+        return "dead"
+    return "not-created" if not state else "dead"
+
+
+def _pick_container(rows: pd.DataFrame) -> pd.Series | None:
+    """Among several containers for one service, prefer a running one, then the newest."""
+    if len(rows) == 0:
+        return None
+    if len(rows) == 1:
+        return rows.iloc[0]
+    order = rows.assign(_run=(rows["state"] == "running").astype(int),
+                        _created=pd.to_datetime(rows["created_at"], utc=True, errors="coerce"))
+    order = order.sort_values(["_run", "_created"], ascending=[False, False], na_position="last")
+    return order.iloc[0]
+
+
+def port_issues(declared: Any, published: Any) -> list[str]:
+    """Ports the catalog declares with a host side that the container does not publish."""
+    issues = []
+    pub = _list(published)
+    for p in _list(declared):
+        if not isinstance(p, Mapping):
+            continue
+        cport, hport = p.get("container_port"), p.get("host_port")
+        proto = str(p.get("protocol") or "tcp")
+        if _is_missing(hport) or hport in ("", None):
+            continue  # not published to the host by design
+        try:
+            cport_i = int(cport)
+        except (TypeError, ValueError):
+            continue  # ranges and odd syntax: not checked
+        try:
+            hport_i: int | None = int(hport)
+        except (TypeError, ValueError):
+            hport_i = None
+        found = [q for q in pub if isinstance(q, Mapping) and _as_int(q.get("container_port")) == cport_i
+                 and str(q.get("protocol") or "tcp") == proto]
+        if not found:
+            issues.append(f"{hport}:{cport_i}/{proto} declared, not published")
+        elif hport_i is not None and not any(_as_int(q.get("host_port")) == hport_i for q in found):
+            got = ", ".join(str(q.get("host_port")) for q in found)
+            issues.append(f"{hport}:{cport_i}/{proto} declared, published on host port {got}")
+    return issues
+
+
+def _as_int(v: Any) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _completion_deps(catalog_frame: pd.DataFrame) -> set[str]:
+    """Services some other service waits on with condition service_completed_successfully."""
+    out = set()
+    for deps in catalog_frame.get("depends_on", []):
+        for d in _list(deps):
+            if isinstance(d, Mapping) and str(d.get("condition") or "") == "service_completed_successfully":
+                out.add(str(d.get("service")))
+    return out
+
+
+def _detail(actual: str, row: pd.Series | None) -> str:
+    if row is None:
+        return "no container"
+    if actual == "exited" or actual == "dead":
+        code = row.get("exit_code")
+        text = f"exit code {int(code)}" if not _is_missing(code) else "stopped"
+        if bool(row.get("oom_killed")):
+            text += ", OOM killed"
+        return text
+    if actual == "restarting":
+        return f"restart loop ({int(row.get('restart_count') or 0)} restarts)"
+    if actual == "running-unhealthy":
+        out = str(row.get("health_output") or "").strip()
+        streak = int(row.get("failing_streak") or 0)
+        return redact.mask_text(f"failing streak {streak}: {out[:200]}" if out else f"failing streak {streak}")
+    return ""
+
+
+def _active(profiles: Any, active_profiles: set[str] | None, has_container: bool) -> bool:
+    """A service with profiles is expected only when one is active (or it exists anyway)."""
+    profs = [str(p) for p in _list(profiles)]
+    if not profs or has_container:
+        return True
+    return bool(active_profiles and active_profiles.intersection(profs))
+
+
+def expected_vs_actual(catalog_frame: pd.DataFrame, inventory_frame: pd.DataFrame | None,
+                       project: str | None = None, active_profiles: Iterable[str] | None = None) -> pd.DataFrame:
+    """One row per catalog service: actual state, up/down, root cause, blocked by, blocks."""
+    inv = inventory_frame if inventory_frame is not None else pd.DataFrame(columns=["project", "service", "name"])
+    if project and len(inv) and "project" in inv.columns:
+        in_project = inv[inv["project"] == project]
+    else:
+        in_project = inv
+    profiles = set(active_profiles) if active_profiles is not None else None
+    completes = _completion_deps(catalog_frame)
+    graph = dependency_graph(catalog_frame)
+    rows = []
+    for _, svc in catalog_frame.iterrows():
+        name = str(svc["service"])
+        cname = svc.get("container_name")
+        cname = None if _is_missing(cname) else str(cname)
+        match = in_project[in_project["service"] == name] if len(in_project) else in_project
+        if len(match) == 0 and cname and len(inv):
+            match = inv[inv["name"] == cname]
+        c = _pick_container(match) if len(match) else None
+        if c is None:
+            actual = "not-created"
+        else:
+            actual = classify(c.get("state"), c.get("health"), c.get("has_healthcheck"))
+        expected = _active(svc.get("profiles"), profiles, c is not None)
+        exit_code = None if c is None or _is_missing(c.get("exit_code")) else int(c.get("exit_code"))
+        is_up = actual in UP_STATES
+        is_down = actual in DOWN_STATES
+        if actual == "exited" and exit_code == 0 and name in completes:
+            is_up, is_down = True, False  # a one-shot job that completed is what dependents wait for
+        if not expected:
+            is_up = is_down = False
+        issues = port_issues(svc.get("ports"), c.get("published_ports")) if c is not None and \
+            c.get("state") == "running" else []
+        tier = svc.get("tier")
+        rows.append({
+            "service": name,
+            "tier": "application" if _is_missing(tier) else str(tier),
+            "container": (str(c.get("name")) if c is not None else cname),
+            "container_id": (str(c.get("id")) if c is not None else None),
+            "image": redact.mask_text(str(svc.get("image") or "")) or None,
+            "expected": expected,
+            "actual": actual,
+            "state": None if c is None else c.get("state"),
+            "health": None if c is None else c.get("health"),
+            "has_healthcheck": bool(svc.get("has_healthcheck")) if not _is_missing(svc.get("has_healthcheck"))
+            else bool(svc.get("healthcheck")),
+            "exit_code": exit_code,
+            "oom_killed": bool(c.get("oom_killed")) if c is not None else False,
+            "restart_count": int(c.get("restart_count") or 0) if c is not None else 0,
+            "port_issues": issues,
+            "is_up": is_up,
+            "is_down": is_down,
+            "depends_on": graph.get(name, []),
+            "detail": _detail(actual, c) if expected else "profile not active",
+            "started_at": None if c is None else c.get("started_at"),
+        })
+    df = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("root_cause", "blocked_by", "blocks")])
+    root, blocked_by, blocks = root_causes(graph, {r["service"] for r in rows if r["is_down"]})
+    df["root_cause"] = [s in root for s in df["service"]]
+    df["blocked_by"] = [blocked_by.get(s, []) for s in df["service"]]
+    df["blocks"] = [blocks.get(s, []) for s in df["service"]]
+    df = df[COLUMNS]
+    df.attrs["notes"] = list(getattr(inv, "attrs", {}).get("notes", []))
+    return df
+
+
+def _ancestors(graph: Mapping[str, list[str]], start: str) -> set[str]:
+    """Every service ``start`` depends on, directly or not (cycle-safe)."""
+    seen: set[str] = set()
+    todo = list(graph.get(start, []))
+    while todo:
+        s = todo.pop()
+        if s in seen or s == start:
+            continue
+        seen.add(s)
+        todo.extend(graph.get(s, []))
+    return seen
+
+
+def root_causes(graph: Mapping[str, list[str]], down: set[str]
+                ) -> tuple[set[str], dict[str, list[str]], dict[str, list[str]]]:
+    """(root causes, service -> roots it is blocked by, root -> services it blocks).
+
+    A down service is a root cause when no service it depends on (transitively) is down;
+    in a cycle of down services with no other down dependency, every member is a root.
+    """
+    ancestors = {s: _ancestors(graph, s) for s in graph}
+    roots = set()
+    for s in down:
+        down_deps = ancestors.get(s, set()) & down
+        if not down_deps or all(s in ancestors.get(d, set()) for d in down_deps):
+            roots.add(s)
+    blocked_by = {s: sorted(ancestors[s] & roots) for s in graph if ancestors[s] & roots}
+    blocks: dict[str, list[str]] = {}
+    for s, rs in blocked_by.items():
+        for r in rs:
+            if r != s:
+                blocks.setdefault(r, []).append(s)
+    blocked_by = {s: [r for r in rs if r != s] for s, rs in blocked_by.items()}
+    blocked_by = {s: rs for s, rs in blocked_by.items() if rs}
+    return roots, blocked_by, {r: sorted(v) for r, v in blocks.items()}
+
+
+def summary_by_tier(status: pd.DataFrame) -> pd.DataFrame:
+    """Per tier: expected services, up, down, root causes, blocked ("Infrastructure 8/8")."""
+    df = status[status["expected"]] if len(status) else status
+    if len(df) == 0:
+        return pd.DataFrame(columns=["tier", "expected", "up", "down", "root_causes", "blocked", "readiness"])
+    g = df.groupby("tier", sort=True)
+    out = pd.DataFrame({
+        "expected": g.size(),
+        "up": g["is_up"].sum().astype(int),
+        "down": g["is_down"].sum().astype(int),
+        "root_causes": g["root_cause"].sum().astype(int),
+        "blocked": g["blocked_by"].apply(lambda s: sum(1 for v in s if v)).astype(int),
+    }).reset_index()
+    out["readiness"] = [f"{t.capitalize()} {u}/{n}" for t, u, n in zip(out["tier"], out["up"], out["expected"])]
+    return out

@@ -1,0 +1,229 @@
+"""The recovery plan: which services to start or restart, in which order, and what to wait for.
+
+``recovery_plan(catalog_frame, status_frame)`` is pure: the compose dependency graph
+(``graphlib.TopologicalSorter``) and the expected-vs-actual frame in, ordered steps out.
+
+Rules:
+- Only what needs it: created / exited / dead / not-created -> start (not-created is a
+  manual step: ``docker compose up -d <svc>``, a container cannot be created without
+  compose); running-unhealthy / restarting -> restart; paused -> unpause;
+  running-starting -> wait only. Services that are up, a one-shot job that completed
+  (exit 0, awaited with service_completed_successfully) and services whose profile is not
+  active get no step.
+- Dependencies first: a service's wave is one more than the latest wave of anything it
+  depends on, directly or through services that need no step.
+- Every start/restart is followed by a wait: ``completed`` when a dependent waits with
+  service_completed_successfully, else ``healthy`` when it has a healthcheck, else
+  ``started``. The wait's timeout is interval*retries + start_period from the healthcheck
+  (Docker defaults 30 s * 3 when unset), at least MIN_TIMEOUT_S; ``budget_s`` overrides it.
+- A service that is fine is NOT restarted because a dependency is restarted, unless its
+  ``depends_on`` entry says ``restart: true`` (as docker compose does).
+- A required dependency missing from the catalog, or a cycle, raises ComposeError.
+"""
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib.exceptions import ComposeError
+from runbook_lib.expected import _is_missing, _list
+
+STEP_COLUMNS = ["wave", "step", "service", "container", "action", "condition", "timeout_s", "reason",
+                "depends_on", "manual", "command"]
+ACTIONS = ("start", "restart", "unpause", "wait")
+CONDITIONS = {"service_healthy": "healthy", "service_started": "started",
+              "service_completed_successfully": "completed"}
+DEFAULT_HC_INTERVAL_S = 30.0
+DEFAULT_HC_RETRIES = 3
+DEFAULT_STARTED_TIMEOUT_S = 30.0
+MIN_TIMEOUT_S = 10.0
+MAX_TIMEOUT_S = 900.0
+
+_ACTION_FOR = {"created": "start", "exited": "start", "dead": "start", "not-created": "start",
+               "running-unhealthy": "restart", "restarting": "restart", "paused": "unpause",
+               "running-starting": "wait"}
+
+
+def wait_timeout_s(healthcheck: Any, condition: str) -> float:
+    """Seconds to wait for a service: from its healthcheck for 'healthy', a default otherwise."""
+    if condition != "healthy" or not isinstance(healthcheck, Mapping):
+        return DEFAULT_STARTED_TIMEOUT_S
+    interval = _num(healthcheck.get("interval_s"), DEFAULT_HC_INTERVAL_S)
+    retries = _num(healthcheck.get("retries"), DEFAULT_HC_RETRIES)
+    start_period = _num(healthcheck.get("start_period_s"), 0.0)
+    timeout = _num(healthcheck.get("timeout_s"), 0.0)
+    value = interval * retries + start_period + timeout
+    return float(min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, value)))
+
+
+def _num(v: Any, default: float) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return default
+    return default if f != f or f <= 0 else f
+
+
+def _deps(catalog_frame: pd.DataFrame) -> dict[str, list[dict]]:
+    """service -> normalised depends_on entries; a missing required dependency raises."""
+    names = set(catalog_frame["service"].astype(str))
+    out: dict[str, list[dict]] = {}
+    files = catalog_frame["file"] if "file" in catalog_frame.columns else [None] * len(catalog_frame)
+    for svc, deps, file in zip(catalog_frame["service"].astype(str), catalog_frame["depends_on"], files):
+        entries = []
+        for d in _list(deps):
+            if not isinstance(d, Mapping):
+                d = {"service": str(d)}
+            target = str(d.get("service"))
+            required = d.get("required")
+            required = True if _is_missing(required) else bool(required)
+            if target not in names:
+                if required:
+                    raise ComposeError(
+                        f"depends on '{target}', which is not in the catalog",
+                        file=None if _is_missing(file) else str(file), service=svc,
+                        fix=f"add the compose file that defines '{target}' (--compose / -f), enable its "
+                            f"profile, or mark the dependency 'required: false'.")
+                continue
+            entries.append({"service": target,
+                            "condition": CONDITIONS.get(str(d.get("condition") or "service_started"), "started"),
+                            "restart": bool(d.get("restart")) if not _is_missing(d.get("restart")) else False})
+        out[svc] = entries
+    return out
+
+
+def topological_order(deps: Mapping[str, list[dict]]) -> list[str]:
+    """Dependencies first; a cycle raises ComposeError naming its members."""
+    ts = graphlib.TopologicalSorter({s: [d["service"] for d in ds] for s, ds in deps.items()})
+    try:
+        return list(ts.static_order())
+    except graphlib.CycleError as exc:
+        cycle = list(exc.args[1]) if len(exc.args) > 1 else []
+        chain = " -> ".join(str(c) for c in reversed(cycle)) if cycle else "?"
+        raise ComposeError(f"dependency cycle: {chain}", service=str(cycle[0]) if cycle else None,
+                           fix="remove one of these depends_on entries so the services can start in order.") from None
+
+
+def recovery_plan(catalog_frame: pd.DataFrame, status_frame: pd.DataFrame, budget_s: float | None = None,
+                  project: str | None = None) -> pd.DataFrame:
+    """Ordered steps (wave by wave, dependencies first) that bring the stack back; pure."""
+    deps = _deps(catalog_frame)
+    order = topological_order(deps)
+    status = {str(r["service"]): r for _, r in status_frame.iterrows()} if len(status_frame) else {}
+    cat = {str(r["service"]): r for _, r in catalog_frame.iterrows()}
+
+    # what each service needs, before restart propagation
+    action: dict[str, str] = {}
+    reason: dict[str, str] = {}
+    for svc in order:
+        st = status.get(svc)
+        actual = "not-created" if st is None else str(st.get("actual"))
+        expected = True if st is None or _is_missing(st.get("expected")) else bool(st.get("expected"))
+        if not expected:
+            continue
+        if st is not None and bool(st.get("is_up")):
+            continue
+        a = _ACTION_FOR.get(actual)
+        if a is None:
+            continue
+        action[svc] = a
+        reason[svc] = _reason(actual, st)
+    # depends_on restart: true -> a healthy dependent restarts after its dependency does
+    for svc in order:
+        if svc in action:
+            continue
+        for d in deps[svc]:
+            if d["restart"] and action.get(d["service"]) in ("start", "restart", "unpause"):
+                st = status.get(svc)
+                if st is not None and str(st.get("actual")) in ("running-healthy", "running-no-healthcheck",
+                                                                 "running-starting"):
+                    action[svc] = "restart"
+                    reason[svc] = f"depends_on '{d['service']}' with restart: true"
+                    break
+
+    # waves: 1 + latest wave among dependencies (services without a step pass theirs through)
+    level: dict[str, int] = {}
+    for svc in order:
+        below = max((level[d["service"]] for d in deps[svc]), default=0)
+        level[svc] = below + 1 if svc in action else below
+    waves = {lv: i + 1 for i, lv in enumerate(sorted({level[s] for s in action}))}
+
+    needs: dict[str, set[str]] = {}
+    for svc, ds in deps.items():
+        for d in ds:
+            needs.setdefault(d["service"], set()).add(d["condition"])
+
+    rows = []
+    for svc in sorted(action, key=lambda s: (level[s], order.index(s))):
+        spec = cat[svc]
+        st = status.get(svc)
+        hc = spec.get("healthcheck")
+        has_hc = isinstance(hc, Mapping) and bool(hc) and str(_first(hc.get("test"))).upper() != "NONE"
+        if "completed" in needs.get(svc, set()):
+            condition = "completed"
+        elif has_hc:
+            condition = "healthy"
+        else:
+            condition = "started"
+        timeout = float(budget_s) if budget_s else wait_timeout_s(hc, condition)
+        container = None
+        if st is not None and not _is_missing(st.get("container")) and str(st.get("actual")) != "not-created":
+            container = str(st.get("container"))
+        manual = container is None and action[svc] != "wait"
+        dep_names = [d["service"] for d in deps[svc]]
+        base = {"wave": waves[level[svc]], "service": svc, "container": container, "depends_on": dep_names}
+        if action[svc] != "wait":
+            cmd = _command(action[svc], svc, container, project)
+            rows.append({**base, "action": action[svc], "condition": None, "timeout_s": None,
+                         "reason": reason[svc] + ("; cannot be created without compose: run "
+                                                  f"`{cmd}`" if manual else ""),
+                         "manual": manual, "command": cmd})
+        rows.append({**base, "action": "wait", "condition": condition, "timeout_s": timeout,
+                     "reason": f"wait until {condition}" + (f" (needed by dependents: "
+                                                             f"{', '.join(sorted(needs[svc]))})" if svc in needs else ""),
+                     "manual": False, "command": None})
+    df = pd.DataFrame(rows, columns=[c for c in STEP_COLUMNS if c != "step"])
+    df.insert(1, "step", range(1, len(df) + 1))
+    df = df[STEP_COLUMNS]
+    df.attrs["order"] = order
+    return df
+
+
+def _first(test: Any) -> Any:
+    if isinstance(test, (list, tuple)):
+        return test[0] if test else ""
+    return test or ""
+
+
+def _reason(actual: str, st: Any) -> str:
+    if st is None:
+        return "not created"
+    detail = "" if _is_missing(st.get("detail")) else str(st.get("detail") or "")
+    text = {"created": "created, never started", "exited": "exited", "dead": "dead",
+            "not-created": "not created", "running-unhealthy": "unhealthy", "restarting": "restart loop",
+            "paused": "paused", "running-starting": "health check still starting"}.get(actual, actual)
+    return f"{text} ({detail})" if detail and detail != "no container" else text
+
+
+def _command(action: str, service: str, container: str | None, project: str | None) -> str:
+    """The equivalent docker command (for humans; the plan runs through the API)."""
+    if container is None:
+        proj = f" -p {project}" if project else ""
+        return f"docker compose{proj} up -d {service}"
+    return f"docker {action} {container}"
+
+
+def plan_summary(plan: pd.DataFrame) -> dict[str, Any]:
+    """Counts for a KPI header and the report JSON."""
+    acts = plan[plan["action"] != "wait"] if len(plan) else plan
+    return {
+        "steps": int(len(plan)),
+        "waves": int(plan["wave"].max()) if len(plan) else 0,
+        "services": sorted(set(plan["service"])) if len(plan) else [],
+        "starts": int((acts["action"] == "start").sum()) if len(acts) else 0,
+        "restarts": int((acts["action"] == "restart").sum()) if len(acts) else 0,
+        "manual": sorted(set(plan.loc[plan["manual"], "service"])) if len(plan) else [],
+    }

@@ -1,0 +1,62 @@
+"""Defines notebooks/health_check.ipynb (run: .venv/bin/python tools/nb_health_check.py)."""
+from pathlib import Path
+
+from nbwrite import write
+
+CELLS = [
+    ("md", """
+# Health check
+
+What is running, what is healthy, what is restarting — for the local Docker engine
+(or `engine_url`), optionally one compose project. Produced by `runbook report health_check`.
+"""),
+    ("params", """
+engine_url: str | None = None      # Docker engine URL; None: DOCKER_HOST, active context, local socket
+project: str | None = None         # compose project to show; None: every container
+include_stopped: bool = True       # include exited / created containers
+engine_timeout_s: float = 5.0      # connect/read timeout for engine calls
+compose_files: list = []           # compose files for probes; []: from the containers' labels
+config_path: str | None = None     # runbook.yaml (probe overrides, tiers)
+run_probes: bool = True            # probe every service natively (postgres, redis, http …)
+store_path: str | None = None      # history store for 24 h uptime; None: RUNBOOK_STORE or default
+"""),
+    ("code", """
+from runbook_lib import connect, inventory, kpis, plots, render, report
+
+client, engine_error = connect.try_connect(engine_url, engine_timeout_s)
+inv = (inventory.gather_inventory(client, project=project, include_stopped=include_stopped)
+       if client else inventory.empty_inventory())
+if engine_error:
+    render.banner(f"Degraded report: {engine_error}", "error")
+    report.publish({"status": "degraded", "degraded_reasons": [str(engine_error)],
+                    "engine": {"ok": False, "error": str(engine_error), "cause": engine_error.cause}})
+else:
+    report.publish({"engine": {"ok": True, "url": client.runbook_target.url}})
+for note in inv.attrs.get("notes", []):
+    render.banner(note, "warning")
+"""),
+    ("md", "## Summary"),
+    ("code", """
+k = kpis.summary_kpis(inv)
+render.kpis(kpis.kpi_tiles(k))
+render.banner(kpis.headline(k), "ok" if k["running"] == k["containers"] and k["unhealthy"] == 0 else "warning")
+by_project = kpis.kpis_by_project(inv)
+render.table(by_project)
+report.publish({"kpis": k, "headline": kpis.headline(k), "by_project": by_project.to_dict("records")})
+"""),
+    ("md", "## Containers"),
+    ("code", """
+table = inventory.status_table(inv)
+render.table(table, state_col=["state", "health"], pre_cols=["last health output"])
+report.publish({"containers": table.to_dict("records")})
+"""),
+    ("md", "## Charts"),
+    ("code", """
+plots.show(plots.state_by_service(inv))
+plots.show(plots.container_uptime(inv))
+plots.show(plots.restart_counts(inv))
+"""),
+]
+
+if __name__ == "__main__":
+    write(Path(__file__).resolve().parents[1] / "notebooks" / "health_check.ipynb", CELLS, "Health check")
