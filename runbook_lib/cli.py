@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="start or remove the demo stack (compose project 'demo')")
     p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--project", default="demo", help="compose project name (default: demo)")
+    p.add_argument("--port-base", type=int, default=18000, metavar="N",
+                   help="host ports are 127.0.0.1:N+offset (default 18000: 18432 postgres, 18400 api-gateway, ...)")
     _engine_args(p)
     p.set_defaults(func="runbook_lib.demo:cmd_demo")
 
@@ -106,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collect", action="store_true", help="schedule the collector instead")
     p.add_argument("--cron", action="store_true", help="print a cron line instead of systemd units")
     p.add_argument("--install", action="store_true", help="write the units (or crontab entry)")
+    p.add_argument("--timeout", type=int, default=None, metavar="S",
+                   help="longest a run may take (default: 90%% of the interval, at most 6 h)")
+    p.add_argument("--unit-dir", default=None, metavar="DIR",
+                   help="where --install writes units (default: /etc/systemd/system as root, else ~/.config/systemd/user)")
+    p.add_argument("--workdir", default=None, metavar="DIR", help="working folder of the runs (default: the current one)")
     p.set_defaults(func="runbook_lib.schedule:cmd_schedule")
     return parser
 

@@ -227,7 +227,10 @@ def expected_vs_actual(catalog_frame: pd.DataFrame, inventory_frame: pd.DataFram
             "detail": _detail(actual, c) if expected else "profile not active",
             "started_at": None if c is None else c.get("started_at"),
         })
-    df = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("root_cause", "blocked_by", "blocks")])
+    df = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("root_cause", "blocked_by", "blocks")],
+                      dtype=object)
+    df = df.astype({"expected": bool, "has_healthcheck": bool, "oom_killed": bool, "restart_count": int,
+                    "is_up": bool, "is_down": bool})
     root, blocked_by, blocks = root_causes(graph, {r["service"] for r in rows if r["is_down"]})
     df["root_cause"] = [s in root for s in df["service"]]
     df["blocked_by"] = [blocked_by.get(s, []) for s in df["service"]]

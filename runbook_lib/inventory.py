@@ -173,7 +173,8 @@ def status_table(inv: pd.DataFrame) -> pd.DataFrame:
     """The columns an on-call engineer reads first, worst rows on top."""
     cols = {"project": "project", "service": "service", "name": "container", "state": "state",
             "health": "health", "exit_code": "exit code", "oom_killed": "OOM", "restart_count": "restarts",
-            "uptime_s": "uptime", "ports": "ports", "image": "image", "health_output": "last health output"}
+            "uptime_s": "uptime", "ports": "ports", "image": "image", "command": "command",
+            "health_output": "last health output"}
     if len(inv) == 0:
         return pd.DataFrame(columns=list(cols.values()))
     rank = {"dead": 0, "exited": 1, "restarting": 2, "created": 3, "paused": 4, "running": 5}

@@ -185,9 +185,9 @@ def recovery_plan(catalog_frame: pd.DataFrame, status_frame: pd.DataFrame, budge
                      "reason": f"wait until {condition}" + (f" (needed by dependents: "
                                                              f"{', '.join(sorted(needs[svc]))})" if svc in needs else ""),
                      "manual": False, "command": None})
-    df = pd.DataFrame(rows, columns=[c for c in STEP_COLUMNS if c != "step"])
+    df = pd.DataFrame(rows, columns=[c for c in STEP_COLUMNS if c != "step"], dtype=object)
     df.insert(1, "step", range(1, len(df) + 1))
-    df = df[STEP_COLUMNS]
+    df = df[STEP_COLUMNS].astype({"wave": int, "step": int, "manual": bool})
     df.attrs["order"] = order
     return df
 

@@ -74,9 +74,9 @@ class ProbeSpec:
             where = f"exec:{(self.container or '?')[:12]}"
             where += f" {self.options.get('exec_host', 'localhost')}:{self.port}" if self.port else ""
         elif self.port is None:
-            where = self.host
+            where = self.host.rsplit("@", 1)[-1]
         else:
-            where = f"{self.host}:{self.port}"
+            where = f"{self.host.rsplit('@', 1)[-1]}:{self.port}"
         if self.path:
             where += self.path if self.path.startswith("/") else "/" + self.path
         return redact.mask_text(where)
@@ -219,6 +219,9 @@ def _outcome_row(spec: ProbeSpec, result: Any, latency_ms: float, checked_at: pd
 def probe_once(spec: ProbeSpec, client=None) -> dict:
     """Run one probe in this thread (no hard bound) and return its row; never raises."""
     _local.client = client
+    for key, value in spec.options.items():
+        if isinstance(value, str) and redact.is_secret_key(key):
+            redact.learn(value)  # so it is masked if a library echoes it back
     checked_at = _now()
     t0 = time.perf_counter()
     try:
@@ -313,8 +316,15 @@ class Thresholds:
     skipped (neither failure nor success)."""
 
     failure_threshold: int = 3
-    success_threshold: int = 1
+    success_threshold: int = 2
     start_period_s: float = 0.0
+
+    @classmethod
+    def from_config(cls, values: Mapping[str, Any] | None) -> Thresholds:
+        """From runbook.yaml's ``thresholds:`` keys (failure, success, start_period_s)."""
+        v = dict(values or {})
+        return cls(failure_threshold=int(v.get("failure", 3)), success_threshold=int(v.get("success", 2)),
+                   start_period_s=float(v.get("start_period_s", 0.0)))
 
 
 def apply_thresholds(rows: pd.DataFrame, thresholds: Thresholds | None = None,
@@ -617,21 +627,26 @@ def probe_redis(spec: ProbeSpec) -> ProbeOutcome:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
     password, user = _credentials(spec, "password", "user")
-    r = redis.Redis(host=spec.host, port=int(spec.port or 6379), password=password or None,
-                    username=user or None, socket_timeout=spec.timeout_s,
-                    socket_connect_timeout=spec.timeout_s, retry_on_timeout=False,
-                    retry=Retry(NoBackoff(), 0), single_connection_client=True)
+    r = None
     try:
+        # single_connection_client connects (and authenticates) in the constructor
+        r = redis.Redis(host=spec.host, port=int(spec.port or 6379), password=password or None,
+                        username=user or None, socket_timeout=spec.timeout_s,
+                        socket_connect_timeout=spec.timeout_s, retry=Retry(NoBackoff(), 0),
+                        single_connection_client=True)
         pong = r.ping()
     except redis.exceptions.AuthenticationError:
-        raise ProbeDown("authentication failed: check --requirepass / REDIS_PASSWORD") from None
+        if not password:
+            raise ProbeUnknown("missing credentials: redis requires a password; none found in "
+                               "the service's command or REDIS_PASSWORD") from None
+        raise ProbeDown("authentication failed: check requirepass / REDIS_PASSWORD") from None
     except redis.exceptions.ResponseError as exc:
         low = str(exc).lower()
         if "noauth" in low or "auth" in low:
             if not password:
                 raise ProbeUnknown("missing credentials: redis requires a password; none found in "
                                    "the service's command or REDIS_PASSWORD") from None
-            raise ProbeDown("authentication failed: check --requirepass / REDIS_PASSWORD") from None
+            raise ProbeDown("authentication failed: check requirepass / REDIS_PASSWORD") from None
         raise ProbeDown(f"redis error: {exc}") from None
     except redis.exceptions.TimeoutError:
         raise TimeoutError("timeout") from None
@@ -642,10 +657,11 @@ def probe_redis(spec: ProbeSpec) -> ProbeOutcome:
         if "refused" in low:
             raise ConnectionRefusedError("connection refused") from None
         if "noauth" in low or "authentication" in low:
-            raise ProbeDown("authentication failed: check --requirepass / REDIS_PASSWORD") from None
+            raise ProbeDown("authentication failed: check requirepass / REDIS_PASSWORD") from None
         raise ProbeDown(f"redis connection error: {exc}") from None
     finally:
-        r.close()
+        if r is not None:
+            r.close()
     return ProbeOutcome("up" if pong else "down", reply="PONG" if pong else str(pong))
 
 

@@ -261,8 +261,8 @@ def es_health(status: str = "green", **extra: Any) -> dict:
 
 
 def es_routes(status: str = "green") -> dict[str, Route]:
-    http = 503 if status == "red" else 200  # ES answers 408 only with wait_for_status timeouts
-    return {"/_cluster/health": (http, "application/json", es_health(status), 0.0),
+    # ES answers 200 for every colour (408 only when a wait_for_status times out)
+    return {"/_cluster/health": (200, "application/json", es_health(status), 0.0),
             "/": (200, "application/json", {"name": "es01", "cluster_name": "docker-cluster",
                                              "version": {"number": "8.11.1"}, "tagline": "You Know, for Search"}, 0.0)}
 
@@ -444,24 +444,6 @@ class GrpcHealthStandin:
 
     def stop(self) -> None:
         self._server.stop(grace=None)
-
-
-# --------------------------------------------------------------------------- blackhole
-class Blackhole:
-    """A listening socket whose backlog is never accepted: connects may succeed, nothing answers."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(1024)
-        self.port = self._sock.getsockname()[1]
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self._sock.close()
 
 
 def free_port() -> int:

@@ -48,7 +48,8 @@ report.publish({"kpis": k, "headline": kpis.headline(k), "by_project": by_projec
     ("code", """
 table = inventory.status_table(inv)
 render.table(table, state_col=["state", "health"], pre_cols=["last health output"])
-report.publish({"containers": table.to_dict("records")})
+report.publish({"containers": table.to_dict("records"),
+                "labels": {n: l for n, l in zip(inv["name"], inv["labels"])}})
 """),
     ("md", "## Charts"),
     ("code", """

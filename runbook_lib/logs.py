@@ -1,0 +1,249 @@
+"""Evidence for a diagnosis: bounded log tails, health-check outputs, exit state, events.
+
+For every container that is not healthy (or any, on request) one row holds what a
+human would read first: the last lines of its log (bounded by lines AND bytes, read as
+a stream into a ring buffer so a 200 MB log never sits in memory, decoded with
+replacement, very long lines cut and marked, colour codes stripped), the health-check
+outputs (``State.Health.Log``), exit code, OOM kill, restart count and its growth since a
+previous sample, and the Docker events (die, oom, kill, health_status, restart, start)
+in the incident window. Every text is masked with ``redact`` before it lands in the row.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib import redact
+
+EVIDENCE_COLUMNS = [
+    "project", "service", "name", "id", "state", "health", "has_healthcheck", "exit_code",
+    "oom_killed", "restart_count", "restart_growth", "restart_policy", "started_at", "finished_at",
+    "health_log", "health_output", "log_lines", "log_bytes_read", "log_truncated", "events", "error",
+]
+EVENT_ACTIONS = ("die", "oom", "kill", "health_status", "restart", "start", "stop")
+MAX_LINE_BYTES = 4096
+MAX_READ_FACTOR = 8  # stop reading a stream after MAX_READ_FACTOR * max_bytes (tail of huge lines)
+DEFAULT_WINDOW = timedelta(hours=24)
+_ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def needs_evidence(row: Mapping[str, Any]) -> bool:
+    """True for a container that is not healthy: stopped, restarting, unhealthy, starting or OOM-killed."""
+    state = str(row.get("state") or "")
+    health = str(row.get("health") or "none")
+    if state != "running":
+        return True
+    if health in ("unhealthy", "starting"):
+        return True
+    return bool(row.get("oom_killed"))
+
+
+def cut_line(line: str, max_line_bytes: int = MAX_LINE_BYTES) -> str:
+    """Cut a line longer than ``max_line_bytes`` (UTF-8) and mark how much was cut."""
+    raw = line.encode("utf-8", "replace")
+    if len(raw) <= max_line_bytes:
+        return line
+    head = raw[:max_line_bytes].decode("utf-8", "ignore")
+    return f"{head}…[cut {len(raw) - len(head.encode('utf-8'))} bytes]"
+
+
+def split_tail(data: bytes, *, dropped_front: bool, tail_lines: int,
+               max_line_bytes: int = MAX_LINE_BYTES) -> tuple[list[str], bool]:
+    """Bytes of a log tail -> (masked lines, truncated?). Pure; used on the ring buffer's content."""
+    text = data.decode("utf-8", errors="replace")
+    text = _ANSI_RE.sub("", text).replace("\r\n", "\n")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    truncated = dropped_front
+    if dropped_front and lines:
+        first = lines[0]
+        lines[0] = f"…[earlier output cut] {first[-max_line_bytes:]}" if first else "…[earlier output cut]"
+    if len(lines) > tail_lines:
+        lines = lines[-tail_lines:]
+        truncated = True
+    out = []
+    for ln in lines:
+        c = cut_line(ln, max_line_bytes)
+        truncated = truncated or c is not ln
+        out.append(redact.mask_text(c))
+    return out, truncated
+
+
+def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes: int = 256_000,
+                  since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES) -> dict[str, Any]:
+    """Stream the last ``tail_lines`` lines, keeping at most ``max_bytes`` (the newest) in memory."""
+    kw: dict[str, Any] = {"stdout": True, "stderr": True, "tail": max(int(tail_lines), 1), "stream": True}
+    if since is not None:
+        kw["since"] = since.timestamp() if isinstance(since, datetime) else since
+    ring: deque[bytes] = deque()
+    held = 0
+    read = 0
+    dropped = False
+    stopped_early = False
+    stream = client.api.logs(container_id, **kw)
+    try:
+        for chunk in stream:
+            if not chunk:
+                continue
+            read += len(chunk)
+            ring.append(chunk)
+            held += len(chunk)
+            while held > max_bytes and ring:
+                extra = held - max_bytes
+                first = ring[0]
+                if len(first) <= extra:
+                    ring.popleft()
+                    held -= len(first)
+                else:
+                    ring[0] = first[extra:]
+                    held -= extra
+                dropped = True
+            if read >= MAX_READ_FACTOR * max_bytes:
+                stopped_early = True
+                break
+    finally:
+        close = getattr(stream, "close", None)
+        if close:
+            close()
+    lines, truncated = split_tail(b"".join(ring), dropped_front=dropped, tail_lines=tail_lines,
+                                  max_line_bytes=max_line_bytes)
+    if stopped_early:
+        lines.append(f"…[stopped reading after {read} bytes: the tail is larger than "
+                     f"{MAX_READ_FACTOR} x {max_bytes} bytes]")
+        truncated = True
+    return {"log_lines": lines, "log_bytes_read": read, "log_truncated": truncated}
+
+
+def _event_time(ev: Mapping[str, Any]) -> pd.Timestamp | None:
+    if ev.get("timeNano"):
+        return pd.Timestamp(int(ev["timeNano"]), unit="ns", tz="UTC")
+    if ev.get("time"):
+        return pd.Timestamp(int(ev["time"]), unit="s", tz="UTC")
+    return None
+
+
+def normalise_event(ev: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A raw Docker event -> {time, action, exit_code, detail, id} (None when not of interest)."""
+    action = str(ev.get("Action") or ev.get("status") or "")
+    base = action.split(":", 1)[0].strip()
+    if base not in EVENT_ACTIONS:
+        return None
+    attrs = (ev.get("Actor") or {}).get("Attributes") or {}
+    detail = action.split(":", 1)[1].strip() if ":" in action else ""
+    if base == "kill" and attrs.get("signal"):
+        detail = f"signal {attrs['signal']}"
+    exit_code = attrs.get("exitCode")
+    t = _event_time(ev)
+    return {"time": t.isoformat() if t is not None else None, "action": base,
+            "exit_code": int(exit_code) if exit_code not in (None, "") else None,
+            "detail": redact.mask_text(detail), "id": str((ev.get("Actor") or {}).get("ID") or ev.get("id") or "")[:12]}
+
+
+def gather_events(client, container_ids: Iterable[str], since: datetime,
+                  until: datetime | None = None) -> dict[str, list[dict]]:
+    """Docker events of the given containers in [since, until] -> id (12 chars) -> events."""
+    ids = [i for i in container_ids if i]
+    out: dict[str, list[dict]] = {i[:12]: [] for i in ids}
+    if not ids:
+        return out
+    until = until or datetime.now(timezone.utc)
+    stream = client.api.events(since=since, until=until, decode=True,
+                               filters={"type": "container", "container": ids})
+    try:
+        for ev in stream:
+            n = normalise_event(ev)
+            if n and n["id"] in out:
+                out[n["id"]].append(n)
+    finally:
+        close = getattr(stream, "close", None)
+        if close:
+            close()
+    return out
+
+
+def _previous_counts(previous) -> dict[str, int]:
+    if previous is None:
+        return {}
+    if isinstance(previous, Mapping):
+        return {str(k): int(v) for k, v in previous.items()}
+    if isinstance(previous, pd.DataFrame) and "restart_count" in previous:
+        key = "name" if "name" in previous else "service"
+        return {str(r[key]): int(r["restart_count"] or 0) for _, r in previous.iterrows()}
+    return {}
+
+
+def empty_evidence() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE_COLUMNS})
+
+
+def gather_evidence(client, inventory: pd.DataFrame, services: Iterable[str] | None = None,
+                    all: bool = False, tail_lines: int = 200, max_bytes: int = 256_000,  # noqa: A002
+                    since: datetime | pd.Timestamp | None = None, until: datetime | None = None,
+                    previous=None, events: bool = True, max_line_bytes: int = MAX_LINE_BYTES,
+                    max_workers: int = 8) -> pd.DataFrame:
+    """One evidence row per selected container (not healthy ones unless ``all``/``services``)."""
+    import docker.errors
+
+    now = datetime.now(timezone.utc)
+    until = until or now
+    if since is None:
+        since = now - DEFAULT_WINDOW
+    if isinstance(since, pd.Timestamp):
+        since = since.to_pydatetime()
+    wanted = set(services or [])
+    rows = []
+    for _, r in inventory.iterrows():
+        if wanted:
+            if r["service"] not in wanted and r["name"] not in wanted:
+                continue
+        elif not all and not needs_evidence(r):
+            continue
+        rows.append(r)
+    notes: list[str] = []
+    prev = _previous_counts(previous)
+
+    def one(r) -> dict[str, Any]:
+        base = {c: r.get(c) for c in ("project", "service", "name", "id", "state", "health", "has_healthcheck",
+                                      "exit_code", "oom_killed", "restart_count", "restart_policy",
+                                      "started_at", "finished_at", "health_log", "health_output")}
+        before = prev.get(str(r["name"]), prev.get(str(r["service"])))
+        base["restart_growth"] = (int(r["restart_count"] or 0) - before) if before is not None else None
+        base["events"] = []
+        base["error"] = None
+        try:
+            base.update(read_log_tail(client, r["id"], tail_lines=tail_lines, max_bytes=max_bytes,
+                                      since=None, max_line_bytes=max_line_bytes))
+        except docker.errors.NotFound:
+            base.update(log_lines=[], log_bytes_read=0, log_truncated=False,
+                        error="container removed while gathering evidence")
+        except docker.errors.APIError as exc:
+            base.update(log_lines=[], log_bytes_read=0, log_truncated=False,
+                        error=redact.mask_text(f"logs unavailable: {exc.explanation or exc}"))
+        return base
+
+    if len(rows) <= 1:
+        out = [one(r) for r in rows]
+    else:
+        with cf.ThreadPoolExecutor(max_workers=max_workers) as pool:
+            out = list(pool.map(one, rows))
+    if events and out:
+        try:
+            evs = gather_events(client, [r["id"] for r in out], since, until)
+            for row in out:
+                row["events"] = evs.get(str(row["id"])[:12], [])
+        except docker.errors.APIError as exc:
+            notes.append(redact.mask_text(f"events unavailable: {exc}"))
+    df = pd.DataFrame(out, columns=EVIDENCE_COLUMNS) if out else empty_evidence()
+    df.attrs["notes"] = list(inventory.attrs.get("notes", [])) + notes
+    df.attrs["since"] = pd.Timestamp(since).tz_convert("UTC").isoformat() if pd.Timestamp(since).tzinfo else \
+        pd.Timestamp(since, tz="UTC").isoformat()
+    df.attrs["until"] = pd.Timestamp(until).isoformat()
+    df.attrs["gathered_at"] = now.isoformat()
+    return df

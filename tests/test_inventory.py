@@ -1,0 +1,132 @@
+"""Inventory and KPIs on containers the test creates on the real engine."""
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+import pytest
+
+from dockerenv import wait_for
+from runbook_lib import inventory, kpis
+from runbook_lib.redact import MASK
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def stack(docker_client, busybox_image, test_label):
+    """healthy, unhealthy, exited 3, restarting, OOM-killed, created: one compose project."""
+    project = f"inv-{uuid.uuid4().hex[:8]}"
+    key, val = test_label.split("=", 1)
+    made = []
+
+    def run(service, command, create_only=False, **kw):
+        labels = {key: val, "com.docker.compose.project": project, "com.docker.compose.service": service}
+        labels.update(kw.pop("labels", {}))
+        fn = docker_client.containers.create if create_only else docker_client.containers.run
+        c = fn(busybox_image, command, labels=labels, detach=True, name=f"{project}-{service}", **kw)
+        made.append(c)
+        return c
+
+    hc_ok = {"test": ["CMD", "true"], "interval": 500_000_000, "retries": 1}
+    hc_bad = {"test": ["CMD-SHELL", "echo 'db said: '$DB_PASSWORD; exit 1"], "interval": 500_000_000, "retries": 1}
+    run("db", ["sleep", "600"], healthcheck=hc_ok, ports={"5432/tcp": ("127.0.0.1", None)},
+        environment={"DB_PASSWORD": "inv-canary-7731"})
+    run("api", ["sleep", "600"], healthcheck=hc_bad, environment={"DB_PASSWORD": "inv-canary-7731"})
+    run("worker", ["sh", "-c", "exit 3"])
+    run("flappy", ["sh", "-c", "sleep 0.2; exit 1"], restart_policy={"Name": "always"})
+    run("hog", ["sh", "-c", 'a=$(head -c 200000000 /dev/zero | tr "\\0" a)'], mem_limit="16m", memswap_limit="16m")
+    run("later", ["sleep", "600"], create_only=True)
+
+    def settled():
+        inv = inventory.gather_inventory(docker_client, project=project)
+        rows = inv.set_index("service")
+        return (len(inv) == 6 and rows.loc["db", "health"] == "healthy" and rows.loc["api", "health"] == "unhealthy"
+                and rows.loc["worker", "state"] == "exited" and rows.loc["hog", "state"] == "exited"
+                and rows.loc["flappy", "restart_count"] >= 1) and [inv]
+    inv = wait_for(settled, timeout_s=60, interval_s=0.5)[0]
+    yield project, inv
+    for c in made:
+        try:
+            c.remove(force=True)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def test_fields(stack):
+    project, inv = stack
+    assert set(inventory.COLUMNS) <= set(inv.columns)
+    rows = inv.set_index("service")
+    assert (inv["project"] == project).all()
+    db = rows.loc["db"]
+    assert db["state"] == "running" and db["health"] == "healthy" and db["has_healthcheck"]
+    assert db["uptime_s"] >= 0 and db["started_at"].tzinfo is not None and db["created_at"].tzinfo is not None
+    assert db["published_ports"][0]["host_ip"] == "127.0.0.1" and db["published_ports"][0]["container_port"] == 5432
+    assert "->5432/tcp" in db["ports"] and "bridge" in db["networks"]
+    api = rows.loc["api"]
+    assert api["health"] == "unhealthy" and api["failing_streak"] >= 1
+    assert "db said" in api["health_output"] and "inv-canary-7731" not in api["health_output"]
+    assert MASK in api["health_output"]
+    worker = rows.loc["worker"]
+    assert worker["state"] == "exited" and worker["exit_code"] == 3 and not worker["oom_killed"]
+    assert worker["finished_at"] is not None and pd.isna(worker["uptime_s"])
+    hog = rows.loc["hog"]
+    assert hog["oom_killed"] and hog["exit_code"] == 137
+    assert rows.loc["flappy"]["restart_count"] >= 1 and rows.loc["flappy"]["restart_policy"] == "always"
+    assert rows.loc["later"]["state"] == "created"
+
+
+def test_kpis(stack):
+    _, inv = stack
+    k = kpis.summary_kpis(inv)
+    assert k["containers"] == 6
+    assert k["with_healthcheck"] == 2 and k["healthy"] == 1 and k["passing_pct"] == 50.0
+    assert k["exited_nonzero"] >= 2 and k["oom_killed"] == 1
+    assert k["restarts"] >= 1
+    by = kpis.kpis_by_project(inv)
+    assert list(by["project"]) == [stack[0]] and by.iloc[0]["containers"] == 6
+    assert "health checks passing 1/2 (50%)" in kpis.headline(k)
+
+
+def test_include_stopped_false(docker_client, stack):
+    project, _ = stack
+    inv = inventory.gather_inventory(docker_client, project=project, include_stopped=False)
+    assert set(inv["state"]) <= {"running", "restarting"}
+    assert "db" in set(inv["service"]) and "worker" not in set(inv["service"])
+
+
+def test_project_filter_excludes_others(docker_client, stack, containers):
+    containers(["sleep", "60"], labels={"com.docker.compose.project": "someone-else"})
+    project, _ = stack
+    inv = inventory.gather_inventory(docker_client, project=project)
+    assert set(inv["project"]) == {project}
+
+
+def test_container_removed_mid_listing_is_skipped(docker_client, containers, test_label):
+    keep = containers(["sleep", "60"])
+    gone = containers(["sleep", "60"])
+    real_inspect = docker_client.api.inspect_container
+
+    def racing_inspect(cid):
+        if cid.startswith(gone.id[:12]) or cid == gone.id:
+            docker_client.api.remove_container(gone.id, force=True)
+        return real_inspect(cid)
+    docker_client.api.inspect_container = racing_inspect
+    try:
+        inv = inventory.gather_inventory(docker_client, label=test_label)
+    finally:
+        del docker_client.api.inspect_container
+    assert keep.id[:12] in set(inv["id"]) and gone.id[:12] not in set(inv["id"])
+    assert any("removed while listing" in n for n in inv.attrs["notes"])
+
+
+def test_empty_inventory_kpis():
+    k = kpis.summary_kpis(inventory.empty_inventory())
+    assert k["containers"] == 0 and k["running_pct"] is None and k["passing_pct"] is None
+
+
+def test_status_table_worst_first(stack):
+    _, inv = stack
+    t = inventory.status_table(inv)
+    assert t.iloc[0]["state"] in ("exited", "dead")
+    assert t.iloc[-1]["state"] in ("running", "created")

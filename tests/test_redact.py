@@ -1,0 +1,72 @@
+"""Secret masking rules (unit level; the canary tests over reports live in test_report.py)."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from runbook_lib.redact import MASK, Redactor, is_secret_key
+
+
+@pytest.mark.parametrize("key", ["POSTGRES_PASSWORD", "db_pwd", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN",
+                                 "api_key", "GOOGLE_CREDENTIALS", "BASIC_AUTH", "SENTRY_DSN", "passwd"])
+def test_secret_keys(key):
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", ["POSTGRES_USER", "PORT", "NODE_ENV", "HOSTNAME"])
+def test_plain_keys(key):
+    assert not is_secret_key(key)
+
+
+def test_env_mapping_and_list():
+    r = Redactor()
+    assert r.mask_env({"POSTGRES_PASSWORD": "s3cr3t!", "POSTGRES_USER": "app"}) == {
+        "POSTGRES_PASSWORD": MASK, "POSTGRES_USER": "app"}
+    assert r.mask_env(["GITHUB_TOKEN=ghp_abc", "URL=redis://:pw0rd@redis:6379/0", "X=1"]) == [
+        f"GITHUB_TOKEN={MASK}", f"URL=redis://:{MASK}@redis:6379/0", "X=1"]
+
+
+def test_urls_bearer_and_pem():
+    r = Redactor()
+    assert r.mask_text("postgres://u:p4ss@h/db") == f"postgres://u:{MASK}@h/db"
+    assert "abc.def.ghi" not in r.mask_text("Authorization: Bearer abc.def.ghi")
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIabc\n-----END RSA PRIVATE KEY-----"
+    assert "MIIabc" not in r.mask_text(f"key:\n{pem}\n")
+
+
+def test_command_flags():
+    r = Redactor()
+    assert r.mask_command(["redis-server", "--requirepass", "x1y2z3", "--port", "6379"]) == [
+        "redis-server", "--requirepass", MASK, "--port", "6379"]
+    assert r.mask_command(["app", "--password=hunter22"]) == ["app", f"--password={MASK}"]
+    assert "hunter22" not in r.mask_text("sh -c 'app --db-password hunter22 --v'")
+
+
+def test_learned_value_masked_everywhere():
+    r = Redactor()
+    r.learn_env({"POSTGRES_PASSWORD": "c4n4ry-value"})
+    r.learn_command(["redis-server", "--requirepass", "other-canary"])
+    line = "FATAL: could not connect with c4n4ry-value; redis said other-canary"
+    masked = r.mask_text(line)
+    assert "c4n4ry-value" not in masked and "other-canary" not in masked and MASK in masked
+
+
+def test_json_like_and_kv_text():
+    r = Redactor()
+    assert r.mask_text('{"password": "abc123", "user": "bob"}') == f'{{"password": "{MASK}", "user": "bob"}}'
+    assert r.mask_text("PGPASSWORD=abc123 psql -h db") == f"PGPASSWORD={MASK} psql -h db"
+
+
+def test_host_port_and_plain_words_survive():
+    r = Redactor()
+    text = "connect ECONNREFUSED 127.0.0.1:3001 calling http://auth:3001/graphql; password authentication failed"
+    assert r.mask_text(text) == text
+
+
+def test_mask_obj_and_frame():
+    r = Redactor()
+    obj = {"env": {"API_KEY": "zzz111"}, "labels": {"x": "https://u:pw9@h"}}
+    assert r.mask_obj(obj) == {"env": {"API_KEY": MASK}, "labels": {"x": f"https://u:{MASK}@h"}}
+    df = pd.DataFrame({"text": ["token=abcdef", "ok"], "n": [1, 2]})
+    out = r.mask_frame(df)
+    assert out["text"].tolist() == [f"token={MASK}", "ok"] and out["n"].tolist() == [1, 2]
