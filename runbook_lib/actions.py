@@ -26,7 +26,7 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.audit import AuditLog
-from runbook_lib.exceptions import ActionRefused, RunbookError
+from runbook_lib.exceptions import ActionRefused
 
 ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait"})
 MUTATING_ACTIONS = frozenset({"start", "restart", "unpause"})
@@ -195,48 +195,6 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
 
 # -- the command line -------------------------------------------------------------
 
-def _compose_files_from_labels(inventory: pd.DataFrame, project: str | None) -> tuple[list[str], str | None]:
-    """Compose files named by the running containers' labels (com.docker.compose.project.config_files)."""
-    if len(inventory) == 0:
-        return [], project
-    inv = inventory[inventory["config_files"].notna()]
-    if project:
-        inv = inv[inv["project"] == project]
-    projects = sorted(set(inv["project"].dropna()))
-    if not projects:
-        return [], project
-    if len(projects) > 1:
-        raise RunbookError(f"Containers of several compose projects run here ({', '.join(projects)}): "
-                           f"choose one with --project NAME, or pass --compose FILE.")
-    project = projects[0]
-    files: list[str] = []
-    for text in inv["config_files"]:
-        for f in str(text).split(","):
-            f = f.strip()
-            if f and f not in files:
-                files.append(f)
-    return files, project
-
-
-def find_files(client, inventory: pd.DataFrame, project: str | None) -> tuple[list[str], str | None]:
-    """compose.find_compose_files when it exists, else the container labels."""
-    try:
-        from runbook_lib import compose
-        finder = getattr(compose, "find_compose_files", None)
-    except ImportError:
-        finder = None
-    if finder is not None:
-        try:
-            found = finder(inventory, project=project)
-        except TypeError:
-            found = finder(client, project)
-        if isinstance(found, tuple):
-            return list(found[0]), found[1]
-        if found:
-            return list(found), project
-    return _compose_files_from_labels(inventory, project)
-
-
 def build(client, compose_files: list[str] | None, project: str | None = None, config_path: str | None = None,
           budget_s: float | None = None) -> dict[str, Any]:
     """Gather, load, compare and plan: {catalog, inventory, status, plan, files, project}."""
@@ -245,30 +203,12 @@ def build(client, compose_files: list[str] | None, project: str | None = None, c
     from runbook_lib.inventory import gather_inventory
     from runbook_lib.plan import recovery_plan
 
+    files = [str(f) for f in (compose_files or [])]
+    if not files:  # the usual call: the running containers' own labels name their files
+        files, project = compose.find_compose_files(gather_inventory(client, project=project), project)
+    catalog = compose.load_catalog(files, project_name=project, config=config_path)
+    project = project or catalog.project
     inventory = gather_inventory(client, project=project)
-    files = list(compose_files or [])
-    if not files:
-        inv_all = inventory if project else gather_inventory(client)
-        files, project = find_files(client, inv_all, project)
-        if not files:
-            raise RunbookError("No compose file given and no running container names one "
-                               "(label com.docker.compose.project.config_files). Pass --compose FILE "
-                               "(repeat for overrides) and --project NAME.")
-        if project and not len(inventory):
-            inventory = gather_inventory(client, project=project)
-    kwargs: dict[str, Any] = {}
-    if project:
-        kwargs["project"] = project
-    if config_path:
-        kwargs["config_path"] = config_path
-    try:
-        catalog = compose.load_catalog(files, **kwargs)
-    except TypeError:
-        kwargs.pop("config_path", None)
-        catalog = compose.load_catalog(files, **kwargs)
-    project = project or getattr(catalog, "project", None)
-    if project and (len(inventory) == 0 or set(inventory["project"].dropna()) - {project}):
-        inventory = gather_inventory(client, project=project)
     status = expected_vs_actual(catalog.frame, inventory, project=project)
     plan = recovery_plan(catalog.frame, status, budget_s=budget_s, project=project)
     return {"catalog": catalog, "inventory": inventory, "status": status, "plan": plan,

@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func="runbook_lib.actions:cmd_plan")
 
+    p = sub.add_parser("catalog", help="load and validate the compose files; print one row per service")
+    _compose_args(p)
+    _engine_args(p)
+    p.add_argument("--profile", action="append", default=[], metavar="NAME",
+                   help="enable a compose profile (repeat; default: COMPOSE_PROFILES)")
+    p.add_argument("--json", action="store_true", help="print the summary and the masked catalog as JSON")
+    p.set_defaults(func="runbook_lib.compose:cmd_catalog")
+
     p = sub.add_parser("probe", help="run one round of health probes and print the rows")
     _compose_args(p)
     _engine_args(p)

@@ -96,7 +96,113 @@ _Loader.add_constructor("!override", lambda loader, node: _Override(
     else loader.construct_scalar(node)))
 
 
-def _read_yaml(path: Path) -> dict:
+_STR, _INT, _FLOAT, _BOOL, _NULL, _MERGE, _MAP, _SEQ = (
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "merge", "map", "seq"))
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+class _NodeBuilder:
+    """Nodes -> Python objects, faster than PyYAML's generator-based constructor.
+
+    Same results for the compose subset: YAML 1.2 scalars, anchors/aliases (shared
+    objects), merge keys (``<<: *a`` / ``<<: [*a, *b]``, explicit keys win, earlier
+    sources win), ``!reset``/``!override``; other tags go to the safe constructor.
+    Duplicate keys are refused, as compose does.
+    """
+
+    MAX_EXPANDED = 2_000_000  # values after alias expansion ("billion laughs" guard)
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.memo: dict[int, Any] = {}
+        self.sizes: dict[int, int] = {}  # node -> expanded size, for the guard
+        self.expanded = 0
+
+    def build(self, node: yaml.Node) -> Any:
+        key = id(node)
+        if key in self.memo:
+            self.expanded += self.sizes.get(key, 1)
+            if self.expanded > self.MAX_EXPANDED:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "excessive aliasing: the document expands to millions of values", node.start_mark)
+            return self.memo[key]
+        before = self.expanded
+        self.expanded += 1
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = node.value
+            if tag == _STR:
+                out: Any = value
+            elif tag == _INT:
+                out = _construct_int(self.loader, node)
+            elif tag == _NULL:
+                out = None
+            elif tag == _BOOL:
+                out = value.lower() == "true"
+            elif tag == _FLOAT:
+                low = value.lower()
+                out = float("nan") if low == ".nan" else float(low.replace(".inf", "inf"))
+            elif tag == "!reset":
+                out = _Reset()
+            elif tag == "!override":
+                out = _Override(value)
+            else:
+                out = self.loader.construct_object(node, deep=True)
+        elif isinstance(node, yaml.SequenceNode):
+            out = []
+            self.memo[key] = out
+            out.extend(self.build(child) for child in node.value)
+            if tag == "!reset":
+                out = _Reset()
+            elif tag == "!override":
+                out = _Override(out)
+            elif tag != _SEQ:
+                out = self.loader.construct_object(node, deep=True)
+        else:
+            out = {}
+            self.memo[key] = out
+            merged: dict = {}
+            for knode, vnode in node.value:
+                if knode.tag == _MERGE:
+                    sources = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+                    for src in sources:
+                        data = self.build(src)
+                        if not isinstance(data, dict):
+                            raise yaml.constructor.ConstructorError(
+                                "while constructing a mapping", node.start_mark,
+                                "a merge key '<<' needs a mapping or a list of mappings", src.start_mark)
+                        for k, v in data.items():
+                            merged.setdefault(k, v)
+                    continue
+                k = self.build(knode)
+                try:
+                    if k in out:
+                        raise _DuplicateKey(k, knode.start_mark.line + 1)
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark, "found an unhashable key",
+                        knode.start_mark) from None
+                out[k] = self.build(vnode)
+            for k, v in merged.items():
+                out.setdefault(k, v)
+            if tag == "!reset":
+                out = _Reset()
+            elif tag == "!override":
+                out = _Override(out)
+            elif tag != _MAP:
+                out = self.loader.construct_object(node, deep=True)
+        self.memo[key] = out
+        self.sizes[key] = self.expanded - before
+        return out
+
+
+def _read_yaml(path: Path) -> tuple[dict, bool]:
+    """Parse one compose file -> (mapping, whether it uses !reset/!override tags)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -106,7 +212,15 @@ def _read_yaml(path: Path) -> dict:
         raise ComposeError(f"cannot be read ({exc}).", file=str(path),
                            fix="check the file's permissions and encoding (UTF-8).") from None
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = _NodeBuilder(loader).build(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except _DuplicateKey as exc:
+        raise ComposeError(f"line {exc.line}: key '{exc.key}' is defined twice in the same mapping.",
+                           file=str(path), fix="keep one of them (compose refuses duplicate keys).") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -114,11 +228,11 @@ def _read_yaml(path: Path) -> dict:
         raise ComposeError(f"{where}not valid YAML ({problem}).", file=str(path),
                            fix="correct the YAML at that line (indentation, a missing colon or quote).") from None
     if data is None:
-        return {}
+        return {}, False
     if not isinstance(data, dict):
         raise ComposeError("the top level is not a mapping.", file=str(path),
                            fix="a compose file starts with keys such as 'services:'.")
-    return data
+    return data, ("!reset" in text or "!override" in text)
 
 
 # ---------------------------------------------------------------- .env and ${VAR}
@@ -248,23 +362,27 @@ def _substitute(body: str, env: Mapping[str, str], file: str | None, service: st
                        fix=f"set {name} in the environment or in the .env file next to the compose file.")
 
 
-def _interpolate_tree(obj: Any, env: Mapping[str, str], file: str, service: str | None,
-                      unset: set[str], path: tuple = ()) -> Any:
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            svc = service
-            if service is None and len(path) == 1 and path[0] == "services":
-                svc = str(k)
-            out[k] = _interpolate_tree(v, env, file, svc, unset, path + (k,))
-        return out
-    if isinstance(obj, list):
-        return [_interpolate_tree(v, env, file, service, unset, path) for v in obj]
-    if isinstance(obj, _Override):
-        return _Override(_interpolate_tree(obj.value, env, file, service, unset, path))
+def _interpolate_value(obj: Any, env: Mapping[str, str], file: str, service: str | None, unset: set[str]) -> Any:
     if isinstance(obj, str):
-        return interpolate(obj, env, file=file, service=service, unset=unset)
+        return interpolate(obj, env, file=file, service=service, unset=unset) if "$" in obj else obj
+    if isinstance(obj, dict):
+        return {k: _interpolate_value(v, env, file, service, unset) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_interpolate_value(v, env, file, service, unset) for v in obj]
+    if isinstance(obj, _Override):
+        return _Override(_interpolate_value(obj.value, env, file, service, unset))
     return obj
+
+
+def _interpolate_tree(data: dict, env: Mapping[str, str], file: str, unset: set[str]) -> dict:
+    """Interpolate every string value of a parsed compose file (keys stay as written)."""
+    out = {}
+    for key, value in data.items():
+        if key == "services" and isinstance(value, dict):
+            out[key] = {name: _interpolate_value(spec, env, file, str(name), unset) for name, spec in value.items()}
+        else:
+            out[key] = _interpolate_value(value, env, file, None, unset)
+    return out
 
 
 # ------------------------------------------------------------- normalisation
@@ -353,7 +471,11 @@ def _split_port_range(text: str) -> list[int]:
 
 
 def parse_port(entry: Any, file: str = "", service: str = "") -> list[dict]:
-    """One ports entry (short or long syntax) -> rows of host_ip, host_port, container_port, protocol."""
+    """One ports entry (short or long syntax) -> rows of host_ip, host_port, container_port, protocol.
+
+    Compose publishes every ``ports`` entry: ``"3000"`` gets an ephemeral host port,
+    shown as ``host_port`` None (``expose`` entries are never published).
+    """
     try:
         if isinstance(entry, dict):
             target = entry.get("target")
@@ -396,7 +518,8 @@ def parse_port(entry: Any, file: str = "", service: str = "") -> list[dict]:
     except (ValueError, IndexError) as exc:
         raise ComposeError(f"port {entry!r} cannot be parsed ({exc}).", file=file, service=service,
                            fix="write ports as 'HOST:CONTAINER', 'IP:HOST:CONTAINER/udp' or the long syntax.") from None
-    return [{"host_ip": (host_ip or "0.0.0.0") if h is not None else None,
+    # Every ``ports`` entry is published; host_port None means an ephemeral host port.
+    return [{"host_ip": host_ip or "0.0.0.0",
              "host_port": int(h) if h is not None else None, "container_port": int(c), "protocol": proto}
             for h, c in zip(hosts, containers)]
 
@@ -604,7 +727,7 @@ def _resolve_extends(name: str, services: dict, file: str, base_dir: Path, env: 
                            file=file, service=name, fix="remove one of the 'extends' in the cycle.")
     if ext.get("file"):
         other = (base_dir / str(ext["file"])).resolve()
-        data = _interpolate_tree(_read_yaml(other), env, str(other), None, unset)
+        data = _interpolate_tree(_read_yaml(other)[0], env, str(other), unset)
         other_services = data.get("services") or {}
         if parent_name not in other_services:
             raise ComposeError(f"extends names service '{parent_name}' which {other} does not define.",
@@ -670,9 +793,12 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
     seen_in: dict[str, list[str]] = {}   # service -> every file touching it
     unset: set[str] = set()
     notes: list[str] = []
+    has_markers = False
     for path in paths:
         fname = str(path)
-        data = _interpolate_tree(_read_yaml(path), env, fname, None, unset)
+        parsed, tagged = _read_yaml(path)
+        has_markers = has_markers or tagged
+        data = _interpolate_tree(parsed, env, fname, unset)
         services = data.get("services") or {}
         if not isinstance(services, dict):
             raise ComposeError("'services' must be a mapping of service names.", file=fname,
@@ -693,7 +819,8 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
             seen_in.setdefault(str(name), []).append(fname)
         data = {**data, "services": normal}
         merged = _merge(merged, data, None, None) if merged else data
-    merged = _strip_markers(merged)
+    if has_markers:
+        merged = _strip_markers(merged)
     for name in sorted(unset):
         notes.append(f'variable "{name}" is not set; defaulting to a blank string.')
 
@@ -770,6 +897,7 @@ def _final_spec(name: str, spec: dict, file: str, files: list[str], project_dir:
         "environment": environment, "command": command, "entrypoint": spec.get("entrypoint"),
         "restart": _scalar_text(restart), "volumes": volumes, "networks": networks,
         "labels": dict(spec.get("labels") or {}), "extensions": {k: v for k, v in spec.items() if str(k).startswith("x-")},
+        "spec": spec,  # the whole merged, interpolated compose definition (deploy, logging, …)
     }
 
 
@@ -795,7 +923,7 @@ def _check_dependencies(raw: dict[str, dict], inactive: dict[str, list[str]], or
         cycle = list(exc.args[1]) if len(exc.args) > 1 else []
         members = cycle[:-1] if len(cycle) > 1 and cycle[0] == cycle[-1] else cycle
         files = sorted({origin[m] for m in members if m in origin})
-        raise ComposeError(f"dependency cycle: {' -> '.join(reversed(cycle))}.",
+        raise ComposeError(f"dependency cycle: {' -> '.join(reversed(cycle))} (each depends on the next).",
                            file=", ".join(files) or None, service=members[0] if members else None,
                            fix=f"remove one depends_on between {', '.join(sorted(members))}.") from None
 
@@ -879,3 +1007,66 @@ def find_compose_files(inventory_frame: pd.DataFrame, project: str | None = None
         raise ComposeError(f"the compose files of project '{chosen}' are not on this machine: "
                            f"{', '.join(missing)}.", fix=hint)
     return files, chosen
+
+
+# ------------------------------------------------------------------- CLI
+def catalog_summary(catalog: Catalog) -> dict[str, Any]:
+    """Counts for a header and the report JSON (no secrets: names and numbers only)."""
+    f = catalog.frame
+    return {
+        "project": catalog.project, "files": list(catalog.files), "services": int(len(f)),
+        "by_tier": {str(k): int(v) for k, v in f["tier"].value_counts().items()} if len(f) else {},
+        "with_healthcheck": int(f["has_healthcheck"].sum()) if len(f) else 0,
+        "built_locally": int(f["build"].sum()) if len(f) else 0,
+        "inactive_profiles": dict(catalog.inactive), "notes": list(catalog.notes),
+    }
+
+
+def catalog_table(catalog: Catalog) -> pd.DataFrame:
+    """A compact, masked, printable view of the catalog."""
+    f = catalog.frame
+    def deps(ds: list[dict]) -> str:
+        return ", ".join(d["service"] + ("" if d["condition"] == "service_started" else
+                                         f" ({d['condition'].removeprefix('service_')})") for d in ds)
+
+    def ports(ps: list[dict]) -> str:
+        return ", ".join(f"{p['host_port'] or '*'}:{p['container_port']}" + (
+            "" if p["protocol"] == "tcp" else f"/{p['protocol']}") for p in ps)
+
+    return pd.DataFrame({
+        "service": f["service"], "tier": f["tier"],
+        "image": [("build" if b and not i else (f"{i} (build)" if b else i)) for i, b in zip(f["image"], f["build"])],
+        "healthcheck": ["yes" if h else "-" for h in f["has_healthcheck"]],
+        "depends_on": [deps(d) for d in f["depends_on"]],
+        "ports": [ports(p) for p in f["ports"]],
+    })
+
+
+def cmd_catalog(args) -> int:
+    """``runbook catalog``: load and validate the compose files, print one row per service."""
+    import json
+
+    files = [str(f) for f in (getattr(args, "compose", None) or [])]
+    project = getattr(args, "project", None)
+    if not files:
+        from runbook_lib.connect import connect
+        from runbook_lib.inventory import gather_inventory
+        client = connect(getattr(args, "engine_url", None), timeout_s=getattr(args, "engine_timeout", 5.0))
+        files, project = find_compose_files(gather_inventory(client, project=project), project)
+    catalog = load_catalog(files, project_name=project, profiles=getattr(args, "profile", None) or None,
+                           config=getattr(args, "config", None))
+    if getattr(args, "json", False):
+        print(json.dumps({"summary": catalog_summary(catalog),
+                          "services": catalog.frame.to_dict("records")}, default=str, indent=2))
+        return 0
+    summary = catalog_summary(catalog)
+    tiers_text = ", ".join(f"{tiers.tier_label(t)} {n}" for t, n in summary["by_tier"].items())
+    print(f"project {catalog.project}: {summary['services']} services ({tiers_text}); "
+          f"files: {', '.join(catalog.files)}")
+    with pd.option_context("display.max_rows", None, "display.max_colwidth", 60, "display.width", 200):
+        print(catalog_table(catalog).to_string(index=False))
+    for name, profs in catalog.inactive.items():
+        print(f"inactive: {name} (profiles: {', '.join(profs)})")
+    for note in catalog.notes:
+        print(f"note: {redact.mask_text(note)}")
+    return 0

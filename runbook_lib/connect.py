@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,3 +141,95 @@ def try_connect(url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
         return connect(url, timeout_s), None
     except EngineError as exc:
         return None, exc
+
+
+class EngineHTTP:
+    """A lean HTTP/1.1 client for read-only engine calls over one keep-alive connection.
+
+    docker-py spends ~1.3 ms of Python per request (requests + urllib3); a plain
+    http.client connection to the same socket spends ~0.2 ms, which is what lets a full
+    inventory (list + one inspect per container) beat `docker ps -aq | xargs docker inspect`.
+    Used for unix:// and plain tcp:// engines; anything else goes through docker-py.
+    """
+
+    def __init__(self, url: str, api_version: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        import http.client
+
+        self.api_version = api_version
+        self.timeout_s = timeout_s
+        path = _socket_path(url)
+        if path is not None:
+            class _UnixConnection(http.client.HTTPConnection):
+                def connect(self) -> None:  # noqa: D401 - http.client hook
+                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    self.sock.settimeout(self.timeout)
+                    self.sock.connect(path)
+            self._factory = lambda: _UnixConnection("localhost", timeout=timeout_s)
+        elif url.startswith(("tcp://", "http://")):
+            hostport = url.split("://", 1)[1].rstrip("/")
+            self._factory = lambda: http.client.HTTPConnection(hostport, timeout=timeout_s)
+        else:
+            raise ValueError(f"EngineHTTP does not handle {url}")
+        self._conn = None
+        self._lock = threading.Lock()
+
+    def get_json(self, path: str, params: dict | None = None):
+        """GET /v<api>/<path>; returns (status, decoded JSON or None). Retries once on a stale connection."""
+        import http.client
+        from urllib.parse import urlencode
+
+        target = f"/v{self.api_version}{path}" + (f"?{urlencode(params)}" if params else "")
+        with self._lock:
+            try:
+                return self._get(target)
+            except (socket.timeout, TimeoutError):
+                self.close()
+                raise EngineTimeout(f"The Docker engine did not answer GET {path} within {self.timeout_s:g} s; "
+                                    f"it may be hung or overloaded (raise --engine-timeout).") from None
+            except (FileNotFoundError, ConnectionRefusedError):
+                self.close()
+                raise EngineNotRunning("The Docker engine went away during the run: start it again "
+                                       "(`sudo systemctl start docker`).") from None
+
+    def _get(self, target: str):
+        import http.client
+
+        for attempt in (0, 1):
+            if self._conn is None:
+                self._conn = self._factory()
+            try:
+                self._conn.request("GET", target, headers={"Host": "docker"})
+                resp = self._conn.getresponse()
+                body = resp.read()
+                status = resp.status
+                if resp.will_close:
+                    self.close()
+                return status, (json.loads(body) if body else None)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.close()
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def engine_http(client) -> EngineHTTP | None:
+    """The lean HTTP client for this docker client's engine, or None where it does not apply."""
+    cached = getattr(client, "_runbook_http", None)
+    if cached is not None:
+        return cached
+    target = getattr(client, "runbook_target", None)
+    url = target.url if target else str(client.api.base_url)
+    if url.startswith("http+docker://"):
+        url = DEFAULT_SOCKET
+    try:
+        timeout = client.api.timeout if isinstance(client.api.timeout, (int, float)) else DEFAULT_TIMEOUT_S
+        lean = EngineHTTP(url, client.api._version, timeout)
+    except ValueError:
+        return None
+    client._runbook_http = lean
+    return lean

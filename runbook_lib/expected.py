@@ -86,16 +86,29 @@ def classify(state: Any, health: Any, has_healthcheck: Any = None) -> str:
     return "not-created" if not state else "dead"
 
 
-def _pick_container(rows: pd.DataFrame) -> pd.Series | None:
+def _index(frame: pd.DataFrame, column: str) -> dict[str, list[dict]]:
+    """column value -> the rows (as dicts) carrying it."""
+    out: dict[str, list[dict]] = {}
+    if frame is None or len(frame) == 0 or column not in frame.columns:
+        return out
+    for row in frame.to_dict("records"):
+        key = row.get(column)
+        if not _is_missing(key):
+            out.setdefault(str(key), []).append(row)
+    return out
+
+
+def _pick_container(rows: list[dict]) -> dict | None:
     """Among several containers for one service, prefer a running one, then the newest."""
-    if len(rows) == 0:
+    if not rows:
         return None
     if len(rows) == 1:
-        return rows.iloc[0]
-    order = rows.assign(_run=(rows["state"] == "running").astype(int),
-                        _created=pd.to_datetime(rows["created_at"], utc=True, errors="coerce"))
-    order = order.sort_values(["_run", "_created"], ascending=[False, False], na_position="last")
-    return order.iloc[0]
+        return rows[0]
+
+    def created(r: dict) -> float:
+        ts = pd.to_datetime(r.get("created_at"), utc=True, errors="coerce")
+        return ts.value if not pd.isna(ts) else float("-inf")
+    return max(rows, key=lambda r: (r.get("state") == "running", created(r)))
 
 
 def port_issues(declared: Any, published: Any) -> list[str]:
@@ -144,7 +157,7 @@ def _completion_deps(catalog_frame: pd.DataFrame) -> set[str]:
     return out
 
 
-def _detail(actual: str, row: pd.Series | None) -> str:
+def _detail(actual: str, row: dict | None) -> str:
     if row is None:
         return "no container"
     if actual == "exited" or actual == "dead":
@@ -163,9 +176,13 @@ def _detail(actual: str, row: pd.Series | None) -> str:
 
 
 def _active(profiles: Any, active_profiles: set[str] | None, has_container: bool) -> bool:
-    """A service with profiles is expected only when one is active (or it exists anyway)."""
+    """A service with profiles is expected only when one is active (or it exists anyway).
+
+    ``active_profiles`` None means the catalog is already filtered (compose.load_catalog
+    drops services of inactive profiles): every service in it is expected.
+    """
     profs = [str(p) for p in _list(profiles)]
-    if not profs or has_container:
+    if not profs or has_container or active_profiles is None:
         return True
     return bool(active_profiles and active_profiles.intersection(profs))
 
@@ -181,15 +198,19 @@ def expected_vs_actual(catalog_frame: pd.DataFrame, inventory_frame: pd.DataFram
     profiles = set(active_profiles) if active_profiles is not None else None
     completes = _completion_deps(catalog_frame)
     graph = dependency_graph(catalog_frame)
+    by_service = _index(in_project, "service")
+    by_name = _index(inv, "name")
     rows = []
-    for _, svc in catalog_frame.iterrows():
+    wanted = [c for c in ("service", "container_name", "image", "tier", "profiles", "has_healthcheck", "healthcheck",
+                          "ports") if c in catalog_frame.columns]
+    for svc in catalog_frame[wanted].to_dict("records"):
         name = str(svc["service"])
         cname = svc.get("container_name")
         cname = None if _is_missing(cname) else str(cname)
-        match = in_project[in_project["service"] == name] if len(in_project) else in_project
-        if len(match) == 0 and cname and len(inv):
-            match = inv[inv["name"] == cname]
-        c = _pick_container(match) if len(match) else None
+        match = by_service.get(name)
+        if match is None and cname:
+            match = by_name.get(cname)
+        c = _pick_container(match) if match is not None else None
         if c is None:
             actual = "not-created"
         else:
@@ -210,7 +231,7 @@ def expected_vs_actual(catalog_frame: pd.DataFrame, inventory_frame: pd.DataFram
             "tier": "application" if _is_missing(tier) else str(tier),
             "container": (str(c.get("name")) if c is not None else cname),
             "container_id": (str(c.get("id")) if c is not None else None),
-            "image": redact.mask_text(str(svc.get("image") or "")) or None,
+            "image": svc.get("image") or None,  # the catalog frame is masked already
             "expected": expected,
             "actual": actual,
             "state": None if c is None else c.get("state"),
@@ -253,6 +274,25 @@ def _ancestors(graph: Mapping[str, list[str]], start: str) -> set[str]:
     return seen
 
 
+def all_ancestors(graph: Mapping[str, list[str]]) -> dict[str, set[str]]:
+    """service -> every service it depends on; memoised over a DAG, per node when there is a cycle."""
+    import graphlib
+    try:
+        order = list(graphlib.TopologicalSorter({s: [d for d in ds if d in graph] for s, ds in graph.items()})
+                     .static_order())
+    except graphlib.CycleError:
+        return {s: _ancestors(graph, s) for s in graph}
+    out: dict[str, set[str]] = {}
+    for s in order:
+        acc: set[str] = set()
+        for d in graph.get(s, []):
+            if d in out:
+                acc.add(d)
+                acc |= out[d]
+        out[s] = acc
+    return out
+
+
 def root_causes(graph: Mapping[str, list[str]], down: set[str]
                 ) -> tuple[set[str], dict[str, list[str]], dict[str, list[str]]]:
     """(root causes, service -> roots it is blocked by, root -> services it blocks).
@@ -260,7 +300,7 @@ def root_causes(graph: Mapping[str, list[str]], down: set[str]
     A down service is a root cause when no service it depends on (transitively) is down;
     in a cycle of down services with no other down dependency, every member is a root.
     """
-    ancestors = {s: _ancestors(graph, s) for s in graph}
+    ancestors = all_ancestors(graph)
     roots = set()
     for s in down:
         down_deps = ancestors.get(s, set()) & down
@@ -276,19 +316,3 @@ def root_causes(graph: Mapping[str, list[str]], down: set[str]
     blocked_by = {s: rs for s, rs in blocked_by.items() if rs}
     return roots, blocked_by, {r: sorted(v) for r, v in blocks.items()}
 
-
-def summary_by_tier(status: pd.DataFrame) -> pd.DataFrame:
-    """Per tier: expected services, up, down, root causes, blocked ("Infrastructure 8/8")."""
-    df = status[status["expected"]] if len(status) else status
-    if len(df) == 0:
-        return pd.DataFrame(columns=["tier", "expected", "up", "down", "root_causes", "blocked", "readiness"])
-    g = df.groupby("tier", sort=True)
-    out = pd.DataFrame({
-        "expected": g.size(),
-        "up": g["is_up"].sum().astype(int),
-        "down": g["is_down"].sum().astype(int),
-        "root_causes": g["root_cause"].sum().astype(int),
-        "blocked": g["blocked_by"].apply(lambda s: sum(1 for v in s if v)).astype(int),
-    }).reset_index()
-    out["readiness"] = [f"{t.capitalize()} {u}/{n}" for t, u, n in zip(out["tier"], out["up"], out["expected"])]
-    return out

@@ -10,12 +10,15 @@ container's environment and command, and masked in every text column.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.connect import engine_http
+from runbook_lib.exceptions import EngineError
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -123,8 +126,12 @@ def empty_inventory() -> pd.DataFrame:
 
 
 def gather_inventory(client, project: str | None = None, include_stopped: bool = True,
-                     label: str | None = None, max_workers: int = 8) -> pd.DataFrame:
-    """List containers (optionally one compose project / one label) into the inventory frame."""
+                     label: str | None = None, max_workers: int = 8, fast: bool = True) -> pd.DataFrame:
+    """List containers (optionally one compose project / one label) into the inventory frame.
+
+    One list call, then one inspect per container over a single keep-alive connection
+    (``fast``; docker-py's thread pool otherwise, e.g. for ssh:// or TLS engines).
+    """
     import docker.errors
 
     filters: dict[str, Any] = {}
@@ -135,22 +142,35 @@ def gather_inventory(client, project: str | None = None, include_stopped: bool =
         labels.append(label)
     if labels:
         filters["label"] = labels
-    api = client.api
-    summaries = api.containers(all=include_stopped, filters=filters or None)
-    notes: list[str] = []
+    lean = engine_http(client) if fast else None
+    if lean is not None:
+        params = {"all": "1" if include_stopped else "0"}
+        if filters:
+            params["filters"] = json.dumps(filters)
+        status, summaries = lean.get_json("/containers/json", params)
+        if status != 200:
+            raise EngineError(f"listing containers failed with HTTP {status}: {summaries}")
 
-    def inspect(s: dict) -> dict | None:
-        try:
-            return api.inspect_container(s["Id"])
-        except docker.errors.NotFound:
-            return None
-
-    details: list[dict | None]
-    if len(summaries) <= 1:
+        def inspect(s: dict) -> dict | None:
+            code, body = lean.get_json(f"/containers/{s['Id']}/json")
+            if code == 404:
+                return None
+            if code != 200:
+                raise EngineError(f"inspecting container {s['Id'][:12]} failed with HTTP {code}: {body}")
+            return body
         details = [inspect(s) for s in summaries]
     else:
+        api = client.api
+        summaries = api.containers(all=include_stopped, filters=filters or None)
+
+        def inspect_py(s: dict) -> dict | None:
+            try:
+                return api.inspect_container(s["Id"])
+            except docker.errors.NotFound:
+                return None
         with cf.ThreadPoolExecutor(max_workers=max_workers) as pool:
-            details = list(pool.map(inspect, summaries))
+            details = list(pool.map(inspect_py, summaries))
+    notes: list[str] = []
     now = pd.Timestamp(datetime.now(timezone.utc))
     rows = []
     for s, d in zip(summaries, details):
@@ -183,8 +203,14 @@ def status_table(inv: pd.DataFrame) -> pd.DataFrame:
     df = df.sort_values(["_r", "_h", "project", "service"], kind="stable")
     out = df[list(cols)].rename(columns=cols).reset_index(drop=True)
     out["uptime"] = [_human_duration(v) for v in df["uptime_s"]]
-    out["exit code"] = [None if v is None or pd.isna(v) else int(v) for v in df["exit_code"]]
+    out["exit code"] = ["" if v is None or pd.isna(v) else str(int(v)) for v in df["exit_code"]]
+    out["command"] = [_shorten(v, 100) for v in out["command"]]
     return out
+
+
+def _shorten(text: Any, limit: int) -> str:
+    text = "" if text is None else " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _human_duration(seconds: Any) -> str:

@@ -112,8 +112,9 @@ def recovery_plan(catalog_frame: pd.DataFrame, status_frame: pd.DataFrame, budge
     """Ordered steps (wave by wave, dependencies first) that bring the stack back; pure."""
     deps = _deps(catalog_frame)
     order = topological_order(deps)
-    status = {str(r["service"]): r for _, r in status_frame.iterrows()} if len(status_frame) else {}
-    cat = {str(r["service"]): r for _, r in catalog_frame.iterrows()}
+    scols = [c for c in ("service", "actual", "expected", "is_up", "container", "detail") if c in status_frame.columns]
+    status = {str(r["service"]): r for r in status_frame[scols].to_dict("records")} if len(status_frame) else {}
+    cat = {str(s): hc for s, hc in zip(catalog_frame["service"], catalog_frame["healthcheck"])}
 
     # what each service needs, before restart propagation
     action: dict[str, str] = {}
@@ -156,11 +157,11 @@ def recovery_plan(catalog_frame: pd.DataFrame, status_frame: pd.DataFrame, budge
         for d in ds:
             needs.setdefault(d["service"], set()).add(d["condition"])
 
+    position = {s: i for i, s in enumerate(order)}
     rows = []
-    for svc in sorted(action, key=lambda s: (level[s], order.index(s))):
-        spec = cat[svc]
+    for svc in sorted(action, key=lambda s: (level[s], position[s])):
         st = status.get(svc)
-        hc = spec.get("healthcheck")
+        hc = cat[svc]
         has_hc = isinstance(hc, Mapping) and bool(hc) and str(_first(hc.get("test"))).upper() != "NONE"
         if "completed" in needs.get(svc, set()):
             condition = "completed"

@@ -70,9 +70,11 @@ class ProbeSpec:
     @property
     def target(self) -> str:
         """Where the probe goes, as shown in rows (masked, no credentials)."""
-        if self.via == "exec":
+        if self.kind == "docker":
+            where = f"container:{(self.container or self.service)[:24]}"
+        elif self.via == "exec":
             where = f"exec:{(self.container or '?')[:12]}"
-            where += f" {self.options.get('exec_host', 'localhost')}:{self.port}" if self.port else ""
+            where += f" {self.options.get('exec_host', '127.0.0.1')}:{self.port}" if self.port else ""
         elif self.port is None:
             where = self.host.rsplit("@", 1)[-1]
         else:
@@ -588,8 +590,8 @@ def probe_postgres(spec: ProbeSpec) -> ProbeOutcome:
     import psycopg
     user, password, dbname = _credentials(spec, "user", "password", "dbname")
     if not user:
-        raise ProbeUnknown("missing credentials: no POSTGRES_USER/DATABASE_USER in the service's "
-                           "environment; set user/password in runbook.yaml probes:")
+        raise ProbeUnknown("missing credentials (POSTGRES_PASSWORD not found in the service's environment "
+                           "or its clients'); set user and password under probes: in runbook.yaml")
     try:
         conn = psycopg.connect(host=spec.host, port=int(spec.port or 5432), user=user,
                                password=password or None, dbname=dbname or user,
@@ -637,15 +639,15 @@ def probe_redis(spec: ProbeSpec) -> ProbeOutcome:
         pong = r.ping()
     except redis.exceptions.AuthenticationError:
         if not password:
-            raise ProbeUnknown("missing credentials: redis requires a password; none found in "
-                               "the service's command or REDIS_PASSWORD") from None
+            raise ProbeUnknown("missing credentials (redis requires a password; none found in "
+                               "the service's command or REDIS_PASSWORD)") from None
         raise ProbeDown("authentication failed: check requirepass / REDIS_PASSWORD") from None
     except redis.exceptions.ResponseError as exc:
         low = str(exc).lower()
         if "noauth" in low or "auth" in low:
             if not password:
-                raise ProbeUnknown("missing credentials: redis requires a password; none found in "
-                                   "the service's command or REDIS_PASSWORD") from None
+                raise ProbeUnknown("missing credentials (redis requires a password; none found in "
+                                   "the service's command or REDIS_PASSWORD)") from None
             raise ProbeDown("authentication failed: check requirepass / REDIS_PASSWORD") from None
         raise ProbeDown(f"redis error: {exc}") from None
     except redis.exceptions.TimeoutError:
@@ -659,19 +661,25 @@ def probe_redis(spec: ProbeSpec) -> ProbeOutcome:
         if "noauth" in low or "authentication" in low:
             raise ProbeDown("authentication failed: check requirepass / REDIS_PASSWORD") from None
         raise ProbeDown(f"redis connection error: {exc}") from None
+    except redis.exceptions.RedisError as exc:
+        raise ProbeDown(f"redis error: {type(exc).__name__}: {exc}") from None
+    except (AttributeError, TypeError, ValueError, IndexError) as exc:  # the library choked on the reply
+        raise ProbeDown(f"not a Redis reply ({type(exc).__name__} while parsing it)") from None
     finally:
         if r is not None:
             r.close()
-    return ProbeOutcome("up" if pong else "down", reply="PONG" if pong else str(pong))
+    if not pong:
+        return ProbeOutcome("down", reply=str(pong), error="PING did not get PONG: not a Redis server?")
+    return ProbeOutcome("up", reply="PONG")
 
 
 # ---------------------------------------------------------------- probing from inside a container
-EXEC_TOOLS = ("wget", "curl", "nc")
+EXEC_TOOLS = ("wget", "curl", "nc", "timeout")
 
 
 def detect_tools(container: str, client) -> list[str]:
     """Which probing tools the container's image has (wget, curl, nc), via a read-only exec."""
-    script = "for t in wget curl nc; do command -v $t >/dev/null 2>&1 && echo $t; done; true"
+    script = "for t in wget curl nc timeout; do command -v $t >/dev/null 2>&1 && echo $t; done; true"
     res = client.api.exec_create(container, ["sh", "-c", script], stdout=True, stderr=False)
     out = client.api.exec_start(res["Id"])
     text = out.decode("utf-8", errors="replace") if isinstance(out, bytes) else str(out)
@@ -715,7 +723,9 @@ def exec_generic(spec: ProbeSpec) -> ProbeOutcome:
                 raise _exec_fail(code, out)
             return _with_via(judge_http(int(status.strip()), body, spec.options), via, spec)
         if "wget" in tools:
-            argv = ["wget", "-S", "-q", "-T", str(t), "-O", "-", url]
+            # `timeout` bounds wget inside the container (some static busybox builds crash on -T)
+            argv = (["timeout", str(t), "wget", "-S", "-q", "-O", "-", url] if "timeout" in tools
+                    else ["wget", "-S", "-q", "-T", str(t), "-O", "-", url])
             code, out = _exec(client, spec.container, argv, spec.timeout_s)
             m = re.findall(r"HTTP/\d(?:\.\d)?\s+(\d{3})", out)
             if not m:
@@ -725,10 +735,13 @@ def exec_generic(spec: ProbeSpec) -> ProbeOutcome:
             return _with_via(judge_http(int(m[-1]), body, spec.options), via, spec)
         raise ProbeUnknown("port not published and the image has no wget/curl to probe from inside")
     if "nc" in tools:
-        code, out = _exec(client, spec.container, ["nc", "-z", "-w", str(t), host, str(spec.port)], spec.timeout_s)
+        # busybox nc has no -z: connect with stdin at EOF instead
+        script = (f"nc -z -w {t} {host} {int(spec.port)} 2>/dev/null || "
+                  f"nc -w {t} {host} {int(spec.port)} </dev/null >/dev/null")
+        code, out = _exec(client, spec.container, ["sh", "-c", script], spec.timeout_s)
         if code == 0:
-            return _with_via(ProbeOutcome("up", reply="connected (nc -z inside the container)"), via, spec)
-        return _with_via(ProbeOutcome("down", reply=None, error=f"nc -z failed inside the container ({_short(out.strip(), 120) or code})"), via, spec)
+            return _with_via(ProbeOutcome("up", reply="connected (nc inside the container)"), via, spec)
+        return _with_via(ProbeOutcome("down", reply=None, error=f"connect failed inside the container ({_short(out.strip(), 120) or code})"), via, spec)
     raise ProbeUnknown("port not published and the image has no nc/wget/curl to probe from inside")
 
 
@@ -758,11 +771,17 @@ def format_table(rows: pd.DataFrame) -> str:
     for r in rows.itertuples():
         lat = "" if r.latency_ms is None or pd.isna(r.latency_ms) else f"{r.latency_ms:.0f}"
         data.append([str(r.service), str(r.kind), str(r.state), lat, str(r.target), str(r.via),
-                     _short(r.reply or "", 40) or "", _short(r.error or "", 60) or ""])
+                     _short(_text(r.reply), 40) or "", _short(_text(r.error), 60) or ""])
     widths = [max(len(c), *(len(row[i]) for row in data)) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in data]
     return "\n".join(lines)
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
 
 
 def rows_to_json(rows: pd.DataFrame) -> list[dict]:
@@ -775,22 +794,92 @@ def rows_to_json(rows: pd.DataFrame) -> list[dict]:
     return out
 
 
+@dataclass
+class StackProbe:
+    """One round over a whole stack: rows (one per check), the discovery audit, what was run."""
+
+    rows: pd.DataFrame
+    all_rows: pd.DataFrame
+    specs: list[ProbeSpec]
+    audit: pd.DataFrame
+    notes: list[str]
+    engine_ok: bool
+    project: str | None = None
+
+
+def probe_stack(compose_files: list[str] | None = None, project: str | None = None,
+                config_path: str | None = None, engine_url: str | None = None,
+                engine_timeout_s: float = 5.0, timeout_s: float | None = None, client=None,
+                catalog=None) -> StackProbe:
+    """Find the stack (compose files from the containers' labels when not given), derive the
+    probes with no configuration, run one round. Engine down → probes still run from the catalog."""
+    from runbook_lib import compose, connect, inventory as inv_mod, probe_derive
+    from runbook_lib import config as rb_config
+    from runbook_lib.exceptions import ComposeError
+    notes: list[str] = []
+    err = None
+    if client is None:
+        client, err = connect.try_connect(engine_url, engine_timeout_s)
+    if err is not None:
+        notes.append(f"engine unavailable ({err}); probing from the compose files only, container checks unknown")
+    inventory = None
+
+    def gather(proj: str | None) -> None:
+        nonlocal inventory, client
+        if client is None:
+            return
+        try:
+            inventory = inv_mod.gather_inventory(client, project=proj)
+            notes.extend(inventory.attrs.get("notes", []))
+        except Exception as exc:  # noqa: BLE001 - degrade, never stop the round
+            notes.append(f"inventory failed ({type(exc).__name__}: {exc}); container checks unknown")
+            inventory, client = None, None
+
+    cfg = rb_config.load_config(config_path)
+    if catalog is None:
+        files = list(compose_files or [])
+        if not files:
+            gather(project)
+            if inventory is None:
+                raise ComposeError("cannot find the compose files: the Docker engine is unreachable.",
+                                   fix="pass --compose FILE (repeat for overrides).")
+            files, project = compose.find_compose_files(inventory, project)
+        catalog = compose.load_catalog(files, project_name=project, config=cfg)
+        notes.extend(catalog.notes)
+    if inventory is None:
+        gather(getattr(catalog, "project", None) or project)
+    if inventory is not None and catalog.project and "project" in inventory.columns:
+        inventory = inventory[inventory["project"] == catalog.project]  # other projects' containers never match
+    specs = probe_derive.derive_probes(catalog, inventory, cfg, timeout_s=timeout_s,
+                                       engine_up=client is not None)
+    all_rows = run_round(specs, client=client)
+    rows = probe_derive.collapse_discovery(all_rows, specs)
+    audit = probe_derive.endpoint_audit(all_rows, specs)
+    return StackProbe(rows=rows, all_rows=all_rows, specs=specs, audit=audit,
+                      notes=[redact.mask_text(n) for n in notes], engine_ok=client is not None,
+                      project=getattr(catalog, "project", None))
+
+
 def cmd_probe(args) -> int:
-    """``runbook probe``: derive probes from the compose files, run one round, print rows."""
+    """``runbook probe``: derive probes from the compose files, run one round, print rows.
+
+    Exit code 0 when nothing is down, 1 when something is down (unknown never counts)."""
     import sys
-    from runbook_lib import probe_derive
-    rows, notes = probe_derive.probe_stack(
-        compose_files=list(getattr(args, "compose", []) or []), project=getattr(args, "project", None),
-        config_path=getattr(args, "config", None), engine_url=getattr(args, "engine_url", None),
-        engine_timeout_s=float(getattr(args, "engine_timeout", 5.0) or 5.0),
-        timeout_s=getattr(args, "timeout", None))
-    for note in notes:
-        print(f"runbook: {redact.mask_text(note)}", file=sys.stderr)
+    res = probe_stack(compose_files=list(getattr(args, "compose", []) or []), project=getattr(args, "project", None),
+                      config_path=getattr(args, "config", None), engine_url=getattr(args, "engine_url", None),
+                      engine_timeout_s=float(getattr(args, "engine_timeout", 5.0) or 5.0),
+                      timeout_s=getattr(args, "timeout", None))
+    rows = res.rows
+    for note in res.notes:
+        print(f"runbook: {note}", file=sys.stderr)
     if getattr(args, "json", False):
-        print(json.dumps({"rows": rows_to_json(rows), "summary": probe_summary(rows), "notes": notes},
+        from runbook_lib import probe_derive
+        print(json.dumps({"project": res.project, "engine_ok": res.engine_ok, "summary": probe_summary(rows),
+                          "rows": rows_to_json(rows),
+                          "endpoint_audit": probe_derive.standardisation(res.audit), "notes": res.notes},
                          default=str, indent=2))
     else:
         print(format_table(rows))
         s = probe_summary(rows)
-        print(f"\n{s['probes_total']} probes: " + ", ".join(f"{k} {v}" for k, v in s["probes_by_state"].items()))
+        print(f"\n{s['probes_total']} checks: " + ", ".join(f"{k} {v}" for k, v in s["probes_by_state"].items()))
     return 0 if rows.empty or not (rows["state"] == "down").any() else 1

@@ -32,7 +32,7 @@ _CSS = """<style>
 .rb-table{border-collapse:collapse;font:13px/1.4 system-ui,sans-serif;margin:6px 0}
 .rb-table th{background:#f1f3f4;text-align:left;padding:4px 8px;border-bottom:2px solid #dadce0}
 .rb-table td{padding:3px 8px;border-bottom:1px solid #eee;vertical-align:top;max-width:60ch;overflow-wrap:anywhere}
-.rb-pill{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600}
+.rb-pill{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600}
 .rb-kpis{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
 .rb-kpi{border:1px solid #dadce0;border-radius:8px;padding:8px 14px;min-width:150px;font:13px system-ui,sans-serif}
 .rb-kpi b{display:block;font-size:22px}
@@ -47,7 +47,7 @@ def esc(value: Any) -> str:
         return ""
     if isinstance(value, float) and math.isnan(value):
         return ""
-    if value is pd.NaT:
+    if value is pd.NaT or value is pd.NA:
         return ""
     if isinstance(value, pd.Timestamp):
         return html.escape(value.strftime("%Y-%m-%d %H:%M:%S UTC") if value.tzinfo else str(value))

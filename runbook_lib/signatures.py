@@ -16,6 +16,8 @@ is masked with ``redact.mask_text``.
 """
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +26,11 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
+
+try:  # one pass for every needle; without it each needle is one str.find (about 5x slower)
+    import ahocorasick_rs as _ac
+except ImportError:  # pragma: no cover - the fallback is exercised by tests via monkeypatch
+    _ac = None
 
 SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -84,7 +91,7 @@ _HOSTPORT = r"(?P<host>localhost|127\.0\.0\.1|\[?::1\]?|0\.0\.0\.0)(?:[:/ ]|\"?,
 SIGNATURES: list[Signature] = [
     Signature(
         category="missing-module", title="Missing module", severity="critical",
-        needles=("cannot find module", "no module named", "err_module_not_found", "cannot find package"),
+        needles=("cannot find ", "no module named"),
         patterns=(
             r"Cannot find (?:module|package) ['\"](?P<module>[^'\"]+)['\"](?!\s+or its corresponding type)",
             r"No module named ['\"]?(?P<module>[\w.\-]+)",
@@ -95,7 +102,7 @@ SIGNATURES: list[Signature] = [
     ),
     Signature(
         category="typescript-compile-error", title="TypeScript compile error", severity="critical",
-        needles=("error ts", "tserror"),
+        needles=("error ts",),
         patterns=(
             r"(?P<file>[^\s:()'\"\x1b]+\.(?:ts|tsx|mts|cts))\((?P<line>\d+),(?P<col>\d+)\):\s*error\s+(?P<code>TS\d{3,5}):\s*(?P<message>.{0,240})",
             r"(?P<file>[^\s:()'\"\x1b]+\.(?:ts|tsx|mts|cts)):(?P<line>\d+):(?P<col>\d+)\s*-\s*error\s+(?P<code>TS\d{3,5}):\s*(?P<message>.{0,240})",
@@ -124,8 +131,7 @@ SIGNATURES: list[Signature] = [
     Signature(
         category="dns-failure", title="Host name does not resolve", severity="high",
         needles=("enotfound", "eai_again", "name or service not known", "name resolution",
-                 "no such host", "could not translate host name", "unknownhostexception",
-                 "nodename nor servname"),
+                 "no such host", "could not translate host name", "unknownhostexception"),
         patterns=(
             r"(?:getaddrinfo\s+)?(?:ENOTFOUND|EAI_AGAIN)\s+(?P<dnshost>[\w.\-]+)",
             r"could not translate host name \"(?P<dnshost>[^\"]+)\"",
@@ -154,8 +160,7 @@ SIGNATURES: list[Signature] = [
     ),
     Signature(
         category="db-auth-failure", title="Database authentication failed", severity="high",
-        needles=("password authentication failed", "access denied for user", "noauth", "wrongpass",
-                 "invalid password", "authentication failed", "sasl authentication"),
+        needles=("authentication failed", "access denied for user", "noauth", "wrongpass", "invalid password"),
         patterns=(
             r"password authentication failed for user \"?(?P<user>[^\"\s]+)",
             r"Access denied for user '?(?P<user>[^'@\s]+)",
@@ -171,10 +176,8 @@ SIGNATURES: list[Signature] = [
     ),
     Signature(
         category="kafka-broker-unavailable", title="Kafka broker unavailable", severity="high",
-        needles=("no leader for this topic-partition", "broker not available", "broker may not be available",
-                 "kafkajsconnectionerror", "failed to connect to seed broker", "nobrokersavailable",
-                 "leader_not_available", "kafkajsnumberofretriesexceeded", "kafkajsbrokernotfound",
-                 "[connection] connection error", "[brokerpool]"),
+        needles=("no leader for this topic-partition", "broker", "kafkajs", "leader_not_available",
+                 "[connection] connection error"),
         patterns=(
             r"There is no leader for this topic-partition",
             r"Failed to connect to seed broker(?:.{0,200}?(?P<broker>\b[\w.\-]+:\d{2,5}\b))?",
@@ -256,8 +259,7 @@ SIGNATURES: list[Signature] = [
     ),
     Signature(
         category="oom", title="Out of memory", severity="critical",
-        needles=("heap out of memory", "reached heap limit", "outofmemoryerror", "memoryerror",
-                 "out of memory", "cannot allocate memory"),
+        needles=("out of memory", "heap limit", "outofmemoryerror", "memoryerror", "cannot allocate memory"),
         patterns=(
             r"JavaScript heap out of memory",
             r"Reached heap limit",
@@ -271,7 +273,7 @@ SIGNATURES: list[Signature] = [
     ),
     Signature(
         category="timeout", title="Timeout calling a dependency", severity="medium",
-        needles=("etimedout", "timed out", "timeout", "esockettimedout"),
+        needles=("timedout", "timed out", "timeout"),
         patterns=(
             r"(?:connect\s+)?ETIMEDOUT\s+(?P<target>[\w.\-]+:\d{2,5})?",
             r"(?:Connection|Request|Operation|Read|connect) timed? ?out(?: after (?P<after>\d+\s*m?s))?",
@@ -423,7 +425,7 @@ def _enrich_dns(f: dict, ctx: MatchContext) -> None:
         f["dns_fix"] = (f"start `{host}` (`docker compose up -d {host}`) and put both services on the same "
                         f"network; EAI_AGAIN during start-up also means the resolver was busy: retry")
     elif host:
-        near = sorted(s for s in ctx.services if host.split(".")[0] in s or s in host)
+        near = difflib.get_close_matches(host.split(".")[0], sorted(ctx.services), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(near[:3])}?)" if near else ""
         f["dns_cause"] = f"the host name `{host}` does not resolve{hint}"
         f["dns_fix"] = ("use the compose service name of the dependency as the host; for outside hosts check "
@@ -511,8 +513,11 @@ _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
 def _prepare(lines: Sequence[str]) -> tuple[str, str]:
-    lines = [ln if isinstance(ln, str) else str(ln) for ln in lines]
-    blob = "\n".join(lines)
+    try:
+        blob = "\n".join(lines)
+    except TypeError:  # bytes or other values: decode with replacement, never fail
+        lines = [ln.decode("utf-8", "replace") if isinstance(ln, (bytes, bytearray)) else str(ln) for ln in lines]
+        blob = "\n".join(lines)
     if blob.count("\n") != max(len(lines) - 1, 0):
         blob = "\n".join(ln.replace("\r", " ").replace("\n", " ") for ln in lines)
     if "\x1b" in blob:
@@ -520,19 +525,50 @@ def _prepare(lines: Sequence[str]) -> tuple[str, str]:
     return blob, _ascii_lower(blob)
 
 
-def _signature_hits(sig: Signature, blob: str, low: str, ctx: MatchContext, source: str,
+def _needle_hits(low: str, needle: str, limit: int) -> dict[int, int]:
+    """line start -> first hit position of ``needle`` in that line (at most ``limit`` lines)."""
+    starts: dict[int, int] = {}
+    pos = low.find(needle)
+    while pos != -1 and len(starts) < limit:
+        starts[low.rfind("\n", 0, pos) + 1] = pos
+        nl = low.find("\n", pos)
+        if nl == -1:
+            break
+        pos = low.find(needle, nl)
+    return starts
+
+
+@functools.lru_cache(maxsize=16)
+def _automaton(needles: tuple[str, ...]) -> Any:
+    """One Aho-Corasick automaton over every needle (None when ahocorasick_rs is missing)."""
+    if _ac is None:
+        return None
+    return _ac.AhoCorasick(list(needles), matchkind=_ac.MatchKind.Standard)
+
+
+def _all_needle_hits(low: str, needles: tuple[str, ...], limit: int) -> dict[str, dict[int, int]]:
+    """needle -> {line start: first hit}: one pass for all needles (Aho-Corasick), else one find each."""
+    auto = _automaton(needles)
+    if auto is None:
+        return {n: _needle_hits(low, n, limit) for n in needles}
+    out: dict[str, dict[int, int]] = {n: {} for n in needles}
+    for idx, start, _end in auto.find_matches_as_indexes(low, overlapping=True):
+        starts = out[needles[idx]]
+        if len(starts) >= limit:
+            continue
+        ls = low.rfind("\n", 0, start) + 1
+        if ls not in starts:
+            starts[ls] = start
+    return out
+
+
+def _signature_hits(sig: Signature, blob: str, low: str, cache: dict[str, dict[int, int]],
                     max_hits: int) -> dict[int, tuple[Signature, dict, int, int, int]]:
     """line_no -> (sig, fields, line_start, line_end, hit_pos) for one signature."""
     starts: dict[int, int] = {}
     for needle in sig.needles:
-        pos = low.find(needle)
-        while pos != -1 and len(starts) < max_hits * 4:
-            ls = low.rfind("\n", 0, pos) + 1
+        for ls, pos in cache.get(needle, {}).items():
             starts.setdefault(ls, pos)
-            nl = low.find("\n", pos)
-            if nl == -1:
-                break
-            pos = low.find(needle, nl)
     out: dict[int, tuple[Signature, dict, int, int, int]] = {}
     if not starts:
         return out
@@ -564,8 +600,10 @@ def match_lines(lines: Sequence[str], context: MatchContext | None = None, sourc
         return []
     blob, low = _prepare(lines)
     best: dict[int, tuple[int, tuple[Signature, dict, int, int, int]]] = {}
+    needles = tuple(sorted({n for sig in sigs for n in sig.needles}))
+    cache = _all_needle_hits(low, needles, max_hits * 4)
     for rank, sig in enumerate(sigs):
-        for line_no, hit in _signature_hits(sig, blob, low, ctx, source, max_hits).items():
+        for line_no, hit in _signature_hits(sig, blob, low, cache, max_hits).items():
             if line_no not in best or best[line_no][0] > rank:
                 best[line_no] = (rank, hit)
     matches = []
@@ -622,14 +660,70 @@ def _num(v: Any) -> float | None:
     return None if f != f else f
 
 
+def _get(ev: Mapping[str, Any], key: str) -> Any:
+    """A field of an evidence row; NaN/NA (from a DataFrame) reads as None."""
+    v = ev.get(key)
+    if v is None or isinstance(v, (list, tuple, dict, str)):
+        return v
+    try:
+        return None if pd.isna(v) else v
+    except (TypeError, ValueError):
+        return v
+
+
+def _flag(ev: Mapping[str, Any], key: str) -> bool:
+    v = _get(ev, key)
+    return bool(v) if v is not None else False
+
+
+def _health_outputs(ev: Mapping[str, Any]) -> list[str]:
+    """Health-check outputs: ``health_outputs``, else ``health_log`` entries, else ``health_output``."""
+    outs = _get(ev, "health_outputs")
+    if outs:
+        return [str(o) for o in outs if o]
+    log = _get(ev, "health_log") or []
+    outs = [str(h.get("output") or "") for h in log if isinstance(h, Mapping)]
+    outs = [o for o in outs if o.strip()]
+    if outs:
+        return outs
+    one = _get(ev, "health_output")
+    return [str(one)] if one else []
+
+
+def _events(ev: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [e for e in (_get(ev, "events") or []) if isinstance(e, Mapping)]
+
+
+def _time_to_healthy_s(ev: Mapping[str, Any]) -> float | None:
+    """Seconds from start to the first passing health probe (field, else from health_log)."""
+    direct = _num(_get(ev, "time_to_healthy_s"))
+    if direct is not None:
+        return direct
+    started = _get(ev, "started_at")
+    if started is None:
+        return None
+    try:
+        t0 = pd.Timestamp(started)
+        t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0
+        for h in _get(ev, "health_log") or []:
+            if isinstance(h, Mapping) and h.get("exit_code") == 0 and h.get("start"):
+                t = pd.Timestamp(h["start"])
+                t = t.tz_localize("UTC") if t.tzinfo is None else t
+                if t >= t0:
+                    return (t - t0).total_seconds()
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
 def _is_failing(ev: Mapping[str, Any]) -> bool:
-    if ev.get("failing") is not None:
-        return bool(ev.get("failing"))
-    state = str(ev.get("state") or "")
-    exit_code = _num(ev.get("exit_code"))
+    if _get(ev, "failing") is not None:
+        return bool(_get(ev, "failing"))
+    state = str(_get(ev, "state") or "")
+    exit_code = _num(_get(ev, "exit_code"))
     return (state in ("exited", "dead", "restarting", "created") and exit_code not in (None, 0.0)) \
-        or state in ("dead", "restarting") or ev.get("health") == "unhealthy" \
-        or bool(ev.get("oom_killed")) or (_num(ev.get("restart_growth")) or 0) > 0
+        or state in ("dead", "restarting") or _get(ev, "health") == "unhealthy" \
+        or _flag(ev, "oom_killed") or (_num(_get(ev, "restart_growth")) or 0) > 0
 
 
 def _last_lines(lines: Sequence[str], n: int = 10) -> list[str]:
@@ -648,7 +742,7 @@ def _row(ev: Mapping[str, Any], category: str, cause: str, fix: str, evidence: l
          first_line: int | None = None, source: str = "state", details: list[dict] | None = None) -> dict:
     meta = FIELD_SIGNATURES.get(category, {})
     return {
-        "service": ev.get("service"), "container": ev.get("container") or ev.get("name"),
+        "service": _get(ev, "service"), "container": _get(ev, "container") or _get(ev, "name"),
         "category": category, "title": title or meta.get("title", category),
         "severity": severity or meta.get("severity", "medium"), "kind": kind or meta.get("kind", "cause"),
         "cause": redact.mask_text(cause), "fix": redact.mask_text(fix),
@@ -691,26 +785,28 @@ def classify_one(ev: Mapping[str, Any], context: MatchContext | None = None,
                  signatures: Sequence[Signature] | None = None, crash_loop_restarts: int = 3,
                  max_evidence: int = 5) -> list[dict]:
     """Findings (dict rows, FINDING_COLUMNS) for one container's evidence."""
-    ctx = context or MatchContext(service=ev.get("service"))
-    if ctx.service is None and ev.get("service"):
-        ctx = MatchContext(service=ev.get("service"), port_services=ctx.port_services, services=ctx.services)
+    service = _get(ev, "service")
+    ctx = context or MatchContext(service=service)
+    if ctx.service is None and service:
+        ctx = MatchContext(service=service, port_services=ctx.port_services, services=ctx.services)
     rows: list[dict] = []
-    engine_error = ev.get("engine_error")
+    engine_error = _get(ev, "engine_error")
     if engine_error:
         rows.append(_row(ev, "engine-unreachable",
                          "the Docker engine does not answer, so nothing can be inspected or restarted",
                          "start the engine (`systemctl start docker` / restart Docker Desktop) and check "
                          "DOCKER_HOST / the socket; then re-run `runbook diagnose`",
                          [str(engine_error)], source="engine"))
-    log_lines = list(ev.get("log_lines") or [])
-    health_outputs = [str(h) for h in (ev.get("health_outputs") or []) if h]
+    log_lines = list(_get(ev, "log_lines") or [])
+    health_outputs = _health_outputs(ev)
     log_matches = match_lines(log_lines, ctx, "log", signatures)
     health_matches = match_lines(health_outputs, ctx, "health", signatures)
     rows += _aggregate(ev, log_matches, max_evidence)
     rows += _aggregate(ev, health_matches, max_evidence)
 
-    exit_code = _num(ev.get("exit_code"))
-    oom_killed = bool(ev.get("oom_killed"))
+    exit_code = _num(_get(ev, "exit_code"))
+    events = _events(ev)
+    oom_killed = _flag(ev, "oom_killed") or any(e.get("action") == "oom" for e in events)
     if oom_killed or exit_code == 137:
         log_oom = [r for r in rows if r["category"] == "oom"]
         rows = [r for r in rows if r["category"] != "oom"]
@@ -726,19 +822,20 @@ def classify_one(ev: Mapping[str, Any], context: MatchContext | None = None,
                          severity="critical" if oom_killed else "high",
                          count=1 + sum(r["match_count"] for r in log_oom)))
 
-    restarts = _num(ev.get("restart_count")) or 0
-    growth = _num(ev.get("restart_growth")) or 0
-    if growth > 0 or restarts >= crash_loop_restarts or ev.get("state") == "restarting":
+    restarts = _num(_get(ev, "restart_count")) or 0
+    growth = _num(_get(ev, "restart_growth")) or 0
+    state = _get(ev, "state")
+    if growth > 0 or restarts >= crash_loop_restarts or state == "restarting":
         grew = f" (+{int(growth)} since the previous sample)" if growth else ""
         exit_txt = f", last exit code {int(exit_code)}" if exit_code is not None else ""
         rows.append(_row(ev, "crash-loop",
                          f"restarted {int(restarts)} times{grew}{exit_txt}: the process keeps exiting and the "
                          f"restart policy hides it",
                          "fix the first error in its logs (the findings above); restarting again will not help",
-                         [f"restart_count={int(restarts)}, growth={int(growth)}, state={ev.get('state')}"]))
+                         [f"restart_count={int(restarts)}, growth={int(growth)}, state={state}"]))
 
-    start_period = _num(ev.get("start_period_s"))
-    to_healthy = _num(ev.get("time_to_healthy_s"))
+    start_period = _num(_get(ev, "start_period_s"))
+    to_healthy = _time_to_healthy_s(ev) if start_period is not None else None
     if start_period is not None and to_healthy is not None and to_healthy > start_period:
         rows.append(_row(ev, "slow-startup",
                          f"it needs {to_healthy:.0f} s to become healthy, but the health check's start period "
@@ -748,7 +845,7 @@ def classify_one(ev: Mapping[str, Any], context: MatchContext | None = None,
                          [f"start_period={start_period:.0f}s, time_to_healthy={to_healthy:.0f}s"]))
 
     has_health_finding = any(r["source"] == "health" for r in rows)
-    if ev.get("health") == "unhealthy" and not has_health_finding:
+    if _get(ev, "health") == "unhealthy" and not has_health_finding:
         rows.append(_row(ev, "healthcheck-failing",
                          "the health check fails" + (f": {health_outputs[-1][:200]}" if health_outputs else ""),
                          "run the health-check command by hand (`docker exec <container> <test>`) and fix what "
@@ -777,9 +874,13 @@ def classify(evidence: Iterable[Mapping[str, Any]] | pd.DataFrame, catalog: Any 
     if isinstance(evidence, pd.DataFrame):
         evidence = evidence.to_dict("records")
     base = context_from_catalog(catalog) if catalog is not None else MatchContext()
+    periods = _start_periods(catalog)
     rows: list[dict] = []
     for ev in evidence:
-        ctx = MatchContext(service=ev.get("service"), port_services=base.port_services, services=base.services)
+        service = _get(ev, "service")
+        if _get(ev, "start_period_s") is None and service in periods:
+            ev = {**ev, "start_period_s": periods[service]}
+        ctx = MatchContext(service=service, port_services=base.port_services, services=base.services)
         rows += classify_one(ev, ctx, signatures, crash_loop_restarts, max_evidence)
     df = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     if len(df):
@@ -788,6 +889,18 @@ def classify(evidence: Iterable[Mapping[str, Any]] | pd.DataFrame, catalog: Any 
         df = df.sort_values(["_r", "_k", "service", "category"], kind="stable").drop(columns=["_r", "_k"])
         df = df.reset_index(drop=True)
     return df
+
+
+def _start_periods(catalog: Any) -> dict[str, float]:
+    """service -> healthcheck start_period_s, from a Catalog or its frame."""
+    frame = getattr(catalog, "frame", catalog)
+    if not isinstance(frame, pd.DataFrame) or "healthcheck" not in frame.columns:
+        return {}
+    out = {}
+    for svc, hc in zip(frame["service"], frame["healthcheck"]):
+        if isinstance(hc, Mapping) and hc.get("start_period_s") is not None:
+            out[str(svc)] = float(hc["start_period_s"])
+    return out
 
 
 def signature_table(signatures: Sequence[Signature] | None = None) -> pd.DataFrame:

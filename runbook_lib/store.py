@@ -4,13 +4,14 @@ Layout (schema version 1), sized for 30 days of 1-minute samples for 100 service
 
 - ``samples``: one compact row per service per round (integer epoch seconds, small-int
   state codes, a service id, latency in microseconds, an error id), kept for a retention
-  (``raw_retention_days``, default 7), clustered by time (``WITHOUT ROWID``) so appends
+  (``raw_retention_days``, default 3), clustered by time (``WITHOUT ROWID``) so appends
   and range deletes are cheap;
 - ``intervals``: the effective state per service as runs (service, state, start, end,
   samples, first error), maintained on ingest and kept much longer: uptime and incident
   queries over any window read a few thousand runs instead of millions of samples;
 - ``service_state``: the per-service debounce state (consecutive-result thresholds and
   start-period grace) so every writer continues the same state machine;
+- ``latency_hourly``: latency p50/p95/p99/max per service per closed hour (outlives raw);
 - ``errors``: masked error texts, stored once; ``rounds``: one row per collection round.
 
 Writes are ``BEGIN IMMEDIATE`` transactions with a busy timeout (default 10 s), so a
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from runbook_lib import redact
@@ -40,7 +42,7 @@ ENV_VAR = "RUNBOOK_STORE"
 ALLOW_NETWORK_ENV = "RUNBOOK_STORE_ALLOW_NETWORK"
 SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT_S = 10.0
-DEFAULT_RAW_RETENTION_DAYS = 7.0
+DEFAULT_RAW_RETENTION_DAYS = 3.0
 DEFAULT_INTERVAL_RETENTION_DAYS = 400.0
 NETWORK_FS = frozenset({"nfs", "nfs4", "cifs", "smbfs", "smb3", "fuse.sshfs", "sshfs", "9p", "afs",
                         "glusterfs", "fuse.glusterfs", "ceph", "fuse.ceph", "fuse.s3fs", "fuse.rclone",
@@ -125,7 +127,7 @@ def step(d: Debounce, raw: int, ts: float, th: Thresholds, started_ts: float | N
 
 
 # ---------------------------------------------------------------- a round → per-service raw states (pure)
-_ROUND_COLUMNS = ["project", "service", "raw", "latency_ms", "error", "started_ts"]
+_ROUND_COLUMNS = ["project", "service", "raw", "latency_ms", "error", "started_ts", "image"]
 
 
 def _container_state(row: Mapping[str, Any]) -> tuple[int, str | None]:
@@ -182,10 +184,11 @@ def combine_round(inventory: pd.DataFrame | None, probe_rows: pd.DataFrame | Non
     acc: dict[tuple[str, str], dict[str, Any]] = {}
 
     def merge(key: tuple[str, str], raw: int, error: str | None, latency_ms: float | None = None,
-              started_ts: float | None = None) -> None:
+              started_ts: float | None = None, image: str | None = None) -> None:
         cur = acc.get(key)
         if cur is None:
-            acc[key] = {"raw": raw, "error": error, "latency_ms": latency_ms, "started_ts": started_ts}
+            acc[key] = {"raw": raw, "error": error, "latency_ms": latency_ms, "started_ts": started_ts,
+                        "image": image}
             return
         if latency_ms is not None and not _isnan(latency_ms):
             cur["latency_ms"] = latency_ms if cur["latency_ms"] is None else max(cur["latency_ms"], latency_ms)
@@ -202,7 +205,8 @@ def combine_round(inventory: pd.DataFrame | None, probe_rows: pd.DataFrame | Non
         for row in inventory.to_dict("records"):
             key = (str(row.get("project") or ""), str(row.get("service") or row.get("name") or "?"))
             raw, error = _container_state(row)
-            merge(key, raw, error, started_ts=_epoch(row.get("started_at")) if raw != STOPPED else None)
+            merge(key, raw, error, started_ts=_epoch(row.get("started_at")) if raw != STOPPED else None,
+                  image=str(row.get("image") or "") or None)
     projects_by_service: dict[str, str] = {}
     for (proj, svc) in acc:
         projects_by_service.setdefault(svc, proj)
@@ -218,13 +222,14 @@ def combine_round(inventory: pd.DataFrame | None, probe_rows: pd.DataFrame | Non
             err = f"{row.get('kind') or 'probe'}: {err}" if err and raw in (DOWN, DEGRADED) else None
             if key not in acc and raw == UNKNOWN:
                 acc[key] = {"raw": UNKNOWN, "error": f"probe could not run: {row.get('error') or 'unknown'}",
-                            "latency_ms": None, "started_ts": None}
+                            "latency_ms": None, "started_ts": None, "image": None}
                 continue
             if raw == UNKNOWN:
                 continue
             merge(key, raw, err, lat)
     rows = [{"project": k[0], "service": k[1], "raw": v["raw"], "latency_ms": v["latency_ms"],
-             "error": redact.mask_text(v["error"]) if v["error"] else None, "started_ts": v["started_ts"]}
+             "error": redact.mask_text(v["error"]) if v["error"] else None, "started_ts": v["started_ts"],
+             "image": v["image"]}
             for k, v in sorted(acc.items())]
     return pd.DataFrame(rows, columns=_ROUND_COLUMNS)
 
@@ -272,7 +277,8 @@ def mount_of(path: Path, mounts_text: str | None = None) -> tuple[str, str, set[
     return best
 
 
-def check_location(path: Path, mounts_text: str | None = None, allow_network: bool | None = None) -> None:
+def check_location(path: Path, mounts_text: str | None = None, allow_network: bool | None = None,
+                   for_write: bool = True) -> None:
     """Refuse read-only places and network file systems (raise StoreError; warn when allowed)."""
     path = Path(os.path.abspath(path))
     existing = path if path.exists() else path.parent
@@ -290,7 +296,7 @@ def check_location(path: Path, mounts_text: str | None = None, allow_network: bo
         if not allow_network:
             raise StoreError(msg + f", or set {ALLOW_NETWORK_ENV}=1 to accept the risk.")
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
-    if "ro" in opts:
+    if "ro" in opts and for_write:
         raise StoreError(f"the history store {path} is on a read-only file system ({mnt}). Fix: choose a "
                          f"writable path with --store PATH or RUNBOOK_STORE.")
 
@@ -312,12 +318,19 @@ def _writable_or_raise(path: Path) -> None:
 
 
 # ---------------------------------------------------------------- schema and migrations
+def _run_script(con: sqlite3.Connection, script: str) -> None:
+    """Run ;-separated statements inside the caller's transaction (executescript would commit it)."""
+    for stmt in script.split(";"):
+        if stmt.strip():
+            con.execute(stmt)
+
+
 def _migrate_v1(con: sqlite3.Connection) -> None:
-    con.executescript("""
+    _run_script(con, """
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS services (
             id INTEGER PRIMARY KEY, project TEXT NOT NULL DEFAULT '', service TEXT NOT NULL,
-            first_ts INTEGER, UNIQUE (project, service));
+            first_ts INTEGER, image TEXT, UNIQUE (project, service));
         CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
         CREATE TABLE IF NOT EXISTS samples (
             ts INTEGER NOT NULL, service_id INTEGER NOT NULL, raw INTEGER NOT NULL, eff INTEGER NOT NULL,
@@ -326,11 +339,13 @@ def _migrate_v1(con: sqlite3.Connection) -> None:
             id INTEGER PRIMARY KEY, service_id INTEGER NOT NULL, state INTEGER NOT NULL,
             start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, n INTEGER NOT NULL,
             first_error_id INTEGER);
-        CREATE INDEX IF NOT EXISTS intervals_end ON intervals (end_ts);
         CREATE INDEX IF NOT EXISTS intervals_service ON intervals (service_id, start_ts);
         CREATE TABLE IF NOT EXISTS service_state (
             service_id INTEGER PRIMARY KEY, eff INTEGER, fails INTEGER NOT NULL, oks INTEGER NOT NULL,
             start_ts REAL, stopped INTEGER NOT NULL, last_ts INTEGER, interval_id INTEGER);
+        CREATE TABLE IF NOT EXISTS latency_hourly (
+            service_id INTEGER NOT NULL, hour_ts INTEGER NOT NULL, n INTEGER NOT NULL, p50_us INTEGER,
+            p95_us INTEGER, p99_us INTEGER, max_us INTEGER, PRIMARY KEY (service_id, hour_ts)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS rounds (
             ts INTEGER PRIMARY KEY, interval_s REAL NOT NULL, services INTEGER NOT NULL,
             engine_ok INTEGER NOT NULL, notes TEXT) WITHOUT ROWID;
@@ -368,7 +383,7 @@ def migrate(con: sqlite3.Connection, migrations: list[tuple[int, Any]] | None = 
         try:
             if schema_version(con) < version:  # another process may have migrated meanwhile
                 con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT)")
-                func(con) if not isinstance(func, str) else con.executescript(func)
+                func(con) if not isinstance(func, str) else _run_script(con, func)
                 con.execute("INSERT INTO schema_version VALUES (?, datetime('now'))", (version,))
             con.execute("COMMIT")
         except BaseException:
@@ -404,6 +419,7 @@ class Store:
         self.interval_retention_days = interval_retention_days
         self._service_ids: dict[tuple[str, str], int] = {}
         self._error_ids: dict[str, int] = {}
+        self._images: dict[int, str] = {}
         self._last_prune_hour: int | None = None
 
     # ---- lifecycle
@@ -442,11 +458,11 @@ class Store:
     def _error_id(self, text: str | None) -> int | None:
         if not text:
             return None
-        text = text[:500]
         eid = self._error_ids.get(text)
         if eid is None:
-            self.con.execute("INSERT OR IGNORE INTO errors (text) VALUES (?)", (text,))
-            eid = int(self.con.execute("SELECT id FROM errors WHERE text=?", (text,)).fetchone()[0])
+            masked = redact.mask_text(text)[:500]  # nothing secret enters the store
+            self.con.execute("INSERT OR IGNORE INTO errors (text) VALUES (?)", (masked,))
+            eid = int(self.con.execute("SELECT id FROM errors WHERE text=?", (masked,)).fetchone()[0])
             if len(self._error_ids) < 10000:
                 self._error_ids[text] = eid
         return eid
@@ -465,11 +481,15 @@ class Store:
         if engine_ok is None:
             engine_ok = inventory_frame is not None
         return self.write_states(ts, states, interval_s=interval_s, engine_ok=engine_ok, project=project,
-                                 notes=notes)
+                                 notes=notes, mark_missing=True)
 
     def write_states(self, ts: Any, states: pd.DataFrame, *, interval_s: float = 60.0, engine_ok: bool = True,
-                     project: str | None = None, notes: Iterable[str] = ()) -> int:
-        """Record per-service raw states (``combine_round`` shape) for one round, atomically."""
+                     project: str | None = None, notes: Iterable[str] = (), mark_missing: bool = False) -> int:
+        """Record per-service raw states (``combine_round`` shape) for one round, atomically.
+
+        ``mark_missing``: the round lists every container (of ``project``), so services seen
+        before and absent now are recorded (unknown when the engine failed, else stopped).
+        """
         t = _ts_seconds(ts)
         rows = states.to_dict("records") if isinstance(states, pd.DataFrame) else list(states)
         con = self.con
@@ -480,6 +500,10 @@ class Store:
             for r in rows:
                 sid = self._service_id(str(r.get("project") or ""), str(r["service"]), t)
                 seen.add(sid)
+                image = r.get("image")
+                if image and self._images.get(sid) != image:
+                    con.execute("UPDATE services SET image=? WHERE id=?", (redact.mask_text(str(image)), sid))
+                    self._images[sid] = image
                 items.append((sid, int(r["raw"]), r.get("latency_ms"), r.get("error"), r.get("started_ts")))
             # services seen before but absent from this round
             q = "SELECT id, project FROM services"
@@ -487,7 +511,7 @@ class Store:
             if project is not None:
                 q += " WHERE project=?"
                 args = (project,)
-            for sid, proj in con.execute(q, args).fetchall():
+            for sid, proj in (con.execute(q, args).fetchall() if mark_missing else []):
                 if sid in seen:
                     continue
                 if not engine_ok:
@@ -521,7 +545,7 @@ class Store:
                 open_iv[r[0]] = r
         tol = 0.5 * interval_s
         span = max(1, int(round(interval_s)))
-        sample_rows, state_rows = [], []
+        sample_rows, state_rows, extend, cut = [], [], [], []
         for sid, raw, lat, err, started in items:
             s = st.get(sid)
             d = Debounce() if s is None else Debounce(s[1], s[2], s[3], s[4], bool(s[5]))
@@ -537,14 +561,16 @@ class Store:
             sample_rows.append((t, sid, raw, eff, _lat_us(lat), eid))
             iv = open_iv.get(iv_id) if iv_id is not None else None
             if iv is not None and iv[1] == eff and t <= iv[2] + tol:
-                con.execute("UPDATE intervals SET end_ts=?, n=n+1 WHERE id=?", (t + span, iv_id))
+                extend.append((t + span, iv_id))
             else:
                 if iv is not None and t < iv[2]:
-                    con.execute("UPDATE intervals SET end_ts=? WHERE id=?", (t, iv_id))
+                    cut.append((t, iv_id))
                 cur = con.execute("INSERT INTO intervals (service_id, state, start_ts, end_ts, n, first_error_id) "
                                   "VALUES (?, ?, ?, ?, 1, ?)", (sid, eff, t, t + span, eid))
                 iv_id = cur.lastrowid
             state_rows.append((sid, d.eff, d.fails, d.oks, d.start_ts, int(d.stopped), t, iv_id))
+        con.executemany("UPDATE intervals SET end_ts=?, n=n+1 WHERE id=?", extend)
+        con.executemany("UPDATE intervals SET end_ts=? WHERE id=?", cut)
         con.executemany("INSERT OR IGNORE INTO samples VALUES (?, ?, ?, ?, ?, ?)", sample_rows)
         con.executemany("INSERT OR REPLACE INTO service_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)", state_rows)
 
@@ -553,17 +579,37 @@ class Store:
         if self._last_prune_hour == hour:
             return
         self._last_prune_hour = hour
+        self._roll_up_latency(con, hour * 3600)
         con.execute("DELETE FROM samples WHERE ts < ?", (t - int(self.raw_retention_days * 86400),))
+        con.execute("DELETE FROM latency_hourly WHERE hour_ts < ?", (t - int(self.interval_retention_days * 86400),))
         con.execute("DELETE FROM intervals WHERE end_ts < ? AND id NOT IN "
                     "(SELECT interval_id FROM service_state WHERE interval_id IS NOT NULL)",
                     (t - int(self.interval_retention_days * 86400),))
         con.execute("DELETE FROM rounds WHERE ts < ?", (t - int(self.interval_retention_days * 86400),))
 
+    def _roll_up_latency(self, con: sqlite3.Connection, hour_start: int) -> None:
+        """Latency p50/p95/p99/max per service per closed hour (kept after raw samples expire)."""
+        row = con.execute("SELECT value FROM meta WHERE key='latency_rolled_to'").fetchone()
+        lo = int(row[0]) if row else 0
+        if lo >= hour_start:
+            return
+        data = con.execute("SELECT service_id, ts / 3600 * 3600, latency_us FROM samples WHERE ts >= ? AND ts < ? "
+                           "AND latency_us IS NOT NULL", (lo, hour_start)).fetchall()
+        if data:
+            df = pd.DataFrame(data, columns=["sid", "hour", "us"])
+            g = df.groupby(["sid", "hour"])["us"]
+            q = g.quantile([0.5, 0.95, 0.99]).unstack()
+            agg = pd.DataFrame({"n": g.size(), "p50": q[0.5], "p95": q[0.95], "p99": q[0.99], "max": g.max()})
+            con.executemany("INSERT OR REPLACE INTO latency_hourly VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [(int(k[0]), int(k[1]), int(r.n), int(r.p50), int(r.p95), int(r.p99), int(r.max))
+                             for k, r in zip(agg.index, agg.itertuples())])
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('latency_rolled_to', ?)", (str(hour_start),))
+
     # ---- reading (frames)
     def services(self) -> pd.DataFrame:
-        """Every service ever seen: service_id, project, service, first_seen."""
-        df = pd.read_sql_query("SELECT id AS service_id, project, service, first_ts FROM services ORDER BY project, "
-                               "service", self.con)
+        """Every service ever seen: service_id, project, service, image, first_seen."""
+        df = pd.read_sql_query("SELECT id AS service_id, project, service, image, first_ts FROM services "
+                               "ORDER BY project, service", self.con)
         df["first_seen"] = _to_utc(df.pop("first_ts").fillna(0))
         return df
 
@@ -591,17 +637,37 @@ class Store:
         return self._decorate(df, services, {"ts": "ts"})
 
     def latency_stats(self, since: Any = None, until: Any = None) -> pd.DataFrame:
-        """Per-service latency p50/p95/p99 (ms) and sample count from raw samples in the window."""
+        """Per-service latency p50/p95/p99 (ms) and sample count over the window.
+
+        Exact from raw samples when the window lies within the raw retention (``source`` "raw");
+        otherwise from hourly roll-ups, each percentile the sample-weighted median of the
+        hourly ones (``source`` "hourly", an approximation).
+        """
         lo = _ts_seconds(since) if since is not None else 0
         hi = _ts_seconds(until) if until is not None else 2**62
-        data = self.con.execute("SELECT service_id, latency_us FROM samples WHERE ts >= ? AND ts < ? AND "
-                                "latency_us IS NOT NULL", (lo, hi)).fetchall()
-        df = pd.DataFrame(data, columns=["service_id", "latency_us"])
-        df["latency_ms"] = df.pop("latency_us").astype("float64") / 1000.0
-        g = df.groupby("service_id")["latency_ms"]
-        out = pd.DataFrame({"p50_ms": g.quantile(0.5), "p95_ms": g.quantile(0.95), "p99_ms": g.quantile(0.99),
-                            "samples": g.size()}).reset_index()
-        return self._decorate(out, None, {})
+        oldest = self.con.execute("SELECT MIN(ts) FROM samples").fetchone()[0]
+        cols = ["service_id", "p50_ms", "p95_ms", "p99_ms", "samples", "source"]
+        if oldest is not None and (since is None or lo >= oldest - 60):
+            data = self.con.execute("SELECT service_id, latency_us FROM samples WHERE ts >= ? AND ts < ? AND "
+                                    "latency_us IS NOT NULL", (lo, hi)).fetchall()
+            df = pd.DataFrame(data, columns=["service_id", "latency_us"])
+            df["latency_ms"] = df.pop("latency_us").astype("float64") / 1000.0
+            g = df.groupby("service_id")["latency_ms"]
+            out = pd.DataFrame({"p50_ms": g.quantile(0.5), "p95_ms": g.quantile(0.95), "p99_ms": g.quantile(0.99),
+                                "samples": g.size()}).reset_index()
+            out["source"] = "raw"
+        else:
+            data = self.con.execute("SELECT service_id, n, p50_us, p95_us, p99_us FROM latency_hourly WHERE "
+                                    "hour_ts >= ? AND hour_ts < ?", (lo // 3600 * 3600, hi)).fetchall()
+            df = pd.DataFrame(data, columns=["service_id", "n", "p50", "p95", "p99"])
+            rows = []
+            for sid, g in df.groupby("service_id"):
+                w = g["n"].to_numpy(dtype="float64")
+                rows.append({"service_id": sid, **{f"{p}_ms": _weighted_median(g[p].to_numpy(), w) / 1000.0
+                                                   for p in ("p50", "p95", "p99")},
+                             "samples": int(w.sum()), "source": "hourly"})
+            out = pd.DataFrame(rows, columns=cols)
+        return self._decorate(out[cols], None, {})
 
     def rounds(self, since: Any = None, until: Any = None) -> pd.DataFrame:
         """Collection rounds: ts, interval_s, services, engine_ok, notes."""
@@ -638,6 +704,13 @@ class Store:
         return df.drop(columns=["service_id"]).reset_index(drop=True)
 
 
+def _weighted_median(values: Any, weights: Any) -> float:
+    order = np.argsort(values)
+    v, w = np.asarray(values, dtype="float64")[order], np.asarray(weights, dtype="float64")[order]
+    cum = np.cumsum(w)
+    return float(v[np.searchsorted(cum, cum[-1] / 2.0)]) if len(v) else float("nan")
+
+
 def _lat_us(lat: Any) -> int | None:
     if lat is None or _isnan(lat):
         return None
@@ -657,7 +730,7 @@ def open_store(path: str | os.PathLike | None = None, *, thresholds: Thresholds 
     if busy_timeout_s < 5:
         raise StoreError("busy_timeout_s must be at least 5 s so a collector and a notebook can share the store.")
     p = resolve_path(path)
-    check_location(p, mounts_text)
+    check_location(p, mounts_text, for_write=not readonly)
     if readonly:
         if not p.exists():
             raise StoreError(f"no history store at {p}. Fix: run `runbook collect` first, or pass --store / "

@@ -111,32 +111,36 @@ def tier_label(tier: str) -> str:
     return tier[:1].upper() + tier[1:] if tier in (INFRASTRUCTURE, APPLICATION) else tier
 
 
-READY_STATES = {"running healthy", "running without healthcheck", "healthy", "running"}
+READY_STATES = {"running healthy", "running without healthcheck", "running-healthy", "running-no-healthcheck",
+                "healthy", "running"}
 READINESS_COLUMNS = ["tier", "label", "ready", "total", "pct", "text"]
 
 
 def _ready(frame: pd.DataFrame) -> pd.Series:
     """Readiness per row: a ``ready`` column wins; else state (+ health) decides."""
-    if "ready" in frame.columns:
-        return frame["ready"].fillna(False).astype(bool)
+    for col in ("ready", "is_up"):
+        if col in frame.columns:
+            return frame[col].fillna(False).astype(bool)
     if "state" not in frame.columns:
-        raise ValueError("readiness_by_tier needs a 'ready' or a 'state' column")
+        raise ValueError("readiness_by_tier needs a 'ready', 'is_up' or 'state' column")
     state = frame["state"].fillna("").astype(str)
     if "health" in frame.columns:
         health = frame["health"].fillna("none").astype(str)
-        return (state == "running") & health.isin(["healthy", "none", ""]) | state.isin(
-            ["running healthy", "running without healthcheck"])
+        return (state == "running") & health.isin(["healthy", "none", ""]) | (
+            state.isin(READY_STATES) & (state != "running"))
     return state.isin(READY_STATES)
 
 
 def readiness_by_tier(status_frame: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
     """Rows of tier, label, ready, total, pct, text ("Infrastructure 8/8") per tier.
 
-    ``status_frame`` needs ``tier`` and either a boolean ``ready`` column or ``state``
-    (inventory states running/exited…, with ``health``; or the expected-vs-actual
-    states "running healthy", "running without healthcheck" …). Infrastructure comes
+    ``status_frame`` needs ``tier`` and a boolean ``ready`` or ``is_up`` column (the
+    expected-vs-actual frame), or ``state`` (+ ``health``) as in the inventory. Rows
+    with ``expected`` False (profile not active) are left out. Infrastructure comes
     first, application last, custom tiers in between (in ``order`` or by name).
     """
+    if status_frame is not None and "expected" in status_frame.columns and len(status_frame):
+        status_frame = status_frame[status_frame["expected"].fillna(True).astype(bool)]
     if status_frame is None or status_frame.empty:
         return pd.DataFrame(columns=READINESS_COLUMNS)
     df = pd.DataFrame({"tier": status_frame["tier"].fillna(APPLICATION).astype(str).to_numpy(),

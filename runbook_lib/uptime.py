@@ -82,6 +82,14 @@ def parse_window(text: Any, now: pd.Timestamp | None = None) -> tuple[pd.Timesta
     return start, end
 
 
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def _seconds(col: pd.Series) -> np.ndarray:
+    """Timestamps → float epoch seconds (whatever the datetime resolution)."""
+    return (pd.to_datetime(col, utc=True) - _EPOCH).dt.total_seconds().to_numpy()
+
+
 # ---------------------------------------------------------------- samples → effective states → runs
 def effective_states(samples: pd.DataFrame, thresholds: Thresholds | None = None) -> pd.DataFrame:
     """Recompute the effective ``state`` of raw samples with the given thresholds (all samples kept).
@@ -132,7 +140,7 @@ def to_intervals(samples: pd.DataFrame, interval_s: float | None = None, state_c
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     rows = []
     for svc, g in samples.sort_values("ts", kind="stable").groupby("service", sort=True):
-        ts = pd.to_datetime(g["ts"], utc=True).astype("int64").to_numpy() // 10**9
+        ts = np.floor(_seconds(g["ts"])).astype("int64")
         states = g[state_col].astype(str).to_numpy()
         errors = g["error"].to_numpy() if "error" in g.columns else np.array([None] * len(g))
         step_s = interval_s
@@ -156,10 +164,6 @@ def to_intervals(samples: pd.DataFrame, interval_s: float | None = None, state_c
 
 
 # ---------------------------------------------------------------- uptime
-def _seconds(col: pd.Series) -> np.ndarray:
-    return pd.to_datetime(col, utc=True).astype("int64").to_numpy() / 1e9
-
-
 def uptime(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
            services: Iterable[str] | None = None, now: pd.Timestamp | None = None) -> pd.DataFrame:
     """Time-weighted uptime per service over [start, end) from runs (see module doc).
@@ -343,3 +347,45 @@ def uptime_24h(store, services: Iterable[str] | None = None, now: pd.Timestamp |
         u = u[u["service"].isin(set(services))]
     return pd.DataFrame({"service": u["service"], "uptime_24h_pct": u["up_pct"] + u["degraded_pct"],
                          "coverage_24h_pct": u["coverage_pct"], "uptime_24h": u["uptime"]}).reset_index(drop=True)
+
+
+def last_state(intervals: pd.DataFrame, now: pd.Timestamp | None = None, stale_s: float = 600.0) -> pd.Series:
+    """Each service's latest effective state ("no data" when its last run ended over ``stale_s`` ago)."""
+    now = now or utcnow()
+    if intervals.empty:
+        return pd.Series(dtype=object)
+    last = intervals.sort_values("start").groupby("service").tail(1).set_index("service")
+    fresh = (pd.Timestamp(now) - last["end"]).dt.total_seconds() <= stale_s
+    return last["state"].where(fresh, "no data").astype(object)
+
+
+def uptime_table(runs: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *, runs_30d: pd.DataFrame | None = None,
+                 services: Iterable[str] | None = None, tier_of: dict[str, str] | None = None,
+                 now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The uptime report's main table: per service, tier, current state, the window's uptime,
+    the standard windows (1h/24h/7d/30d), incidents, MTTR and MTBF; sorted by tier, worst first."""
+    now = now or utcnow()
+    u = uptime(runs, start, end, services=services, now=now)
+    inc = incidents(runs, now=now, start=start, end=end)
+    rel = reliability(inc, u)
+    out = u.merge(rel, on="service", how="left")
+    if runs_30d is not None:
+        out = out.merge(uptime_windows(runs_30d, now=now, services=out["service"]), on="service", how="left")
+    cur = last_state(runs_30d if runs_30d is not None else runs, now)
+    out.insert(1, "state", [cur.get(s, "no data") for s in out["service"]])
+    out.insert(0, "tier", [(tier_of or {}).get(s, "application") for s in out["service"]])
+    out["available_pct"] = out["up_pct"] + out["degraded_pct"]
+    out = out.sort_values(["tier", "available_pct", "service"], na_position="first", kind="stable")
+    return out.reset_index(drop=True)
+
+
+def fmt_duration(seconds: Any) -> str:
+    """1234.0 → '20 min 34 s'; NaN → ''."""
+    if seconds is None or (isinstance(seconds, float) and np.isnan(seconds)):
+        return ""
+    s = int(round(float(seconds)))
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
+    parts = [f"{d} d"] * bool(d) + [f"{h} h"] * bool(h) + [f"{m} min"] * bool(m) + [f"{sec} s"] * (not d and not h)
+    return " ".join(parts) or "0 s"

@@ -79,7 +79,8 @@ class KafkaStandin(_Base):
     ``api-error`` (ApiVersions error_code 35, UNSUPPORTED_VERSION); ``garbage``; ``silent``.
     """
 
-    API_RANGES = [(0, 0, 9), (1, 0, 13), (3, 0, 12), (18, 0, 3)]  # produce, fetch, metadata, apiversions
+    # a 0.10-era broker: Produce 0-2, Fetch 0-3, Metadata 0-1, ApiVersions 0 only
+    API_RANGES = [(0, 0, 2), (1, 0, 3), (3, 0, 1), (18, 0, 0)]
 
     def __init__(self, node_id: int = 1) -> None:
         super().__init__()
@@ -129,7 +130,8 @@ class KafkaStandin(_Base):
                 sock.sendall(GARBAGE)
                 return
             if api_key == 18:
-                body = self._api_versions()
+                # unsupported ApiVersions version: error 35 + our ranges, always in the v0 format (KIP-511)
+                body = self._api_versions(unsupported=api_version > 0)
             elif api_key == 3 and api_version in (0, 1):
                 body = self._metadata(api_version)
             else:
@@ -137,8 +139,8 @@ class KafkaStandin(_Base):
             msg = struct.pack(">i", correlation_id) + body
             sock.sendall(struct.pack(">i", len(msg)) + msg)
 
-    def _api_versions(self) -> bytes:
-        error_code = 35 if self.mode == "api-error" else 0
+    def _api_versions(self, unsupported: bool = False) -> bytes:
+        error_code = 35 if self.mode == "api-error" or unsupported else 0
         out = struct.pack(">hi", error_code, len(self.API_RANGES))
         for key, lo, hi in self.API_RANGES:
             out += struct.pack(">hhh", key, lo, hi)
@@ -444,6 +446,74 @@ class GrpcHealthStandin:
 
     def stop(self) -> None:
         self._server.stop(grace=None)
+
+
+class BannerServer(_Base):
+    """Sends ``banner`` (default: garbage) the moment a client connects, then closes: a wrong service."""
+
+    def __init__(self, banner: bytes = GARBAGE) -> None:
+        super().__init__()
+        self.banner = banner
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                try:
+                    self.request.sendall(outer.banner)
+                except OSError:
+                    pass
+
+        self._server = _TcpServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class ZkFourLetterStandin(_Base):
+    """ZooKeeper four-letter-word replies for states the real server cannot be put in on demand.
+
+    ``mode``: ``blocked`` (every word "is not executed because it is not in the whitelist",
+    as ZooKeeper 3.4.10+ answers with a restrictive ``4lw.commands.whitelist``) or
+    ``not-serving`` (what a server without quorum answers). ZooKeeper reads the four bytes,
+    answers, and closes the connection. The real server is used for the serving states.
+    """
+
+    def __init__(self, mode: str = "blocked") -> None:
+        super().__init__()
+        self.mode = mode
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                word = b""
+                self.request.settimeout(5)
+                try:
+                    while len(word) < 4:
+                        chunk = self.request.recv(4 - len(word))
+                        if not chunk:
+                            return
+                        word += chunk
+                    outer.requests.append(word.decode())
+                    if outer.mode == "not-serving" and word != b"ruok":
+                        reply = b"This ZooKeeper instance is not currently serving requests\n"
+                    elif outer.mode == "not-serving":
+                        reply = b"imok"
+                    else:
+                        reply = word + b" is not executed because it is not in the whitelist.\n"
+                    self.request.sendall(reply)
+                except OSError:
+                    pass
+
+        self._server = _TcpServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def free_port() -> int:

@@ -102,22 +102,39 @@ def test_project_filter_excludes_others(docker_client, stack, containers):
     assert set(inv["project"]) == {project}
 
 
-def test_container_removed_mid_listing_is_skipped(docker_client, containers, test_label):
+@pytest.mark.parametrize("fast", [True, False])
+def test_container_removed_mid_listing_is_skipped(docker_client, containers, test_label, fast):
+    """The container vanishes between the list call and its inspect: skipped with a note."""
+    from runbook_lib.connect import engine_http
     keep = containers(["sleep", "60"])
     gone = containers(["sleep", "60"])
-    real_inspect = docker_client.api.inspect_container
+    lean = engine_http(docker_client)
+    real_get, real_inspect = lean.get_json, docker_client.api.inspect_container
+
+    def racing_get(path, params=None):
+        if gone.id in path:
+            docker_client.api.remove_container(gone.id, force=True)
+        return real_get(path, params)
 
     def racing_inspect(cid):
-        if cid.startswith(gone.id[:12]) or cid == gone.id:
+        if cid == gone.id:
             docker_client.api.remove_container(gone.id, force=True)
         return real_inspect(cid)
-    docker_client.api.inspect_container = racing_inspect
+    lean.get_json, docker_client.api.inspect_container = racing_get, racing_inspect
     try:
-        inv = inventory.gather_inventory(docker_client, label=test_label)
+        inv = inventory.gather_inventory(docker_client, label=test_label, fast=fast)
     finally:
-        del docker_client.api.inspect_container
+        del lean.get_json, docker_client.api.inspect_container
     assert keep.id[:12] in set(inv["id"]) and gone.id[:12] not in set(inv["id"])
     assert any("removed while listing" in n for n in inv.attrs["notes"])
+
+
+def test_fast_and_docker_py_paths_agree(docker_client, stack):
+    project, _ = stack
+    a = inventory.gather_inventory(docker_client, project=project, fast=True)
+    b = inventory.gather_inventory(docker_client, project=project, fast=False)
+    cols = ["service", "state", "health", "exit_code", "oom_killed", "ports", "image"]
+    assert a[cols].astype(str).equals(b[cols].astype(str))
 
 
 def test_empty_inventory_kpis():

@@ -153,3 +153,43 @@ def test_plan_of_500_services_is_ordered():
     wave = {r.service: r.wave for r in plan.itertuples()}
     deps = dict(zip(cat["service"], cat["depends_on"]))
     assert all(wave[d["service"]] < wave[s] for s in names for d in deps[s])
+
+
+# -- the real stack (../shared/fixtures/vextrus-erp) ------------------------------------
+
+def _fixture_sets(root):
+    files = sorted(root.rglob("*.yml"))
+    sets = [[f] for f in files]
+    main = root / "docker-compose.yml"
+    sets += [[main, root / "docker-compose.prod.yml"], [main, root / "docker-compose.monitoring.yml"]]
+    return sets
+
+
+def test_every_fixture_plans_in_dependency_order(fixtures_dir):
+    from runbook_lib import compose
+    for files in _fixture_sets(fixtures_dir):
+        cat = compose.load_catalog(files, project_name="vextrus")
+        status = expected_vs_actual(cat.frame, inventory([], project="vextrus"), project="vextrus")
+        assert set(status["actual"]) == {"not-created"} and status["root_cause"].any()
+        plan = recovery_plan(cat.frame, status, project="vextrus")
+        assert set(plan["service"]) == set(cat.frame["service"]), files
+        assert plan["manual"].sum() == len(cat.frame)  # nothing exists: compose must create them
+        wave = {r.service: r.wave for r in plan.itertuples()}
+        for s, deps in zip(cat.frame["service"], cat.frame["depends_on"]):
+            assert all(wave[d["service"]] < wave[s] for d in deps if d["service"] in wave), (files, s)
+
+
+def test_fixture_postgres_oom_is_the_one_root_cause(fixtures_dir):
+    from runbook_lib import compose
+    cat = compose.load_catalog([fixtures_dir / "docker-compose.yml"], project_name="vextrus").frame
+    inv = inventory([{"service": s, "state": "running", "health": "healthy" if h else "none"}
+                     for s, h in zip(cat["service"], cat["has_healthcheck"]) if s != "postgres"]
+                    + [{"service": "postgres", "state": "exited", "exit_code": 137, "oom_killed": True}],
+                    project="vextrus")
+    status = expected_vs_actual(cat, inv, project="vextrus")
+    roots = status[status["root_cause"]]
+    assert list(roots["service"]) == ["postgres"] and "OOM killed" in roots.iloc[0]["detail"]
+    assert {"auth", "temporal", "traefik", "api-gateway"} <= set(roots.iloc[0]["blocks"])
+    plan = recovery_plan(cat, status, project="vextrus")
+    assert _steps(plan) == [(1, "postgres", "start", None), (1, "postgres", "wait", "healthy")]
+    assert plan.iloc[1]["timeout_s"] == 10 * 5 + 5  # interval * retries + timeout from its healthcheck

@@ -110,9 +110,11 @@ def test_mttr_mtbf_two_incidents():
 
 def test_stopped_is_down_at_once_and_hourly_heatmap():
     runs = up.to_intervals(up.effective_states(frame("SSXXSS"), Thresholds(3, 2)))
-    assert list(runs["state"]) == ["up", "down", "up"]  # stopped: no threshold; back after 2 oks? no: ...
+    # a stopped container is down at once (no failure threshold); back after 2 good samples
+    assert list(runs["state"]) == ["up", "down", "up"]
+    assert list(runs["n_samples"]) == [2, 3, 1]
     h = up.hourly(runs, T0, T0 + pd.Timedelta(hours=1), now=T0 + pd.Timedelta(hours=1))
-    assert h.shape == (1, 1) and h.iloc[0, 0] == pytest.approx(4 / 6 * 100)
+    assert h.shape == (1, 1) and h.iloc[0, 0] == pytest.approx(3 / 6 * 100)
 
 
 def test_parse_window_and_time():

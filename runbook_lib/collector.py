@@ -1,0 +1,189 @@
+"""``runbook collect``: sample the stack every interval into the history store.
+
+One round = inventory (container state and health) + probes (when the probe modules are
+installed), written atomically by ``store.write_round``. Faults never stop the loop: an
+unreachable engine is recorded as UNKNOWN for the services seen before (lost coverage,
+never down), a failing probe layer degrades the round to inventory-only with a note.
+Rounds never overlap: the loop is sequential, each round is scheduled from the previous
+round's start, and a slow round skips the ticks it missed. SIGINT/SIGTERM stop the loop
+after the current round.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib import redact
+from runbook_lib.exceptions import EngineError, RunbookError
+from runbook_lib.store import Store, Thresholds, open_store
+
+ProbeFunc = Callable[[], tuple[pd.DataFrame, list[str]]]
+
+
+@dataclass
+class RoundResult:
+    """What one round did: when, how many services, whether the engine answered, notes."""
+
+    ts: pd.Timestamp
+    services: int
+    engine_ok: bool
+    probes: int
+    duration_s: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _default_probe_func(compose_files: list[str], project: str | None, config_path: str | None,
+                        engine_url: str | None, engine_timeout_s: float) -> ProbeFunc | None:
+    """probe_derive.probe_stack bound to the command's options, or None when it is not installed."""
+    try:
+        derive = importlib.import_module("runbook_lib.probe_derive")
+        stack = getattr(derive, "probe_stack")
+    except (ImportError, AttributeError):
+        return None
+
+    def run() -> tuple[pd.DataFrame, list[str]]:
+        return stack(compose_files=compose_files, project=project, config_path=config_path, engine_url=engine_url,
+                     engine_timeout_s=engine_timeout_s, timeout_s=None)
+    return run
+
+
+def collect_round(store: Store, *, client: Any = None, engine_url: str | None = None,
+                  engine_timeout_s: float = 5.0, project: str | None = None, label: str | None = None,
+                  probe_func: ProbeFunc | None = None, probes: bool = True, interval_s: float = 60.0,
+                  ts: pd.Timestamp | None = None) -> RoundResult:
+    """Take one round (inventory + probes) and write it; never raises for engine or probe faults.
+
+    ``client``: a docker client to reuse (else one is connected per round, so an engine that
+    comes back is picked up). ``ts`` overrides the round's timestamp (tests, back-fills).
+    """
+    from runbook_lib.inventory import gather_inventory
+
+    t_start = time.monotonic()
+    ts = ts if ts is not None else pd.Timestamp(datetime.now(timezone.utc))
+    notes: list[str] = []
+    inventory = None
+    try:
+        if client is None:
+            from runbook_lib.connect import connect
+            client = connect(engine_url, timeout_s=engine_timeout_s)
+        inventory = gather_inventory(client, project=project, label=label)
+        notes.extend(inventory.attrs.get("notes", []))
+    except EngineError as exc:
+        notes.append(f"engine unreachable ({exc.cause}): services recorded as unknown")
+    except Exception as exc:  # noqa: BLE001 - a fault is recorded, the loop continues
+        notes.append(f"inventory failed ({type(exc).__name__}: {redact.mask_text(str(exc))[:200]}): "
+                     f"services recorded as unknown")
+    rows = None
+    if probes:
+        func = probe_func
+        if func is None:
+            notes.append("probes not installed (runbook_lib.probe_derive missing): inventory only")
+        else:
+            try:
+                rows, probe_notes = func()
+                notes.extend(probe_notes)
+            except Exception as exc:  # noqa: BLE001
+                notes.append(f"probes failed ({type(exc).__name__}: {redact.mask_text(str(exc))[:200]}): "
+                             f"inventory only")
+                rows = None
+    n = store.write_round(ts, inventory, rows, interval_s=interval_s, engine_ok=inventory is not None,
+                          project=project, notes=notes)
+    return RoundResult(ts=ts, services=n, engine_ok=inventory is not None,
+                       probes=0 if rows is None else int(len(rows)), duration_s=time.monotonic() - t_start,
+                       notes=[redact.mask_text(x) for x in notes])
+
+
+def next_start(prev_start: float, interval_s: float, now: float) -> float:
+    """When the next round starts: one interval after the previous start, skipping missed ticks."""
+    nxt = prev_start + interval_s
+    if now >= nxt:
+        nxt = prev_start + interval_s * (math.floor((now - prev_start) / interval_s) + 1)
+    return nxt
+
+
+def run_loop(round_func: Callable[[], RoundResult], interval_s: float, count: int | None = None,
+             stop: threading.Event | None = None, log: Callable[[str], None] | None = None) -> int:
+    """Run ``round_func`` every ``interval_s`` until ``count`` rounds or ``stop`` is set; return rounds run."""
+    stop = stop or threading.Event()
+    done = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            res = round_func()
+            if log:
+                status = "engine ok" if res.engine_ok else "engine UNREACHABLE"
+                extra = f"; {'; '.join(res.notes[:3])}" if res.notes else ""
+                log(f"{res.ts.isoformat(timespec='seconds')} round {done + 1}: {res.services} services, "
+                    f"{res.probes} probes, {status}, {res.duration_s:.2f} s{extra}")
+        except RunbookError:
+            raise  # the store itself is unusable: say so and stop
+        except Exception as exc:  # noqa: BLE001 - never let one round kill the collector
+            if log:
+                log(f"round {done + 1} failed: {type(exc).__name__}: {redact.mask_text(str(exc))[:300]}")
+        done += 1
+        if count is not None and done >= count:
+            break
+        now = time.monotonic()
+        nxt = next_start(started, interval_s, now)
+        skipped = int((nxt - started) / interval_s) - 1
+        if skipped > 0 and log:
+            log(f"round took {now - started:.1f} s, longer than the interval: skipped {skipped} tick(s)")
+        stop.wait(max(0.0, nxt - time.monotonic()))
+    return done
+
+
+def cmd_collect(args) -> int:
+    """``runbook collect --interval 60 [--count N] [--store PATH]``."""
+    interval_s = float(getattr(args, "interval", 60.0) or 60.0)
+    if interval_s < 1:
+        raise RunbookError("--interval must be at least 1 (seconds between rounds; the store keeps whole "
+                           "seconds), e.g. --interval 60.")
+    count = getattr(args, "count", None)
+    config_path = getattr(args, "config", None)
+    thresholds = Thresholds()
+    try:
+        from runbook_lib.config import load_config
+        thresholds = Thresholds.from_config(load_config(config_path).thresholds)
+    except ImportError:
+        pass
+    store = open_store(getattr(args, "store", None), thresholds=thresholds)
+    project = getattr(args, "project", None)
+    engine_url = getattr(args, "engine_url", None)
+    engine_timeout_s = float(getattr(args, "engine_timeout", 5.0) or 5.0)
+    probe_func = _default_probe_func(list(getattr(args, "compose", []) or []), project, config_path,
+                                     engine_url, engine_timeout_s)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+        print(f"runbook collect: {signal.Signals(signum).name} received, stopping after this round",
+              file=sys.stderr, flush=True)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def log(line: str) -> None:
+        print(redact.mask_text(line), flush=True)
+
+    print(f"runbook collect: store {store.path}, every {interval_s:g} s"
+          + (f", {count} round(s)" if count else "") + (f", project {project}" if project else ""), flush=True)
+    try:
+        n = run_loop(lambda: collect_round(store, engine_url=engine_url, engine_timeout_s=engine_timeout_s,
+                                           project=project, probe_func=probe_func, probes=True,
+                                           interval_s=interval_s),
+                     interval_s, count=count, stop=stop, log=log)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        store.close()
+    print(f"runbook collect: stopped cleanly after {n} round(s)", flush=True)
+    return 0

@@ -1,0 +1,77 @@
+"""``runbook export``: raw samples and incidents as parquet or csv, for analysis elsewhere.
+
+Writes ``samples-<since>-<until>.<fmt>`` (raw samples within the raw retention: ts, project,
+service, raw_state, state, latency_ms, error) and ``incidents-<since>-<until>.<fmt>``
+(service, start, end, ongoing, duration_s, first_error), plus ``runs-…`` (the effective
+state runs, which outlive raw samples). Texts are already masked in the store and are
+masked again on the way out. Files are written under a temporary name and renamed.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from runbook_lib import redact
+from runbook_lib import uptime as up
+from runbook_lib.exceptions import RunbookError
+from runbook_lib.store import Store, open_store
+
+FORMATS = ("parquet", "csv")
+
+
+def export_frames(store: Store, since: pd.Timestamp, until: pd.Timestamp,
+                  now: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
+    """samples, runs and incidents overlapping [since, until), secrets masked (pure over the store's reads)."""
+    now = now or up.utcnow()
+    samples = store.samples(since, until)
+    runs = store.intervals(since, until)
+    inc = up.incidents(store.intervals(None, until), now=min(now, until), start=since, end=until)
+    for df, col in ((samples, "error"), (runs, "first_error"), (inc, "first_error")):
+        if col in df.columns:
+            df[col] = [redact.mask_text(v) if isinstance(v, str) else v for v in df[col]]
+    return {"samples": samples, "runs": runs, "incidents": inc}
+
+
+def write_frame(df: pd.DataFrame, path: Path, fmt: str) -> Path:
+    """Write one frame atomically (temporary name, then rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "parquet":
+        df.to_parquet(tmp, index=False)
+    else:
+        out = df.copy()
+        for c in out.columns:
+            if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+                out[c] = out[c].map(lambda v: v.isoformat() if not pd.isna(v) else "")
+        out.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def cmd_export(args) -> int:
+    """``runbook export --format parquet|csv --since 7d --until now [--store PATH] [--output-dir DIR]``."""
+    fmt = getattr(args, "format", "parquet") or "parquet"
+    if fmt not in FORMATS:
+        raise RunbookError(f"unknown export format {fmt!r}. Fix: use --format parquet or --format csv.")
+    now = up.utcnow()
+    since = up.parse_time(getattr(args, "since", None) or "30d", now)
+    until = up.parse_time(getattr(args, "until", None) or "now", now)
+    if until <= since:
+        raise RunbookError(f"--since ({since.isoformat()}) is not before --until ({until.isoformat()}). "
+                           f"Fix: put the earlier time in --since.")
+    out_dir = Path(getattr(args, "output_dir", None) or ".")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunbookError(f"cannot create {out_dir}: {exc.strerror}. Fix: choose another --output-dir.") from None
+    store = open_store(getattr(args, "store", None), readonly=True)
+    try:
+        frames = export_frames(store, since, until, now)
+    finally:
+        store.close()
+    stamp = f"{since:%Y%m%dT%H%M%SZ}-{until:%Y%m%dT%H%M%SZ}"
+    for name, df in frames.items():
+        path = write_frame(df, out_dir / f"{name}-{stamp}.{fmt}", fmt)
+        print(f"{path}  ({len(df)} rows)")
+    return 0
