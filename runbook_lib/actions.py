@@ -26,7 +26,7 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.audit import AuditLog
-from runbook_lib.exceptions import ActionRefused
+from runbook_lib.exceptions import ActionRefused, ParameterError
 
 ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait"})
 MUTATING_ACTIONS = frozenset({"start", "restart", "unpause"})
@@ -106,6 +106,15 @@ def wait_for(client, container: str, condition: str, timeout_s: float, poll_inte
         time.sleep(min(poll_interval_s, max(0.05, deadline - time.monotonic())))
 
 
+def _positive(value: Any) -> float | None:
+    """A positive number of seconds, or None (None, NaN, 0, junk)."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if f == f and f > 0 else None
+
+
 def _now() -> pd.Timestamp:
     return pd.Timestamp(datetime.now(timezone.utc))
 
@@ -148,7 +157,7 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
         target = step["container"] if isinstance(step["container"], str) else None
         params = {"service": step["service"], "wave": int(step["wave"])}
         if action == "wait":
-            timeout = float(budget_s) if budget_s else float(step["timeout_s"] or 30.0)
+            timeout = _positive(budget_s) or _positive(step["timeout_s"]) or 30.0
             params.update({"condition": step["condition"], "timeout_s": timeout})
         t0, started_at = time.monotonic(), _now()
         if target is None:
@@ -161,19 +170,23 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
             stopped_at = str(step["service"])
             continue
         aid = audit.started(action, target, params, dry_run=dry_run)
-        if dry_run:
-            outcome, detail = "dry-run", "not executed (dry-run)"
-        elif action == "wait":
-            say(f"[wave {base['wave']}] wait for {step['service']} to be {params['condition']} "
-                f"(up to {params['timeout_s']:g} s) …")
-            outcome, detail = wait_for(client, target, str(step["condition"]), params["timeout_s"], poll_interval_s)
-        else:
-            say(f"[wave {base['wave']}] {action} {step['service']} ({target}) …")
-            try:
+        try:
+            if dry_run:
+                outcome, detail = "dry-run", "not executed (dry-run)"
+            elif action == "wait":
+                say(f"[wave {base['wave']}] wait for {step['service']} to be {params['condition']} "
+                    f"(up to {params['timeout_s']:g} s) …")
+                outcome, detail = wait_for(client, target, str(step["condition"]), params["timeout_s"],
+                                           poll_interval_s)
+            else:
+                say(f"[wave {base['wave']}] {action} {step['service']} ({target}) …")
                 _call(client, action, target)
                 outcome, detail = "ok", f"{action} accepted"
-            except Exception as exc:  # noqa: BLE001 - any engine error stops the run
-                outcome, detail = "failed", redact.mask_text(f"{type(exc).__name__}: {exc}")[:500]
+        except KeyboardInterrupt:
+            audit.outcome(aid, action, target, "interrupted", "interrupted by the user", params, dry_run=dry_run)
+            raise
+        except Exception as exc:  # noqa: BLE001 - any engine error stops the run, recorded as such
+            outcome, detail = "failed", redact.mask_text(f"{type(exc).__name__}: {exc}")[:500]
         audit.outcome(aid, action, target, outcome, detail, params, dry_run=dry_run)
         dur = round(time.monotonic() - t0, 3)
         say(f"[wave {base['wave']}] {action} {step['service']}: {outcome} ({detail}, {dur:.1f} s)")
@@ -191,6 +204,50 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
     log.attrs.update({"status": status, "stopped_at": stopped_at, "not_run": skipped,
                       "audit_log": str(audit.path)})
     return log
+
+
+# -- parameters (plain papermill passes -p values as strings) ---------------------------
+
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0", "", "none", "null"}
+
+
+def strict_bool(value: Any, name: str = "apply") -> bool:
+    """True only for True / 'true' / 'yes' / 'on' / '1'; a string like 'false' is False, never truthy."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ParameterError(f"Parameter '{name}' must be true or false, got {redact.mask_text(str(value))!r}. "
+                         f"Example: -p {name} true")
+
+
+def report_parameters(compose_files: Any, apply: Any, budget_s: Any) -> tuple[list[str], bool, float | None]:
+    """Normalise the recovery_plan notebook's parameters: file list, strict apply flag, budget."""
+    import yaml
+    files = compose_files
+    if isinstance(files, str):
+        try:
+            files = yaml.safe_load(files)
+        except yaml.YAMLError:
+            pass
+        files = [] if files is None else files
+    if isinstance(files, str):
+        files = [files]
+    if not isinstance(files, (list, tuple)):
+        raise ParameterError(f"Parameter 'compose_files' must be a list of paths, got {type(files).__name__}. "
+                             f"Example: -p compose_files '[docker-compose.yml, docker-compose.prod.yml]'")
+    budget = None
+    if budget_s not in (None, "", "None", "null"):
+        budget = _positive(budget_s)
+        if budget is None:
+            raise ParameterError(f"Parameter 'budget_s' must be a positive number of seconds, got {budget_s!r}. "
+                                 f"Example: -p budget_s 120")
+    return [str(f) for f in files], strict_bool(apply), budget
 
 
 # -- the command line -------------------------------------------------------------
@@ -215,15 +272,25 @@ def build(client, compose_files: list[str] | None, project: str | None = None, c
             "files": files, "project": project}
 
 
-def format_plan(plan: pd.DataFrame) -> str:
-    """The plan as a plain-text table for the terminal."""
+def format_plan(plan: pd.DataFrame, project: str | None = None) -> str:
+    """The plan as a plain-text, left-aligned table for the terminal."""
     if len(plan) == 0:
         return "Nothing to do: every expected service is up."
     cols = ["wave", "step", "service", "action", "condition", "timeout_s", "reason"]
-    df = plan[cols].copy()
-    df["condition"] = df["condition"].fillna("")
-    df["timeout_s"] = [f"{v:g}" if isinstance(v, (int, float)) and v == v else "" for v in df["timeout_s"]]
-    return df.to_string(index=False)
+    rows = [[str(c) for c in cols]]
+    for r in plan.to_dict("records"):
+        t = r["timeout_s"]
+        rows.append([str(r["wave"]), str(r["step"]), str(r["service"]), str(r["action"]),
+                     str(r["condition"] or ""), f"{t:g}" if isinstance(t, (int, float)) and t == t else "",
+                     str(r["reason"])])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(cols) - 1)]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) + "  " + row[-1] for row in rows]
+    manual = sorted(set(plan.loc[plan["manual"].astype(bool), "service"]))
+    if manual:
+        proj = f" -p {project}" if project else ""
+        lines.append(f"\n{len(manual)} service(s) have no container; create them first: "
+                     f"docker compose{proj} up -d {' '.join(manual)}")
+    return "\n".join(lines)
 
 
 def cmd_plan(args) -> int:
@@ -241,7 +308,7 @@ def cmd_plan(args) -> int:
     }
     if not as_json:
         print(f"Recovery plan for project {out['project'] or '?'} ({', '.join(out['files'])})")
-        print(format_plan(plan))
+        print(format_plan(plan, out["project"]))
         if not args.apply:
             print("\nDry-run: nothing was changed. Run `runbook plan --apply` to execute, audited.")
     if not args.apply:

@@ -99,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="gather evidence for healthy containers too")
     p.set_defaults(func="runbook_lib.diagnose:cmd_diagnose")
 
+    p = sub.add_parser("lint", help="check the compose files for outage-prone configuration (with fixes)")
+    _compose_args(p)
+    _engine_args(p)
+    p.add_argument("--profile", action="append", default=[], metavar="NAME",
+                   help="enable a compose profile (repeat; default: COMPOSE_PROFILES)")
+    p.add_argument("--min-severity", choices=["critical", "high", "medium", "low"], default="low",
+                   help="hide findings below this severity (default: low, i.e. show all)")
+    p.add_argument("--json", action="store_true", help='print {"findings": [...]}')
+    p.set_defaults(func="runbook_lib.lint:cmd_lint")
+
     p = sub.add_parser("reports", help="manage the report site")
     rsub = p.add_subparsers(dest="reports_command", metavar="ACTION")
     c = rsub.add_parser("clean", help="remove old reports only (never anything else)")

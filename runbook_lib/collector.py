@@ -72,10 +72,11 @@ def collect_round(store: Store, *, client: Any = None, engine_url: str | None = 
     ts = ts if ts is not None else pd.Timestamp(datetime.now(timezone.utc))
     notes: list[str] = []
     inventory = None
+    owned = None
     try:
         if client is None:
             from runbook_lib.connect import connect
-            client = connect(engine_url, timeout_s=engine_timeout_s)
+            client = owned = connect(engine_url, timeout_s=engine_timeout_s)
         inventory = gather_inventory(client, project=project, label=label)
         notes.extend(inventory.attrs.get("notes", []))
     except EngineError as exc:
@@ -83,6 +84,9 @@ def collect_round(store: Store, *, client: Any = None, engine_url: str | None = 
     except Exception as exc:  # noqa: BLE001 - a fault is recorded, the loop continues
         notes.append(f"inventory failed ({type(exc).__name__}: {redact.mask_text(str(exc))[:200]}): "
                      f"services recorded as unknown")
+    finally:
+        if owned is not None:
+            owned.close()
     rows = None
     if probes:
         func = probe_func

@@ -40,9 +40,8 @@ CONDITIONS = ("service_started", "service_healthy", "service_completed_successfu
 HEALTHCHECK_DEFAULTS = {"interval_s": 30.0, "timeout_s": 30.0, "retries": 3, "start_period_s": 0.0}
 _APPEND_UNIQUE = {"ports", "expose", "dns", "dns_search", "dns_opt", "tmpfs", "cap_add", "cap_drop",
                   "external_links", "links", "security_opt", "devices", "group_add", "profiles",
-                  "env_file", "volumes_from"}
+                  "env_file", "volumes_from", "extra_hosts"}
 _REPLACE = {"command", "entrypoint"}
-_BY_KEY = {"environment", "labels", "extra_hosts", "sysctls", "annotations"}
 
 
 # --------------------------------------------------------------------------- YAML
@@ -77,6 +76,31 @@ _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
     list("-+0123456789."))
+
+
+_SCALAR_RESOLVERS: dict[str, list] = {}
+
+
+def _fast_resolve(self: Any, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+    """Resolver.resolve without path resolvers (compose uses none): one lookup per scalar."""
+    if kind is yaml.ScalarNode:
+        if implicit[0]:
+            first = value[0] if value else ""
+            resolvers = _SCALAR_RESOLVERS.get(first)
+            if resolvers is None:
+                table = self.yaml_implicit_resolvers
+                resolvers = table.get(first or "", []) + table.get(None, [])
+                _SCALAR_RESOLVERS[first] = resolvers
+            for tag, regexp in resolvers:
+                if regexp.match(value):
+                    return tag
+        return self.DEFAULT_SCALAR_TAG
+    return self.DEFAULT_SEQUENCE_TAG if kind is yaml.SequenceNode else self.DEFAULT_MAPPING_TAG
+
+
+_Loader.resolve = _fast_resolve  # type: ignore[method-assign]
+_Loader.descend_resolver = lambda self, parent, index: None  # type: ignore[method-assign]
+_Loader.ascend_resolver = lambda self: None  # type: ignore[method-assign]
 
 
 def _construct_int(loader: Any, node: yaml.Node) -> int:
@@ -237,6 +261,7 @@ def _read_yaml(path: Path) -> tuple[dict, bool]:
 
 # ---------------------------------------------------------------- .env and ${VAR}
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SERVICE_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 
 
 def parse_env_file(path: str | Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -584,12 +609,15 @@ def _networks(obj: Any) -> dict[str, Any]:
 def _pre_normalise(spec: dict, file: str, service: str, env: Mapping[str, str]) -> dict:
     """Bring merge-relevant keys into one shape so overrides merge by key."""
     out = dict(spec)
-    if "environment" in out and not isinstance(out["environment"], (_Reset, _Override)):
+    for key, value in spec.items():
+        if isinstance(value, _Override):  # normalise inside the tag, keep the tag
+            out[key] = _Override(_pre_normalise({key: value.value}, file, service, env)[key])
+    if isinstance(out.get("environment"), (list, dict)):
         out["environment"] = _kv(out["environment"], "environment", file, service, env)
-    for key in ("labels", "extra_hosts", "sysctls", "annotations"):
+    for key in ("labels", "sysctls", "annotations"):
         if key in out and isinstance(out[key], (list, dict)):
             out[key] = _kv(out[key], key, file, service)
-    if "depends_on" in out and not isinstance(out["depends_on"], (_Reset, _Override)):
+    if isinstance(out.get("depends_on"), (list, dict)):
         out["depends_on"] = _depends(out["depends_on"], file, service)
     if "networks" in out and isinstance(out["networks"], (list, dict)):
         out["networks"] = _networks(out["networks"])
@@ -763,8 +791,28 @@ def _read_env_files(spec: dict, base_dir: Path, file: str, service: str, env: Ma
     return out
 
 
+class _RecordingEnv(dict):
+    """The interpolation environment; remembers which variables the files used."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.used: set[str] = set()
+
+    def __contains__(self, key: object) -> bool:
+        self.used.add(str(key))
+        return super().__contains__(key)
+
+    def __getitem__(self, key: str) -> str:
+        self.used.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.used.add(key)
+        return super().get(key, default)
+
+
 def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | None = None,
-                 project_name: str | None = None, profiles: Iterable[str] | None = None,
+                 project_name: str | None = None, profiles: Iterable[str] | str | None = None,
                  environ: Mapping[str, str] | None = None,
                  config: rb_config.RunbookConfig | str | Path | None = None) -> Catalog:
     """Read compose files (``-f a -f b`` order) into a Catalog; raise ComposeError on broken input.
@@ -783,10 +831,10 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
     dotenv_path = Path(env_file) if env_file else project_dir / ".env"
     dotenv: dict[str, str] = {}
     if env_file and not dotenv_path.is_file():
-        raise ComposeError("env file not found.", file=str(dotenv_path), fix="check the --env-file path.")
+        raise ComposeError("env file not found.", file=str(dotenv_path), fix="check the path of the env file you passed.")
     if dotenv_path.is_file():
         dotenv = parse_env_file(dotenv_path, shell)
-    env = {**dotenv, **shell}
+    env = _RecordingEnv({**dotenv, **shell})
 
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}          # service -> first file defining it
@@ -805,6 +853,9 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
                                fix="indent each service under 'services:'.")
         normal: dict[str, dict] = {}
         for name in services:
+            if not _SERVICE_NAME_RE.fullmatch(str(name)):
+                raise ComposeError(f"service name {str(name)!r} is not valid.", file=fname, service=None,
+                                   fix="use only letters, digits, '.', '_' and '-' (as docker compose requires).")
             spec = services[name]
             if spec is None:
                 spec = {}
@@ -823,15 +874,19 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
         merged = _strip_markers(merged)
     for name in sorted(unset):
         notes.append(f'variable "{name}" is not set; defaulting to a blank string.')
+    # Secrets that reach the files through interpolation are masked wherever they appear.
+    redact.learn_env(dotenv)
+    redact.learn_env({k: v for k, v in env.items() if k in env.used})
 
     project = project_name or shell.get("COMPOSE_PROJECT_NAME") or dotenv.get("COMPOSE_PROJECT_NAME") \
         or merged.get("name") or project_dir.name
     project = normalise_project_name(str(project))
 
     if profiles is None:
-        raw_profiles = shell.get("COMPOSE_PROFILES") or dotenv.get("COMPOSE_PROFILES") or ""
-        profiles = [p.strip() for p in raw_profiles.split(",") if p.strip()]
-    active_profiles = set(profiles)
+        profiles = shell.get("COMPOSE_PROFILES") or dotenv.get("COMPOSE_PROFILES") or ""
+    if isinstance(profiles, str):
+        profiles = profiles.split(",")
+    active_profiles = {str(p).strip() for p in profiles if str(p).strip()}
 
     services: dict = merged.get("services") or {}
     active: dict[str, dict] = {}
@@ -848,8 +903,13 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
         raw[name] = _final_spec(name, spec, origin[name], seen_in[name], project_dir, env, notes)
 
     _check_dependencies(raw, inactive, origin)
+    if not services:
+        notes.append("no services defined in " + ", ".join(str(p) for p in paths) + ".")
 
     cfg = config if isinstance(config, rb_config.RunbookConfig) else rb_config.load_config(config)
+    for name in cfg.tiers:
+        if name not in raw and name not in inactive:
+            notes.append(f"runbook config: tiers names service '{name}', which the compose files do not define.")
     frame = _frame(raw, cfg.tiers)
     return Catalog(frame=frame, raw=raw, files=tuple(str(p) for p in paths), project=project,
                    notes=tuple(notes), inactive=inactive, project_dir=str(project_dir))
@@ -868,6 +928,9 @@ def _final_spec(name: str, spec: dict, file: str, files: list[str], project_dir:
                 ports.append(p)
     volumes = [parse_volume(v, file=file, service=name) for v in (spec.get("volumes") or [])]
     deps = [{"service": d, **opts} for d, opts in (spec.get("depends_on") or {}).items()]
+    for d in _implicit_dependencies(spec):
+        if d != name and all(x["service"] != d for x in deps):
+            deps.append({"service": d, "condition": "service_started", "required": True, "restart": False})
     networks = list((spec.get("networks") or {}).keys())
     if not networks and not spec.get("network_mode"):
         networks = ["default"]
@@ -899,6 +962,22 @@ def _final_spec(name: str, spec: dict, file: str, files: list[str], project_dir:
         "labels": dict(spec.get("labels") or {}), "extensions": {k: v for k, v in spec.items() if str(k).startswith("x-")},
         "spec": spec,  # the whole merged, interpolated compose definition (deploy, logging, …)
     }
+
+
+def _implicit_dependencies(spec: dict) -> list[str]:
+    """Services compose starts first without depends_on: links, volumes_from, network_mode: service:x."""
+    out: list[str] = []
+    for link in spec.get("links") or []:
+        out.append(str(link).split(":", 1)[0])
+    for vf in spec.get("volumes_from") or []:
+        v = str(vf)
+        if not v.startswith("container:"):
+            out.append(v.split(":", 1)[0])
+    for key in ("network_mode", "pid", "ipc"):
+        mode = spec.get(key)
+        if isinstance(mode, str) and mode.startswith("service:"):
+            out.append(mode.split(":", 1)[1])
+    return out
 
 
 def _check_dependencies(raw: dict[str, dict], inactive: dict[str, list[str]], origin: dict[str, str]) -> None:

@@ -214,6 +214,12 @@ class DemoService:
     mem_limit: str | None = None
     expect: str = "healthy"  # healthy | running | unhealthy | exited | restarting | oom
 
+    def image(self, base: str = DEMO_IMAGE) -> str:
+        """Infrastructure services get an alias tag named like the real image (tier detection)."""
+        if self.tier == "infrastructure":
+            return f"runbook-demo/{self.name}:{base.rsplit(':', 1)[-1]}"
+        return base
+
 
 def _hc(cmd: str) -> list[str]:
     return ["CMD-SHELL", cmd]
@@ -294,20 +300,24 @@ def data_dir() -> Path:
     return Path(base) / "runbook"
 
 
+def _compose_escape(text: str) -> str:
+    return text.replace("$", "$$")
+
+
 def compose_dict(port_base: int = DEFAULT_PORT_BASE, image: str = DEMO_IMAGE) -> dict[str, Any]:
     """The compose document describing the demo services (same specs demo_up creates)."""
     services: dict[str, Any] = {}
     for s in SERVICES:
         spec: dict[str, Any] = {
-            "image": image,
-            "command": ["/bin/sh", "-c", s.script],
-            "environment": dict(s.environment),
+            "image": s.image(image),
+            "command": ["/bin/sh", "-c", _compose_escape(s.script)],
+            "environment": {k: _compose_escape(v) for k, v in s.environment.items()},
             "ports": [f"127.0.0.1:{host_port(s, port_base)}:{s.container_port}"],
             "restart": s.restart,
             "labels": {DEMO_LABEL_KEY: "1", "runbook.tier": s.tier},
         }
         if s.healthcheck:
-            spec["healthcheck"] = {"test": list(s.healthcheck), **HEALTHCHECK_TIMING}
+            spec["healthcheck"] = {"test": [_compose_escape(t) for t in s.healthcheck], **HEALTHCHECK_TIMING}
         if s.depends_on:
             spec["depends_on"] = {d: {"condition": c} for d, c in s.depends_on.items()}
         if s.mem_limit:
@@ -369,6 +379,23 @@ def ensure_image(client, tag: str = DEMO_IMAGE) -> str:
     return tag
 
 
+def ensure_images(client, base: str = DEMO_IMAGE) -> None:
+    """The base image plus the alias tags of the infrastructure services."""
+    import docker.errors
+
+    ensure_image(client, base)
+    img = client.images.get(base)
+    for s in SERVICES:
+        alias = s.image(base)
+        if alias == base:
+            continue
+        try:
+            client.images.get(alias)
+        except docker.errors.ImageNotFound:
+            repo, tag = alias.rsplit(":", 1)
+            img.tag(repo, tag)
+
+
 # -- up / down / status --------------------------------------------------------------
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -425,7 +452,7 @@ def _create(client, s: DemoService, project: str, network: str, port_base: int, 
                        "retries": 2, "start_period": 1 * _NS}
     networking = api.create_networking_config({network: api.create_endpoint_config(aliases=[s.name])})
     created = api.create_container(
-        image, command=["/bin/sh", "-c", s.script], name=f"{project}-{s.name}-1", hostname=s.name,
+        s.image(image), command=["/bin/sh", "-c", s.script], name=f"{project}-{s.name}-1", hostname=s.name,
         environment=dict(s.environment), labels=labels, ports=[s.container_port],
         host_config=host_config, healthcheck=healthcheck, networking_config=networking, detach=True)
     api.start(created["Id"])
@@ -466,7 +493,7 @@ def demo_up(client, project: str = DEMO_PROJECT, port_base: int = DEFAULT_PORT_B
     redact.learn_env({"POSTGRES_PASSWORD": DEMO_PG_PASSWORD, "REDIS_PASSWORD": DEMO_REDIS_PASSWORD,
                       "JWT_SECRET": DEMO_JWT_SECRET})
     if missing:
-        ensure_image(client, image)
+        ensure_images(client, image)
         network = _ensure_network(client, project, extra)
         for s in missing:
             _create(client, s, project, network, port_base, cfg_path, image, extra)

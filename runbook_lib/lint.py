@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from runbook_lib import redact
+from runbook_lib import redact, signatures
 
 LINT_COLUMNS = ["file", "service", "key", "category", "severity", "message", "fix"]
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -52,7 +52,8 @@ DATA_SERVICES: list[DataService] = [
     DataService("kafka", r"(^|/)apache/kafka(:|$)", ("/var/lib/kafka/data", "/tmp/kraft-combined-logs"),
                 '["CMD", "/opt/kafka/bin/kafka-broker-api-versions.sh", "--bootstrap-server", "localhost:9092"]'),
     DataService("zookeeper", r"cp-zookeeper(:|$)", ("/var/lib/zookeeper/data",),
-                '["CMD-SHELL", "echo ruok | nc localhost 2181 | grep imok"]  (needs ZOOKEEPER_4LW_COMMANDS_WHITELIST: ruok)'),
+                '["CMD-SHELL", "echo ruok | nc localhost 2181 | grep imok"]'
+                "  (needs ZOOKEEPER_4LW_COMMANDS_WHITELIST: ruok)"),
     DataService("zookeeper", r"(^|/)zookeeper(:|$)|bitnami/zookeeper", ("/data", "/bitnami/zookeeper"),
                 '["CMD-SHELL", "echo ruok | nc localhost 2181 | grep imok"]'),
     DataService("elasticsearch", r"elasticsearch|opensearch(:|$)", ("/usr/share/elasticsearch/data",),
@@ -73,6 +74,18 @@ DATA_SERVICES: list[DataService] = [
                 '["CMD", "wget", "-q", "--spider", "http://127.0.0.1:9090/-/ready"]'),
 ]
 
+# Health checks for common stateless images (image regex -> suggested test).
+HEALTHCHECK_HINTS: list[tuple[str, str]] = [
+    (r"(^|/)traefik(:|$)", '["CMD", "traefik", "healthcheck", "--ping"] (start traefik with --ping=true)'),
+    (r"opentelemetry-collector|otel/", "the collector image has no shell: enable its health_check extension "
+                                       "(:13133) and let dependants wait for it with a probe, or use a sidecar"),
+    (r"temporalio/(auto-setup|server)", '["CMD-SHELL", "tctl --address $$(hostname -i):7233 cluster health | '
+                                        'grep -q SERVING"]'),
+    (r"grafana/grafana", '["CMD", "wget", "-q", "--spider", "http://127.0.0.1:3000/api/health"]'),
+    (r"mailhog", '["CMD", "wget", "-q", "--spider", "http://127.0.0.1:8025"]'),
+    (r"(^|/)nginx(:|$)", '["CMD", "wget", "-q", "--spider", "http://127.0.0.1/"]'),
+]
+
 _LOCAL_RE = re.compile(
     r"(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*)://)?(?:[^@/\s,;]*@)?"
     r"(?P<host>localhost|127\.0\.0\.1|\[::1\]|[A-Za-z0-9\-]+\.localhost)(?![\w.\-])(?::(?P<port>\d{1,5}))?")
@@ -90,9 +103,12 @@ _SCHEME_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443, "postgres": 543
                  "redis": 6379, "amqp": 5672, "mongodb": 27017, "mysql": 3306, "nats": 4222}
 
 
-def _finding(file: Any, service: str, key: str, category: str, severity: str, message: str, fix: str) -> dict:
+def _finding(file: Any, service: str, key: str, category: str, severity: str, message: str, fix: str,
+             mask_fix: bool = True) -> dict:
+    """One lint row; text is masked (``mask_fix=False`` only for fixes built from key names, never values)."""
     return {"file": str(file or ""), "service": service, "key": key, "category": category,
-            "severity": severity, "message": redact.mask_text(message), "fix": redact.mask_text(fix)}
+            "severity": severity, "message": redact.mask_text(message),
+            "fix": redact.mask_text(fix) if mask_fix else fix}
 
 
 # -- what the files literally say ---------------------------------------------
@@ -156,8 +172,19 @@ class LintContext:
     files: tuple[str, ...]
 
     def container_ports(self, service: str) -> set[int]:
+        """Published container ports (what the host can reach)."""
         return {int(p["container_port"]) for p in self.raw[service].get("ports") or []
                 if p.get("container_port") is not None}
+
+    def listening_ports(self, service: str) -> set[int]:
+        """Ports the service listens on inside the network: published, exposed, well-known for its image."""
+        spec = self.raw[service]
+        ports = self.container_ports(service) | set(signatures.image_ports(spec.get("image")))
+        for e in spec.get("expose") or []:
+            head = str(e).split("/")[0]
+            if head.isdigit():
+                ports.add(int(head))
+        return ports
 
     def own_ports(self, service: str) -> set[int]:
         spec = self.raw[service]
@@ -174,7 +201,7 @@ class LintContext:
 
         ``host_first`` for URLs a browser opens on the host, where the published port counts.
         """
-        by_container = [s for s in self.raw if s != exclude and port in self.container_ports(s)]
+        by_container = [s for s in self.raw if s != exclude and port in self.listening_ports(s)]
         by_host = [s for s in self.raw if s != exclude
                    and any(p.get("host_port") == port for p in self.raw[s].get("ports") or [])]
         first, second = (by_host, by_container) if host_first else (by_container, by_host)
@@ -214,6 +241,10 @@ def _suggest_healthcheck(ctx: LintContext, service: str) -> str:
     ds = data_service(spec.get("image"))
     if ds is not None:
         return f"healthcheck: test: {ds.healthcheck}"
+    image = str(spec.get("image") or "").lower()
+    for rx, hint in HEALTHCHECK_HINTS:
+        if re.search(rx, image):
+            return f"healthcheck: test: {hint}"
     env = spec.get("environment") or {}
     port = next((str(env[k]) for k in _HEALTH_PORT_ENV if str(env.get(k) or "").isdigit()), None)
     if port is None and ctx.container_ports(service):
@@ -293,7 +324,7 @@ def rule_depends_on_not_healthy(ctx: LintContext) -> Iterator[dict]:
             if d in ctx.raw and ctx.raw[d].get("has_healthcheck") and cond == "service_started":
                 yield _finding(ctx.where(svc, "depends_on"), svc, f"depends_on.{d}", "depends-on-not-healthy",
                                "medium",
-                               f"{svc} starts as soon as {d} has started, before {d}'s healthcheck passes: it "
+                               f"{svc} starts as soon as {d} has started, before {d}'s healthcheck passes, so it "
                                f"fails (and restarts) while {d} is still starting",
                                f"depends_on: {{{d}: {{condition: service_healthy}}}} (mapping form: "
                                f"`{d}:` / `condition: service_healthy`)")
@@ -383,12 +414,14 @@ def rule_plaintext_secret(ctx: LintContext) -> Iterator[dict]:
                     yield _finding(f, svc, f"environment.{k}", "plaintext-secret", "high",
                                    f"{k} is written in plain text in the compose file ({redact.MASK})",
                                    f"move the value to an uncommitted .env or env_file (or a Docker secret) and "
-                                   f"write `{k}: ${{{k}}}`; rotate it, since it is in version control")
+                                   f"write `{k}: ${{{k}}}`; rotate it, since it is in version control",
+                                   mask_fix=False)
                 elif _literal_secret(finder, text) is not None:
+                    masked = _literal_secret(finder, text)
                     yield _finding(f, svc, f"environment.{k}", "plaintext-secret", "high",
-                                   f"{k} has a literal secret in its value (masked here) -> {_literal_secret(finder, text)}",
+                                   f"{k} has a literal secret in its value (masked here) -> {masked}",
                                    f"build the value from a variable (e.g. `...:${{REDIS_PASSWORD}}`) kept in an "
-                                   f"uncommitted .env; rotate the secret")
+                                   f"uncommitted .env; rotate the secret", mask_fix=False)
             hc = spec.get("healthcheck") if isinstance(spec.get("healthcheck"), dict) else {}
             for key, value in (("command", spec.get("command")), ("entrypoint", spec.get("entrypoint")),
                                ("healthcheck.test", (hc or {}).get("test"))):
@@ -398,7 +431,8 @@ def rule_plaintext_secret(ctx: LintContext) -> Iterator[dict]:
                     yield _finding(f, svc, key, "plaintext-secret", "high",
                                    f"`{key}` has a literal secret in it (masked here) -> {masked[:200]}",
                                    "pass the secret through the environment (`--requirepass \"$${REDIS_PASSWORD}\"` "
-                                   "with CMD-SHELL, `$$VAR` in compose) from an uncommitted .env; rotate it")
+                                   "with CMD-SHELL, `$$VAR` in compose) from an uncommitted .env; rotate it",
+                                   mask_fix=False)
 
 
 def rule_data_volume(ctx: LintContext) -> Iterator[dict]:
@@ -542,3 +576,34 @@ def lint_summary(findings: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(findings=("service", "size"), services=("service", "nunique")).reset_index()
     out = out.assign(_r=out["severity"].map(SEVERITY_RANK).fillna(9)).sort_values(["_r", "category"])
     return out.drop(columns=["_r"]).reset_index(drop=True)
+
+
+def cmd_lint(args) -> int:
+    """``runbook lint``: lint the compose files (given, or found from the running project's labels).
+
+    Exits 1 when a critical or high finding is shown, so CI can gate on it.
+    """
+    import json
+
+    from runbook_lib import compose
+
+    files = [str(f) for f in (getattr(args, "compose", None) or [])]
+    project = getattr(args, "project", None)
+    if not files:
+        from runbook_lib.connect import connect
+        from runbook_lib.inventory import gather_inventory
+        client = connect(getattr(args, "engine_url", None), timeout_s=getattr(args, "engine_timeout", 5.0))
+        files, project = compose.find_compose_files(gather_inventory(client, project=project), project)
+    catalog = compose.load_catalog(files, project_name=project, profiles=getattr(args, "profile", None) or None,
+                                   config=getattr(args, "config", None))
+    findings = lint_catalog(catalog)
+    floor = SEVERITY_RANK[getattr(args, "min_severity", None) or "low"]
+    findings = findings[findings["severity"].map(SEVERITY_RANK) <= floor].reset_index(drop=True)
+    if getattr(args, "json", False):
+        print(json.dumps({"project": catalog.project, "files": list(catalog.files),
+                          "findings": findings.to_dict("records")}, indent=2))
+    else:
+        print(f"project {catalog.project}: {len(findings)} lint findings in {', '.join(catalog.files)}")
+        for r in findings.itertuples():
+            print(f"[{r.severity}] {r.service} {r.key} ({r.category}): {r.message}\n    fix: {r.fix}\n    file: {r.file}")
+    return 1 if (findings["severity"].map(SEVERITY_RANK) <= SEVERITY_RANK["high"]).any() else 0

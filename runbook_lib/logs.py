@@ -7,6 +7,10 @@ replacement, very long lines cut and marked, colour codes stripped), the health-
 outputs (``State.Health.Log``), exit code, OOM kill, restart count and its growth since a
 previous sample, and the Docker events (die, oom, kill, health_status, restart, start)
 in the incident window. Every text is masked with ``redact`` before it lands in the row.
+
+The engine keeps only its last 256 events in memory, and health checks produce exec
+events every interval: events older than a few minutes on a busy engine are gone, so
+the collector's history store is the long-term source for a timeline.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ EVIDENCE_COLUMNS = [
 ]
 EVENT_ACTIONS = ("die", "oom", "kill", "health_status", "restart", "start", "stop")
 MAX_LINE_BYTES = 4096
-MAX_READ_FACTOR = 8  # stop reading a stream after MAX_READ_FACTOR * max_bytes (tail of huge lines)
+MAX_READ_BYTES = 64_000_000  # stop reading one stream after this much (200 lines of 1 MB)
 DEFAULT_WINDOW = timedelta(hours=24)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -53,72 +57,100 @@ def cut_line(line: str, max_line_bytes: int = MAX_LINE_BYTES) -> str:
     return f"{head}…[cut {len(raw) - len(head.encode('utf-8'))} bytes]"
 
 
-def split_tail(data: bytes, *, dropped_front: bool, tail_lines: int,
+class LineTail:
+    """Streaming tail: keeps the last ``tail_lines`` lines, each cut to ``max_line_bytes``.
+
+    Memory is bounded by ``tail_lines * max_line_bytes`` whatever the stream holds (a
+    1 MB line costs 4 KB); ``max_bytes`` then bounds what is returned.
+    """
+
+    def __init__(self, tail_lines: int = 200, max_bytes: int = 256_000,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.tail_lines, self.max_bytes, self.max_line_bytes = max(int(tail_lines), 1), max_bytes, max_line_bytes
+        self._lines: deque[tuple[bytes, int]] = deque(maxlen=self.tail_lines)
+        self._cur = bytearray()
+        self._cur_len = 0
+        self.seen_lines = 0
+        self.bytes_read = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """Add a chunk of the stream (any split, newlines anywhere)."""
+        self.bytes_read += len(chunk)
+        start, n = 0, len(chunk)
+        while start <= n:
+            nl = chunk.find(b"\n", start)
+            stop = n if nl < 0 else nl
+            room = self.max_line_bytes - len(self._cur)
+            if room > 0:
+                self._cur += chunk[start:min(stop, start + room)]
+            self._cur_len += stop - start
+            if nl < 0:
+                return
+            self._push()
+            start = nl + 1
+
+    def _push(self) -> None:
+        self._lines.append((bytes(self._cur), self._cur_len))
+        self.seen_lines += 1
+        self._cur = bytearray()
+        self._cur_len = 0
+
+    def lines(self) -> tuple[list[str], bool]:
+        """(masked lines, truncated?): colour codes stripped, bad bytes replaced, long lines marked."""
+        if self._cur_len:
+            self._push()
+        truncated = self.seen_lines > len(self._lines)
+        out: list[str] = []
+        held = 0
+        for head, full in reversed(self._lines):
+            text = _ANSI_RE.sub("", head.decode("utf-8", errors="replace")).rstrip("\r")
+            if full > len(head):
+                text = f"{text}…[cut {full - len(head)} bytes]"
+                truncated = True
+            held += len(head)
+            if held > self.max_bytes and out:
+                truncated = True
+                break
+            out.append(redact.mask_text(text))
+        out.reverse()
+        return out, truncated
+
+
+def split_tail(data: bytes, *, tail_lines: int = 200, max_bytes: int = 256_000,
                max_line_bytes: int = MAX_LINE_BYTES) -> tuple[list[str], bool]:
-    """Bytes of a log tail -> (masked lines, truncated?). Pure; used on the ring buffer's content."""
-    text = data.decode("utf-8", errors="replace")
-    text = _ANSI_RE.sub("", text).replace("\r\n", "\n")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    truncated = dropped_front
-    if dropped_front and lines:
-        first = lines[0]
-        lines[0] = f"…[earlier output cut] {first[-max_line_bytes:]}" if first else "…[earlier output cut]"
-    if len(lines) > tail_lines:
-        lines = lines[-tail_lines:]
-        truncated = True
-    out = []
-    for ln in lines:
-        c = cut_line(ln, max_line_bytes)
-        truncated = truncated or c is not ln
-        out.append(redact.mask_text(c))
-    return out, truncated
+    """Bytes of a log -> (masked tail lines, truncated?). Pure; the streaming path uses LineTail."""
+    t = LineTail(tail_lines, max_bytes, max_line_bytes)
+    t.feed(data)
+    return t.lines()
 
 
 def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes: int = 256_000,
-                  since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES) -> dict[str, Any]:
-    """Stream the last ``tail_lines`` lines, keeping at most ``max_bytes`` (the newest) in memory."""
-    kw: dict[str, Any] = {"stdout": True, "stderr": True, "tail": max(int(tail_lines), 1), "stream": True}
+                  since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES,
+                  max_read_bytes: int = MAX_READ_BYTES) -> dict[str, Any]:
+    """Stream the last ``tail_lines`` lines through a LineTail (bounded memory, bounded read)."""
+    kw: dict[str, Any] = {"stdout": True, "stderr": True, "tail": max(int(tail_lines), 1), "stream": True,
+                          "follow": False}  # docker-py follows by default when streaming
     if since is not None:
         kw["since"] = since.timestamp() if isinstance(since, datetime) else since
-    ring: deque[bytes] = deque()
-    held = 0
-    read = 0
-    dropped = False
+    tail = LineTail(tail_lines, max_bytes, max_line_bytes)
     stopped_early = False
     stream = client.api.logs(container_id, **kw)
     try:
         for chunk in stream:
-            if not chunk:
-                continue
-            read += len(chunk)
-            ring.append(chunk)
-            held += len(chunk)
-            while held > max_bytes and ring:
-                extra = held - max_bytes
-                first = ring[0]
-                if len(first) <= extra:
-                    ring.popleft()
-                    held -= len(first)
-                else:
-                    ring[0] = first[extra:]
-                    held -= extra
-                dropped = True
-            if read >= MAX_READ_FACTOR * max_bytes:
+            if chunk:
+                tail.feed(chunk)
+            if tail.bytes_read >= max_read_bytes:
                 stopped_early = True
                 break
     finally:
         close = getattr(stream, "close", None)
         if close:
             close()
-    lines, truncated = split_tail(b"".join(ring), dropped_front=dropped, tail_lines=tail_lines,
-                                  max_line_bytes=max_line_bytes)
+    lines, truncated = tail.lines()
     if stopped_early:
-        lines.append(f"…[stopped reading after {read} bytes: the tail is larger than "
-                     f"{MAX_READ_FACTOR} x {max_bytes} bytes]")
+        lines.append(f"…[stopped reading after {tail.bytes_read} bytes; the newest lines may be missing]")
         truncated = True
-    return {"log_lines": lines, "log_bytes_read": read, "log_truncated": truncated}
+    return {"log_lines": lines, "log_bytes_read": tail.bytes_read, "log_truncated": truncated}
 
 
 def _event_time(ev: Mapping[str, Any]) -> pd.Timestamp | None:
@@ -146,6 +178,13 @@ def normalise_event(ev: Mapping[str, Any]) -> dict[str, Any] | None:
             "detail": redact.mask_text(detail), "id": str((ev.get("Actor") or {}).get("ID") or ev.get("id") or "")[:12]}
 
 
+def _epoch(t) -> float:
+    ts = pd.Timestamp(t)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return ts.timestamp()
+
+
 def gather_events(client, container_ids: Iterable[str], since: datetime,
                   until: datetime | None = None) -> dict[str, list[dict]]:
     """Docker events of the given containers in [since, until] -> id (12 chars) -> events."""
@@ -154,8 +193,10 @@ def gather_events(client, container_ids: Iterable[str], since: datetime,
     if not ids:
         return out
     until = until or datetime.now(timezone.utc)
-    stream = client.api.events(since=since, until=until, decode=True,
-                               filters={"type": "container", "container": ids})
+    # Strings keep sub-second precision (docker-py floors datetimes to whole seconds,
+    # which would drop the events of the current second).
+    stream = client.api.events(since=f"{_epoch(since):.6f}", until=f"{_epoch(until):.6f}", decode=True,
+                               filters={"type": "container", "container": ids, "event": list(EVENT_ACTIONS)})
     try:
         for ev in stream:
             n = normalise_event(ev)

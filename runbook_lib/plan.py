@@ -14,8 +14,9 @@ Rules:
   depends on, directly or through services that need no step.
 - Every start/restart is followed by a wait: ``completed`` when a dependent waits with
   service_completed_successfully, else ``healthy`` when it has a healthcheck, else
-  ``started``. The wait's timeout is interval*retries + start_period from the healthcheck
-  (Docker defaults 30 s * 3 when unset), at least MIN_TIMEOUT_S; ``budget_s`` overrides it.
+  ``started``. The wait's timeout is interval*retries + start_period + timeout from the
+  healthcheck (Docker defaults 30 s * 3 when unset), at least MIN_TIMEOUT_S; 30 s for
+  ``started``, 300 s for ``completed``; ``budget_s`` overrides all of them.
 - A service that is fine is NOT restarted because a dependency is restarted, unless its
   ``depends_on`` entry says ``restart: true`` (as docker compose does).
 - A required dependency missing from the catalog, or a cycle, raises ComposeError.
@@ -39,6 +40,7 @@ CONDITIONS = {"service_healthy": "healthy", "service_started": "started",
 DEFAULT_HC_INTERVAL_S = 30.0
 DEFAULT_HC_RETRIES = 3
 DEFAULT_STARTED_TIMEOUT_S = 30.0
+DEFAULT_COMPLETED_TIMEOUT_S = 300.0  # one-shot jobs (migrations) run longer than a start
 MIN_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 900.0
 
@@ -49,6 +51,8 @@ _ACTION_FOR = {"created": "start", "exited": "start", "dead": "start", "not-crea
 
 def wait_timeout_s(healthcheck: Any, condition: str) -> float:
     """Seconds to wait for a service: from its healthcheck for 'healthy', a default otherwise."""
+    if condition == "completed":
+        return DEFAULT_COMPLETED_TIMEOUT_S
     if condition != "healthy" or not isinstance(healthcheck, Mapping):
         return DEFAULT_STARTED_TIMEOUT_S
     interval = _num(healthcheck.get("interval_s"), DEFAULT_HC_INTERVAL_S)
@@ -179,8 +183,8 @@ def recovery_plan(catalog_frame: pd.DataFrame, status_frame: pd.DataFrame, budge
         if action[svc] != "wait":
             cmd = _command(action[svc], svc, container, project)
             rows.append({**base, "action": action[svc], "condition": None, "timeout_s": None,
-                         "reason": reason[svc] + ("; cannot be created without compose: run "
-                                                  f"`{cmd}`" if manual else ""),
+                         "reason": reason[svc] + (f"; needs `{cmd}` (runbook does not create containers)"
+                                                  if manual else ""),
                          "manual": manual, "command": cmd})
         rows.append({**base, "action": "wait", "condition": condition, "timeout_s": timeout,
                      "reason": f"wait until {condition}" + (f" (needed by dependents: "

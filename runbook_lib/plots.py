@@ -211,8 +211,10 @@ def plan_graph_figure(status: pd.DataFrame, plan: pd.DataFrame | None = None,
             marker={"size": [18 if r else 13 for r in roots], "color": STATE_COLORS.get(actual, "#80868b"),
                     "line": {"width": [3 if r else 0 for r in roots], "color": "#202124"}})
     height = max(320, 60 * max(len(v) for v in by_layer.values()) + 120)
-    fig.update_layout(title=title, height=min(height, 2400), legend_title="actual state",
-                      xaxis={"title": "dependency layer", "dtick": 1, "zeroline": False},
+    fig.update_layout(title={"text": title, "subtitle": {"text": "ringed: root cause; (wave n): in the plan"}},
+                      height=min(height, 2400), legend_title="actual state",
+                      xaxis={"title": "dependency layer", "dtick": 1, "zeroline": False,
+                             "range": [-0.7, max(by_layer) + 0.7]},
                       yaxis={"visible": False}, plot_bgcolor="#fff")
     return fig
 

@@ -413,7 +413,8 @@ def collapse_discovery(rows: pd.DataFrame, specs: list[ProbeSpec]) -> pd.DataFra
             row = sub[0]
         chosen[idx[0]] = row
     out = [rows.iloc[i].to_dict() if i in keep else chosen[i] for i in range(len(rows)) if i in keep or i in chosen]
-    return pd.DataFrame(out, columns=rows.columns).reset_index(drop=True)
+    from runbook_lib.probes import rows_frame
+    return rows_frame(out)
 
 
 def pin_discovery(specs: list[ProbeSpec], rows: pd.DataFrame) -> list[ProbeSpec]:
@@ -502,3 +503,55 @@ def specs_frame(specs: Iterable[ProbeSpec]) -> pd.DataFrame:
     return pd.DataFrame([{"service": s.service, "kind": s.kind, "target": s.target, "via": s.via,
                           "timeout_s": s.timeout_s, "check": s.check} for s in specs],
                         columns=["service", "kind", "target", "via", "timeout_s", "check"])
+
+
+def use_discovery_cache(specs: list[ProbeSpec], cache: Mapping[tuple, str]) -> list[ProbeSpec]:
+    """Replace each discovery group whose working path is cached by one spec on that path
+    (option ``pinned``), so a long-running collector probes one path per app, not five."""
+    out: list[ProbeSpec] = []
+    done: set[tuple] = set()
+    for s in specs:
+        key = (s.service, s.port, s.via)
+        if s.options.get("discover") and key in cache:
+            if key in done:
+                continue
+            done.add(key)
+            opts = {k: v for k, v in s.options.items() if k != "discover"}
+            opts["pinned"] = True
+            out.append(ProbeSpec(s.service, s.kind, s.host, s.port, cache[key], s.timeout_s, opts, s.via,
+                                 s.container))
+        else:
+            out.append(s)
+    return out
+
+
+def update_discovery_cache(cache: dict[tuple, str], specs: list[ProbeSpec], rows: pd.DataFrame) -> None:
+    """Remember each service's working health path; forget it when the pinned path stops answering."""
+    if len(specs) != len(rows):
+        return
+    states = list(rows["state"])
+    for s, state in zip(specs, states):
+        key = (s.service, s.port, s.via)
+        if s.options.get("pinned") and state not in ("up", "degraded"):
+            cache.pop(key, None)  # rediscover next round
+    collapsed = collapse_discovery(rows, specs)
+    disc = {s.service: (s.service, s.port, s.via) for s in specs if s.options.get("discover")}
+    for r in collapsed.to_dict(orient="records"):
+        if r["service"] in disc and r["kind"] == "http" and r["state"] in ("up", "degraded"):
+            cache[disc[r["service"]]] = _path_of(r["target"])
+
+
+_COLLECTOR_CACHE: dict[tuple, str] = {}
+
+
+def probe_stack(compose_files: list[str] | None = None, project: str | None = None,
+                config_path: str | None = None, engine_url: str | None = None,
+                engine_timeout_s: float = 5.0, timeout_s: float | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """(rows, notes) of one round over the stack, for the collector: delegates to ``probes.probe_stack``
+    (the I/O lives there; this module stays pure otherwise). Health paths found once are
+    reused by later rounds of this process (rediscovered when they stop answering)."""
+    from runbook_lib import probes
+    res = probes.probe_stack(compose_files=compose_files, project=project, config_path=config_path,
+                             engine_url=engine_url, engine_timeout_s=engine_timeout_s, timeout_s=timeout_s,
+                             discovery_cache=_COLLECTOR_CACHE)
+    return res.rows, res.notes

@@ -112,6 +112,7 @@ class HttpReply:
     status: int
     body: str
     via: str = "host"
+    scheme: str = "http"
 
     def json(self, what: str) -> Any:
         """The body as JSON, or down with what we expected."""
@@ -152,12 +153,36 @@ def http_get(spec: ProbeSpec, path: str, *, auth: tuple[str, str] | None = None,
     ``TimeoutError``, refused connections ``ConnectionRefusedError``, non-HTTP replies
     ``ProbeDown`` saying so.
     """
-    import httpx
     deadline = deadline if deadline is not None else time.monotonic() + spec.timeout_s
     port = port or spec.port
     if spec.via == "exec":
         return _exec_http(spec, path, port, deadline)
-    scheme = spec.options.get("scheme", "http")
+    # no scheme configured: plain HTTP first, then HTTPS (Elasticsearch 8 / OpenSearch default to TLS)
+    configured = spec.options.get("scheme")
+    schemes = [str(configured)] if configured else ["http", "https"]
+    for i, scheme in enumerate(schemes):
+        try:
+            return _get_once(spec, scheme, port, path, auth, deadline)
+        except _NotHttp as exc:
+            if exc.tls_hint and i + 1 < len(schemes) and deadline - time.monotonic() > 0.05:
+                continue
+            tried = " and ".join(schemes)
+            raise ProbeDown(f"no valid HTTP reply over {tried} ({exc}): wrong port, "
+                            f"or not a {spec.kind} server?") from None
+    raise AssertionError("unreachable")
+
+
+class _NotHttp(Exception):
+    """The peer did not speak HTTP over the scheme tried; ``tls_hint``: it looks like a TLS port."""
+
+    def __init__(self, message: str, tls_hint: bool = False) -> None:
+        super().__init__(message)
+        self.tls_hint = tls_hint
+
+
+def _get_once(spec: ProbeSpec, scheme: str, port: int | None, path: str, auth: tuple[str, str] | None,
+              deadline: float) -> HttpReply:
+    import httpx
     url = f"{scheme}://{spec.host}:{port}{path}" if port else f"{scheme}://{spec.host}{path}"
     try:
         with _http_client().stream("GET", url, auth=auth, timeout=_remaining(deadline)) as resp:
@@ -169,16 +194,25 @@ def http_get(spec: ProbeSpec, path: str, *, auth: tuple[str, str] | None = None,
                     break
                 _remaining(deadline)
             body = b"".join(chunks)[:MAX_REPLY_BYTES].decode("utf-8", errors="replace")
-            return HttpReply(resp.status_code, body)
+            if scheme == "http" and resp.status_code == 400 and "https" in body.lower():
+                raise _NotHttp("http: HTTP 400, the server wants HTTPS", tls_hint=True)
+            return HttpReply(resp.status_code, body, scheme=scheme)
     except httpx.TimeoutException:
         raise TimeoutError("timeout") from None
     except httpx.ConnectError as exc:
-        if "refused" in str(exc).lower():
+        text = str(exc)
+        if "refused" in text.lower():
             raise ConnectionRefusedError("connection refused") from None
-        raise ProbeDown(f"cannot connect: {exc}") from None
+        if scheme == "https" or "ssl" in text.lower() or "tls" in text.lower():
+            raise _NotHttp(f"{scheme}: {type(exc).__name__}: {text[:80]}") from None
+        raise ProbeDown(f"cannot connect: {text[:150]}") from None
+    except httpx.ReadError as exc:  # reset before any reply: what a TLS port does to plaintext
+        raise _NotHttp(f"{scheme}: connection reset ({str(exc)[:60]})", tls_hint=scheme == "http") from None
     except (httpx.RemoteProtocolError, httpx.LocalProtocolError, httpx.DecodingError) as exc:
-        raise ProbeDown(f"no valid HTTP reply ({type(exc).__name__}: {str(exc)[:80]}): wrong port, "
-                        f"or not a {spec.kind} server?") from None
+        text = str(exc)
+        # a TLS port closes on plaintext, or answers with a TLS alert record (0x15 0x03 …)
+        tls_hint = "without sending a response" in text or "\\x15\\x03" in text
+        raise _NotHttp(f"{scheme}: {type(exc).__name__}: {text[:80]}", tls_hint=tls_hint) from None
 
 
 def _exec_http(spec: ProbeSpec, path: str, port: int | None, deadline: float) -> HttpReply:
@@ -248,8 +282,8 @@ def _path(spec: ProbeSpec, default: str) -> str:
     return p if p.startswith("/") else "/" + p
 
 
-def _http_kind(kind: str):
-    """Register an HTTP-based kind that handles exec itself (same judgement inside a container)."""
+def _exec_kind(kind: str):
+    """Register a kind that probes from inside the container itself (same judgement as on the host)."""
     def deco(func):
         func.handles_exec = True
         return register(kind, func)
@@ -260,7 +294,7 @@ def _http_kind(kind: str):
 _ES_STATES = {"green": "up", "yellow": "degraded", "red": "down"}
 
 
-@_http_kind("elasticsearch")
+@_exec_kind("elasticsearch")
 def probe_elasticsearch(spec: ProbeSpec) -> ProbeOutcome:
     """``GET /_cluster/health``: green up, yellow degraded, red down (Basic auth if a password is known)."""
     auth = None if spec.via == "exec" else _auth(spec, "elastic")
@@ -289,7 +323,7 @@ def probe_elasticsearch(spec: ProbeSpec) -> ProbeOutcome:
     return _outcome(state, f"cluster {colour}", via=r.via, detail=detail, error=error)
 
 
-@_http_kind("clickhouse")
+@_exec_kind("clickhouse")
 def probe_clickhouse(spec: ProbeSpec) -> ProbeOutcome:
     """ClickHouse HTTP ``/ping`` answers ``Ok.``."""
     r = http_get(spec, _path(spec, "/ping"))
@@ -300,7 +334,7 @@ def probe_clickhouse(spec: ProbeSpec) -> ProbeOutcome:
     return _outcome("up", "Ok.", via=r.via)
 
 
-@_http_kind("traefik")
+@_exec_kind("traefik")
 def probe_traefik(spec: ProbeSpec) -> ProbeOutcome:
     """Traefik ``/ping`` (needs ``--ping``); without it the API (``/api/version``) tells it is alive."""
     deadline = time.monotonic() + spec.timeout_s
@@ -321,7 +355,7 @@ def probe_traefik(spec: ProbeSpec) -> ProbeOutcome:
     return _outcome("down", f"HTTP {r.status}", via=r.via, error=f"/ping answered HTTP {r.status}")
 
 
-@_http_kind("minio")
+@_exec_kind("minio")
 def probe_minio(spec: ProbeSpec) -> ProbeOutcome:
     """MinIO ``/minio/health/live`` then ``/minio/health/cluster`` (503 = no write quorum → degraded)."""
     deadline = time.monotonic() + spec.timeout_s
@@ -338,7 +372,7 @@ def probe_minio(spec: ProbeSpec) -> ProbeOutcome:
                     error="cluster health failed: no write quorum (drives or nodes offline)")
 
 
-@_http_kind("eventstore")
+@_exec_kind("eventstore")
 def probe_eventstore(spec: ProbeSpec) -> ProbeOutcome:
     """EventStoreDB ``/health/live`` (204 by default)."""
     r = http_get(spec, _path(spec, "/health/live"))
@@ -347,7 +381,7 @@ def probe_eventstore(spec: ProbeSpec) -> ProbeOutcome:
     return _outcome("down", f"HTTP {r.status}", via=r.via, error=f"/health/live answered HTTP {r.status}")
 
 
-@_http_kind("prometheus")
+@_exec_kind("prometheus")
 def probe_prometheus(spec: ProbeSpec) -> ProbeOutcome:
     """Prometheus ``/-/healthy`` then ``/-/ready`` (healthy but not ready → degraded)."""
     deadline = time.monotonic() + spec.timeout_s
@@ -361,7 +395,7 @@ def probe_prometheus(spec: ProbeSpec) -> ProbeOutcome:
                     error="not ready yet (starting, replaying the WAL)")
 
 
-@_http_kind("grafana")
+@_exec_kind("grafana")
 def probe_grafana(spec: ProbeSpec) -> ProbeOutcome:
     """Grafana ``/api/health``: ``database: ok``."""
     r = http_get(spec, _path(spec, "/api/health"))
@@ -376,7 +410,7 @@ def probe_grafana(spec: ProbeSpec) -> ProbeOutcome:
     return _outcome("down", reply, via=r.via, detail=detail, error=f"database {db} (HTTP {r.status})")
 
 
-@_http_kind("otel")
+@_exec_kind("otel")
 def probe_otel(spec: ProbeSpec) -> ProbeOutcome:
     """OpenTelemetry collector health_check extension (port 13133): ``Server available``."""
     r = http_get(spec, _path(spec, "/"))
@@ -569,7 +603,7 @@ def parse_srvr(text: str) -> dict[str, str]:
     return out
 
 
-@register("zookeeper")
+@_exec_kind("zookeeper")
 def probe_zookeeper(spec: ProbeSpec) -> ProbeOutcome:
     """ZooKeeper ``ruok`` → ``imok`` and ``srvr`` (mode, latency); words not whitelisted → not down."""
     if not spec.port:
@@ -683,7 +717,7 @@ def amqp_handshake(host: str, port: int, deadline: float) -> dict[str, Any]:
     return props
 
 
-@_http_kind("rabbitmq")
+@_exec_kind("rabbitmq")
 def probe_rabbitmq(spec: ProbeSpec) -> ProbeOutcome:
     """RabbitMQ management ``/api/health/checks/alarms``; falls back to an AMQP header check.
 

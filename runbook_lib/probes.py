@@ -237,7 +237,7 @@ def probe_once(spec: ProbeSpec, client=None) -> dict:
         return _outcome_row(spec, result, (time.perf_counter() - t0) * 1000.0, checked_at)
     except RunbookError as exc:
         return _row(spec, "unknown", latency_ms=None, error=str(exc), checked_at=checked_at)
-    except BaseException as exc:  # noqa: BLE001 - a probe never raises
+    except Exception as exc:  # noqa: BLE001 - a probe never raises
         state, error = classify_exception(exc)
         latency = (time.perf_counter() - t0) * 1000.0
         return _row(spec, state, latency_ms=latency if state == "down" else None, error=error,
@@ -268,7 +268,10 @@ def run_round(specs: Iterable[ProbeSpec], max_workers: int | None = None, client
     in_flight: set[int] = set()
 
     def work(i: int) -> None:
-        row = probe_once(specs[i], client)
+        try:
+            row = probe_once(specs[i], client)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt inside a kind
+            row = _row(specs[i], "unknown", latency_ms=None, error=f"probe error: {type(exc).__name__}")
         with done:
             if rows[i] is None:
                 rows[i] = row
@@ -282,7 +285,12 @@ def run_round(specs: Iterable[ProbeSpec], max_workers: int | None = None, client
                 in_flight.add(i)
                 started_at[i] = time.monotonic()
                 checked[i] = _now()
-                threading.Thread(target=work, args=(i,), daemon=True, name=f"probe-{specs[i].service}").start()
+                try:
+                    threading.Thread(target=work, args=(i,), daemon=True, name=f"probe-{specs[i].service}").start()
+                except RuntimeError as exc:  # cannot start a thread: this probe could not run
+                    rows[i] = _row(specs[i], "unknown", latency_ms=None, checked_at=checked[i],
+                                   error=f"probe error: {exc}")
+                    finished.add(i)
             for i in list(in_flight):
                 if i in finished:
                     in_flight.discard(i)
@@ -291,8 +299,12 @@ def run_round(specs: Iterable[ProbeSpec], max_workers: int | None = None, client
             for i in list(in_flight):
                 deadline = started_at[i] + max(0.0, float(specs[i].timeout_s)) + grace_s
                 if now >= deadline:
-                    rows[i] = _row(specs[i], "down", latency_ms=(now - started_at[i]) * 1000.0,
-                                   error="timeout", checked_at=checked[i])
+                    if getattr(KINDS.get(specs[i].kind), "timeout_is_unknown", False):
+                        rows[i] = _row(specs[i], "unknown", latency_ms=None, checked_at=checked[i],
+                                       error="engine did not answer in time: container state not read")
+                    else:
+                        rows[i] = _row(specs[i], "down", latency_ms=(now - started_at[i]) * 1000.0,
+                                       error="timeout", checked_at=checked[i])
                     in_flight.discard(i)  # abandoned: the daemon thread ends on its own
                 else:
                     next_deadline = deadline if next_deadline is None else min(next_deadline, deadline)
@@ -300,13 +312,21 @@ def run_round(specs: Iterable[ProbeSpec], max_workers: int | None = None, client
                 continue
             if in_flight:
                 done.wait(timeout=max(0.0, (next_deadline or now) - time.monotonic()) + 0.001)
-    df = pd.DataFrame([r for r in rows if r is not None], columns=PROBE_COLUMNS)
+    return rows_frame([r for r in rows if r is not None])
+
+
+def rows_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows → frame: text columns keep None (object dtype), latency float, ok bool, checked_at UTC."""
+    df = pd.DataFrame(rows, columns=PROBE_COLUMNS, dtype=object)
+    df["latency_ms"] = pd.to_numeric(df["latency_ms"], errors="coerce").astype("float64")
+    df["ok"] = df["ok"].astype(bool)
+    df["checked_at"] = pd.to_datetime(df["checked_at"], utc=True)
     return df
 
 
 def empty_rows() -> pd.DataFrame:
     """A probe-rows frame with no rows."""
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBE_COLUMNS})
+    return rows_frame([])
 
 
 # ---------------------------------------------------------------- thresholds
@@ -563,8 +583,8 @@ def probe_docker(spec: ProbeSpec) -> ProbeOutcome:
         info = client.api.inspect_container(ref)
     except docker.errors.NotFound:
         return ProbeOutcome("down", reply="no container", error=f"no container {ref}")
-    except docker.errors.APIError as exc:
-        raise ProbeUnknown(f"engine error: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the engine failed us, not the service
+        raise ProbeUnknown(f"engine did not answer ({type(exc).__name__}): container state not read") from None
     st = info.get("State") or {}
     status = st.get("Status")
     health = (st.get("Health") or {}).get("Status")
@@ -578,6 +598,9 @@ def probe_docker(spec: ProbeSpec) -> ProbeOutcome:
     if health == "starting":
         return ProbeOutcome("degraded", reply=reply, error="healthcheck starting")
     return ProbeOutcome("up", reply=reply)
+
+
+probe_docker.timeout_is_unknown = True  # a hung engine is lost coverage, not a down service
 
 
 def _credentials(spec: ProbeSpec, *names: str) -> tuple:
@@ -810,9 +833,10 @@ class StackProbe:
 def probe_stack(compose_files: list[str] | None = None, project: str | None = None,
                 config_path: str | None = None, engine_url: str | None = None,
                 engine_timeout_s: float = 5.0, timeout_s: float | None = None, client=None,
-                catalog=None) -> StackProbe:
+                catalog=None, discovery_cache: dict | None = None) -> StackProbe:
     """Find the stack (compose files from the containers' labels when not given), derive the
-    probes with no configuration, run one round. Engine down → probes still run from the catalog."""
+    probes with no configuration, run one round. Engine down → probes still run from the catalog.
+    ``discovery_cache`` (a dict kept across rounds) pins each app's working health path."""
     from runbook_lib import compose, connect, inventory as inv_mod, probe_derive
     from runbook_lib import config as rb_config
     from runbook_lib.exceptions import ComposeError
@@ -852,12 +876,28 @@ def probe_stack(compose_files: list[str] | None = None, project: str | None = No
         inventory = inventory[inventory["project"] == catalog.project]  # other projects' containers never match
     specs = probe_derive.derive_probes(catalog, inventory, cfg, timeout_s=timeout_s,
                                        engine_up=client is not None)
+    if discovery_cache is not None:
+        specs = probe_derive.use_discovery_cache(specs, discovery_cache)
     all_rows = run_round(specs, client=client)
+    if discovery_cache is not None:
+        probe_derive.update_discovery_cache(discovery_cache, specs, all_rows)
     rows = probe_derive.collapse_discovery(all_rows, specs)
     audit = probe_derive.endpoint_audit(all_rows, specs)
     return StackProbe(rows=rows, all_rows=all_rows, specs=specs, audit=audit,
                       notes=[redact.mask_text(n) for n in notes], engine_ok=client is not None,
                       project=getattr(catalog, "project", None))
+
+
+def stack_summary(res: StackProbe) -> dict:
+    """The JSON summary for reports: counts by state, coverage, failing checks, the endpoint
+    standardisation picture; status "degraded" with reasons when the engine was unreachable."""
+    from runbook_lib import probe_derive
+    out = probe_summary(res.rows)
+    out["endpoint_audit"] = probe_derive.standardisation(res.audit)
+    if not res.engine_ok:
+        out["status"] = "degraded"
+        out["degraded_reasons"] = [n for n in res.notes if n.startswith("engine unavailable")] or ["engine unavailable"]
+    return out
 
 
 def cmd_probe(args) -> int:
@@ -883,3 +923,43 @@ def cmd_probe(args) -> int:
         s = probe_summary(rows)
         print(f"\n{s['probes_total']} checks: " + ", ".join(f"{k} {v}" for k, v in s["probes_by_state"].items()))
     return 0 if rows.empty or not (rows["state"] == "down").any() else 1
+
+
+def probe_engine_stacks(inventory: pd.DataFrame, client=None, compose_files: list[str] | None = None,
+                        project: str | None = None, config_path: str | None = None,
+                        engine_url: str | None = None, engine_timeout_s: float = 5.0) -> tuple[StackProbe | None, list[str]]:
+    """Probe every compose project the inventory shows (or the one asked for) in one result.
+
+    Compose files given explicitly, or one project: one ``probe_stack``. Otherwise each project
+    whose containers carry their compose files is probed; a project whose files cannot be read
+    here is skipped with a note. Returns (combined result or None, notes).
+    """
+    from runbook_lib.exceptions import RunbookError
+    notes: list[str] = []
+    if compose_files or project or inventory is None or inventory.empty:
+        targets = [project]
+    else:
+        targets = sorted(p for p in inventory["project"].dropna().unique())
+        if not targets:
+            return None, ["no compose project among the containers: nothing to probe natively "
+                          "(pass compose_files to probe a stack)"]
+    results: list[StackProbe] = []
+    for proj in targets:
+        try:
+            results.append(probe_stack(compose_files=compose_files, project=proj, config_path=config_path,
+                                       engine_url=engine_url, engine_timeout_s=engine_timeout_s, client=client))
+        except RunbookError as exc:
+            notes.append(redact.mask_text(f"probes skipped for project {proj or '(auto)'}: {exc}"))
+    if not results:
+        return None, notes
+    if len(results) == 1:
+        return results[0], notes + results[0].notes
+    def cat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        frames = [f for f in frames if f is not None and not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else results[0].rows.iloc[0:0]
+    merged = StackProbe(rows=cat([r.rows for r in results]), all_rows=cat([r.all_rows for r in results]),
+                        specs=[s for r in results for s in r.specs],
+                        audit=cat([r.audit for r in results]) if any(not r.audit.empty for r in results) else results[0].audit,
+                        notes=[n for r in results for n in r.notes], engine_ok=all(r.engine_ok for r in results),
+                        project=None)
+    return merged, notes + merged.notes

@@ -51,7 +51,7 @@ class Signature:
     """One failure pattern. ``cause``/``fix`` are templates over the named groups.
 
     needles: lower-case substrings, any of which must occur in the line (cheap pre-filter).
-    patterns: regexes (named groups become template fields) tried near each needle hit.
+    patterns: regexes (named groups become template fields; ``_name`` groups stay internal).
     sources: which text the signature reads: "log" lines and/or "health" outputs.
     key_fields: captured fields that split findings (e.g. one finding per missing module).
     enrich: name of a function in ``ENRICHERS`` adding computed fields (catalog-aware hints).
@@ -93,7 +93,7 @@ SIGNATURES: list[Signature] = [
         category="missing-module", title="Missing module", severity="critical",
         needles=("cannot find ", "no module named"),
         patterns=(
-            r"Cannot find (?:module|package) ['\"](?P<module>[^'\"]+)['\"](?!\s+or its corresponding type)",
+            r"Cannot find (?:module|package) (?P<_q>['\"])(?P<module>.{1,200}?)(?P=_q)(?!\s+or its corresponding type)",
             r"No module named ['\"]?(?P<module>[\w.\-]+)",
         ),
         cause="the module `{module}` is not installed in the image, so the process exits at start-up",
@@ -131,32 +131,37 @@ SIGNATURES: list[Signature] = [
     Signature(
         category="dns-failure", title="Host name does not resolve", severity="high",
         needles=("enotfound", "eai_again", "name or service not known", "name resolution",
-                 "no such host", "could not translate host name", "unknownhostexception"),
+                 "no such host", "could not translate host name", "unknownhostexception", "bad address '",
+                 "could not resolve host"),
         patterns=(
+            r"bad address '(?P<dnshost>[\w.\-]+)(?::\d+)?'",
             r"(?:getaddrinfo\s+)?(?:ENOTFOUND|EAI_AGAIN)\s+(?P<dnshost>[\w.\-]+)",
             r"could not translate host name \"(?P<dnshost>[^\"]+)\"",
             r"lookup (?P<dnshost>[\w.\-]+)(?: on [\d.:\[\]a-f]+)?: no such host",
             r"UnknownHostException:\s*(?P<dnshost>[\w.\-]+)",
-            r"(?P<dnshost>[\w.\-]+)[:\s]+(?:\[Errno -?\d+\]\s*)?(?:Name or service not known|Temporary failure in name resolution)",
+            r"Could not resolve host:?\s*(?P<dnshost>[\w.\-]+)",
+            r"host \"(?P<dnshost>[\w.\-]+)\".{0,40}?(?:Name or service not known|Temporary failure in name resolution)",
+            r"(?<![\w.\-])(?P<dnshost>(?![\w.\-]*(?:error|exception)\b)[\w.\-]+):\s+(?:\[Errno -?\d+\]\s*)?"
+            r"(?:Name or service not known|Temporary failure in name resolution)",
             r"(?:Name or service not known|Temporary failure in name resolution|nodename nor servname)",
         ),
         cause="{dns_cause}",
         fix="{dns_fix}",
-        key_fields=("dnshost",), enrich="dns",
+        sources=("log", "health"), key_fields=("dnshost",), enrich="dns",
     ),
     Signature(
         category="port-in-use", title="Port already in use", severity="high",
-        needles=("eaddrinuse", "address already in use", "port is already allocated"),
+        needles=("eaddrinuse", "address already in use", "address in use", "port is already allocated"),
         patterns=(
             r"EADDRINUSE:?\s*(?:address already in use\s*)?(?P<addr>\S*?):(?P<port>\d{2,5})",
-            r"(?:bind|listen).{0,40}?:(?P<port>\d{2,5}).{0,40}?address already in use",
+            r"(?:bind|listen).{0,40}?:(?P<port>\d{2,5}).{0,40}?address (?:already )?in use",
             r"Bind for \S*?:(?P<port>\d{2,5}) failed: port is already allocated",
-            r"address already in use",
+            r"address (?:already )?in use",
         ),
-        cause="port {port} is already taken, so the server cannot listen",
-        fix="stop what holds port {port} (`ss -ltnp 'sport = :{port}'` on the host, or two processes in "
-            "the container), or change the port; on the host a stale container may still publish it",
-        key_fields=("port",),
+        cause="{port_txt} is already taken, so the server cannot listen",
+        fix="stop what holds {port_txt} (`ss -ltnp` on the host, or a second process in the container), or "
+            "change the port; on the host a stale container may still publish it",
+        key_fields=("port",), enrich="port_txt",
     ),
     Signature(
         category="db-auth-failure", title="Database authentication failed", severity="high",
@@ -176,8 +181,9 @@ SIGNATURES: list[Signature] = [
     ),
     Signature(
         category="kafka-broker-unavailable", title="Kafka broker unavailable", severity="high",
-        needles=("no leader for this topic-partition", "broker", "kafkajs", "leader_not_available",
-                 "[connection] connection error"),
+        needles=("no leader for this topic-partition", "broker not available", "broker may not be available",
+                 "seed broker", "nobrokersavailable", "kafkajsconnectionerror", "kafkajsnumberofretriesexceeded",
+                 "kafkajsbrokernotfound", "leader_not_available", "[connection] connection error"),
         patterns=(
             r"There is no leader for this topic-partition",
             r"Failed to connect to seed broker(?:.{0,200}?(?P<broker>\b[\w.\-]+:\d{2,5}\b))?",
@@ -194,7 +200,7 @@ SIGNATURES: list[Signature] = [
     Signature(
         category="healthcheck-command-missing", title="Health-check command missing in the image",
         severity="high",
-        needles=("not found", "executable file not found", "no such file or directory"),
+        needles=(": not found", ": command not found", "executable file not found", "no such file or directory"),
         patterns=(
             r"(?:/bin/)?sh:\s*(?:\d+:\s*)?(?P<cmd>[\w.\-/]+):\s*(?:command )?not found",
             r"exec:\s*\"(?P<cmd>[^\"]+)\":\s*executable file not found",
@@ -207,7 +213,7 @@ SIGNATURES: list[Signature] = [
     ),
     Signature(
         category="command-not-found", title="Command not found in the image", severity="critical",
-        needles=("not found", "executable file not found"),
+        needles=(": not found", ": command not found", "executable file not found"),
         patterns=(
             r"exec:\s*\"(?P<cmd>[^\"]+)\":\s*executable file not found",
             r"(?:/bin/)?sh:\s*(?:\d+:\s*)?(?P<cmd>[\w.\-/]+):\s*(?:command )?not found",
@@ -273,12 +279,12 @@ SIGNATURES: list[Signature] = [
     ),
     Signature(
         category="timeout", title="Timeout calling a dependency", severity="medium",
-        needles=("timedout", "timed out", "timeout"),
+        needles=("timedout", "timed out", "timeout of", "timeouterror", "connection timeout", "request timeout",
+                 "operation timeout", "read timeout", "connect timeout"),
         patterns=(
             r"(?:connect\s+)?ETIMEDOUT\s+(?P<target>[\w.\-]+:\d{2,5})?",
             r"(?:Connection|Request|Operation|Read|connect) timed? ?out(?: after (?P<after>\d+\s*m?s))?",
-            r"KafkaJS\w*Error:?\s*Connection timeout",
-            r"(?:TimeoutError|timeout of (?P<after2>\d+)ms exceeded)",
+            r"(?:TimeoutError|timeout of (?P<after2>\d+)\s?ms exceeded)",
         ),
         cause="a call{target_txt} timed out: the dependency is slow, overloaded, or the timeout is too short "
               "for this network",
@@ -347,23 +353,58 @@ class MatchContext:
     services: frozenset[str] = frozenset()
 
 
-def port_service_map(frame: pd.DataFrame | None) -> dict[int, tuple[str, ...]]:
-    """Catalog.frame -> {port: services}: container ports first, host ports as a fallback."""
-    if frame is None or len(frame) == 0 or "ports" not in frame.columns:
+# Ports a server listens on inside its container even when compose neither publishes nor
+# exposes them (image regex -> ports): lets "ECONNREFUSED 127.0.0.1:5432" name `postgres`.
+WELL_KNOWN_PORTS: list[tuple[str, tuple[int, ...]]] = [
+    (r"postgres|postgis|timescale", (5432,)), (r"(^|/)(redis|valkey|keydb)(:|$)", (6379,)),
+    (r"mysql|mariadb|percona", (3306,)), (r"(^|/)mongo(db)?(:|$)", (27017,)),
+    (r"kafka(?!-ui)", (9092,)), (r"zookeeper", (2181,)), (r"elasticsearch|opensearch", (9200, 9300)),
+    (r"clickhouse", (8123, 9000)), (r"(^|/)minio(:|$)", (9000, 9001)), (r"rabbitmq", (5672, 15672)),
+    (r"eventstore", (2113, 1113)), (r"temporalio/(auto-setup|server)", (7233,)), (r"(^|/)nats(:|$)", (4222,)),
+    (r"memcached", (11211,)), (r"(^|/)consul(:|$)", (8500,)), (r"(^|/)etcd(:|$)|coreos/etcd", (2379,)),
+]
+
+
+def image_ports(image: Any) -> tuple[int, ...]:
+    """Well-known listening ports of an image (empty when unknown)."""
+    img = str(image or "").lower()
+    for rx, ports in WELL_KNOWN_PORTS:
+        if img and re.search(rx, img):
+            return ports
+    return ()
+
+
+def port_service_map(frame: pd.DataFrame | None,
+                     raw: Mapping[str, Mapping] | None = None) -> dict[int, tuple[str, ...]]:
+    """Catalog.frame (+ raw ``expose``) -> {port: services}.
+
+    Container ports, ``expose`` and well-known image ports first; host ports as a fallback.
+    """
+    if frame is None or len(frame) == 0 or "service" not in frame.columns:
         return {}
-    by_container: dict[int, list[str]] = {}
+    inside: dict[int, list[str]] = {}
     by_host: dict[int, list[str]] = {}
-    for svc, ports in zip(frame["service"], frame["ports"]):
+
+    def add(target: dict[int, list[str]], port: Any, svc: str) -> None:
+        try:
+            port = int(str(port).split("/")[0])
+        except (TypeError, ValueError):
+            return
+        if svc not in target.setdefault(port, []):
+            target[port].append(svc)
+
+    images = frame["image"] if "image" in frame.columns else [None] * len(frame)
+    ports_col = frame["ports"] if "ports" in frame.columns else [[]] * len(frame)
+    for svc, ports, image in zip(frame["service"], ports_col, images):
         for p in ports if isinstance(ports, list) else []:
-            for key, target in (("container_port", by_container), ("host_port", by_host)):
-                try:
-                    port = int(p.get(key))
-                except (TypeError, ValueError):
-                    continue
-                if svc not in target.setdefault(port, []):
-                    target[port].append(svc)
+            add(inside, p.get("container_port"), svc)
+            add(by_host, p.get("host_port"), svc)
+        for e in ((raw or {}).get(svc) or {}).get("expose") or []:
+            add(inside, e, svc)
+        for port in image_ports(image):
+            add(inside, port, svc)
     out = {port: tuple(svcs) for port, svcs in by_host.items()}
-    out.update({port: tuple(svcs) for port, svcs in by_container.items()})
+    out.update({port: tuple(svcs) for port, svcs in inside.items()})
     return out
 
 
@@ -372,7 +413,7 @@ def context_from_catalog(catalog: Any, service: str | None = None) -> MatchConte
     frame = getattr(catalog, "frame", catalog)
     if frame is None or not isinstance(frame, pd.DataFrame):
         return MatchContext(service=service)
-    return MatchContext(service=service, port_services=port_service_map(frame),
+    return MatchContext(service=service, port_services=port_service_map(frame, getattr(catalog, "raw", None)),
                         services=frozenset(str(s) for s in frame.get("service", [])))
 
 
@@ -453,6 +494,10 @@ def _enrich_path(f: dict, ctx: MatchContext) -> None:
     f["path_or_dir"] = p or "<dir>"
 
 
+def _enrich_port_txt(f: dict, ctx: MatchContext) -> None:
+    f["port_txt"] = f"port {f['port']}" if f.get("port") else "its port"
+
+
 def _enrich_target(f: dict, ctx: MatchContext) -> None:
     t = f.get("target")
     f["target"] = t or ""
@@ -462,7 +507,7 @@ def _enrich_target(f: dict, ctx: MatchContext) -> None:
 ENRICHERS = {
     "module": _enrich_module, "typescript": _enrich_typescript, "port_target": _enrich_port_target,
     "dns": _enrich_dns, "user": _enrich_user, "broker": _enrich_broker, "path": _enrich_path,
-    "target": _enrich_target,
+    "target": _enrich_target, "port_txt": _enrich_port_txt,
 }
 
 
@@ -563,16 +608,14 @@ def _all_needle_hits(low: str, needles: tuple[str, ...], limit: int) -> dict[str
 
 
 def _signature_hits(sig: Signature, blob: str, low: str, cache: dict[str, dict[int, int]],
-                    max_hits: int) -> dict[int, tuple[Signature, dict, int, int, int]]:
-    """line_no -> (sig, fields, line_start, line_end, hit_pos) for one signature."""
+                    max_hits: int, claimed: dict[int, tuple]) -> None:
+    """Claim for ``sig`` each unclaimed line (by start offset) where one of its patterns matches."""
     starts: dict[int, int] = {}
     for needle in sig.needles:
         for ls, pos in cache.get(needle, {}).items():
-            starts.setdefault(ls, pos)
-    out: dict[int, tuple[Signature, dict, int, int, int]] = {}
-    if not starts:
-        return out
-    line_no, counted_to = 0, 0
+            if ls not in claimed:
+                starts.setdefault(ls, pos)
+    found = 0
     for ls in sorted(starts):
         hit = starts[ls]
         le = low.find("\n", ls)
@@ -581,59 +624,89 @@ def _signature_hits(sig: Signature, blob: str, low: str, cache: dict[str, dict[i
         for rx in sig.compiled:
             m = rx.search(blob, w0, w1)
             if m is not None:
-                line_no += blob.count("\n", counted_to, ls)
-                counted_to = ls
-                fields = {k: v for k, v in m.groupdict().items() if v is not None}
-                out[line_no] = (sig, fields, ls, le, m.start())
+                claimed[ls] = (sig, m.groupdict(), le, m.start())
+                found += 1
                 break
-        if len(out) >= max_hits:
+        if found >= max_hits:
             break
-    return out
+
+
+_Hit = tuple  # (line_no, Signature, raw fields, line start, line end, match position)
+
+
+def _hits(lines: Sequence[str], source: str, signatures: Sequence[Signature] | None,
+          max_hits: int) -> tuple[str, list[_Hit]]:
+    """(joined text, hits in line order): each line attributed to the first signature that matches it."""
+    sigs = [s for s in (SIGNATURES if signatures is None else signatures) if source in s.sources]
+    if lines is None or len(lines) == 0 or not sigs:
+        return "", []
+    blob, low = _prepare(lines)
+    needles = tuple(sorted({n for sig in sigs for n in sig.needles}))
+    cache = _all_needle_hits(low, needles, max_hits * 4)
+    claimed: dict[int, tuple] = {}  # line start -> (sig, groups, line end, match pos); table order wins
+    for sig in sigs:
+        _signature_hits(sig, blob, low, cache, max_hits, claimed)
+    out: list[_Hit] = []
+    line_no, counted_to = 0, 0
+    for ls in sorted(claimed):
+        line_no += blob.count("\n", counted_to, ls)
+        counted_to = ls
+        sig, groups, le, mpos = claimed[ls]
+        out.append((line_no, sig, {k: v for k, v in groups.items() if v is not None and k[0] != "_"}, ls, le, mpos))
+    return blob, out
+
+
+class _Texts:
+    """Masked fields, cause, fix and key per (signature, captured values), computed once each."""
+
+    def __init__(self, ctx: MatchContext) -> None:
+        self.ctx = ctx
+        self._cache: dict[tuple, tuple[dict, str, str, tuple[str, ...]]] = {}
+
+    def get(self, sig: Signature, raw: Mapping[str, Any]) -> tuple[dict, str, str, tuple[str, ...]]:
+        k = (id(sig), tuple(sorted((a, str(b)) for a, b in raw.items())))
+        out = self._cache.get(k)
+        if out is None:
+            fields = {a: redact.mask_text(str(b))[:200] for a, b in raw.items()}
+            if sig.enrich:
+                ENRICHERS[sig.enrich](fields, self.ctx)
+            tmpl = _Defaults(fields)
+            tmpl.setdefault("service", self.ctx.service or "<service>")
+            out = (fields, redact.mask_text(sig.cause.format_map(tmpl)), redact.mask_text(sig.fix.format_map(tmpl)),
+                   tuple(str(fields.get(f, "")) for f in sig.key_fields))
+            self._cache[k] = out
+        return out
+
+
+def _materialize(blob: str, hit: _Hit, texts: _Texts, source: str) -> Match:
+    line_no, sig, raw, ls, le, mpos = hit
+    fields, cause, fix, key = texts.get(sig, raw)
+    after: tuple[str, ...] = ()
+    if sig.context_after:
+        nxt, extra = le, []
+        for _ in range(sig.context_after):
+            if nxt >= len(blob):
+                break
+            end = blob.find("\n", nxt + 1)
+            end = len(blob) if end == -1 else end
+            extra.append(redact.mask_text(cut_line(blob[nxt + 1:end])))
+            nxt = end
+        after = tuple(x for x in extra if x.strip())
+    return Match(category=sig.category, severity=sig.severity, title=sig.title, kind=sig.kind, cause=cause,
+                 fix=fix, line_no=line_no, line=redact.mask_text(cut_line(blob[ls:le], around=mpos - ls)),
+                 fields=dict(fields), source=source, key=key, context=after)
 
 
 def match_lines(lines: Sequence[str], context: MatchContext | None = None, source: str = "log",
                 signatures: Sequence[Signature] | None = None, max_hits: int = 10_000) -> list[Match]:
-    """Attribute each matching line to the first signature (table order) that matches it."""
-    ctx = context or MatchContext()
-    sigs = [s for s in (SIGNATURES if signatures is None else signatures) if source in s.sources]
-    if not lines or not sigs:
-        return []
-    blob, low = _prepare(lines)
-    best: dict[int, tuple[int, tuple[Signature, dict, int, int, int]]] = {}
-    needles = tuple(sorted({n for sig in sigs for n in sig.needles}))
-    cache = _all_needle_hits(low, needles, max_hits * 4)
-    for rank, sig in enumerate(sigs):
-        for line_no, hit in _signature_hits(sig, blob, low, cache, max_hits).items():
-            if line_no not in best or best[line_no][0] > rank:
-                best[line_no] = (rank, hit)
-    matches = []
-    for line_no in sorted(best):
-        sig, fields, ls, le, mpos = best[line_no][1]
-        fields = {k: redact.mask_text(str(v))[:200] for k, v in fields.items()}
-        if sig.enrich:
-            ENRICHERS[sig.enrich](fields, ctx)
-        tmpl = _Defaults(fields)
-        tmpl.setdefault("service", ctx.service or "<service>")
-        after: tuple[str, ...] = ()
-        if sig.context_after:
-            nxt, extra = le, []
-            for _ in range(sig.context_after):
-                if nxt >= len(blob):
-                    break
-                end = blob.find("\n", nxt + 1)
-                end = len(blob) if end == -1 else end
-                extra.append(redact.mask_text(cut_line(blob[nxt + 1:end])))
-                nxt = end
-            after = tuple(x for x in extra if x.strip())
-        matches.append(Match(
-            category=sig.category, severity=sig.severity, title=sig.title, kind=sig.kind,
-            cause=redact.mask_text(sig.cause.format_map(tmpl)),
-            fix=redact.mask_text(sig.fix.format_map(tmpl)),
-            line_no=line_no, line=redact.mask_text(cut_line(blob[ls:le], around=mpos - ls)),
-            fields=fields, source=source,
-            key=tuple(str(fields.get(k, "")) for k in sig.key_fields), context=after,
-        ))
-    return matches
+    """Attribute each matching line to the first signature (table order) that matches it.
+
+    ``source`` picks the signatures that read this text ("log" or "health"); at most
+    ``max_hits`` lines are attributed per signature.
+    """
+    blob, hits = _hits(lines, source, signatures, max_hits)
+    texts = _Texts(context or MatchContext())
+    return [_materialize(blob, h, texts, source) for h in hits]
 
 
 # -- classification over evidence --------------------------------------------
@@ -751,33 +824,58 @@ def _row(ev: Mapping[str, Any], category: str, cause: str, fix: str, evidence: l
     }
 
 
-def _aggregate(ev: Mapping[str, Any], matches: list[Match], max_evidence: int) -> list[dict]:
-    groups: dict[tuple[str, tuple[str, ...]], list[Match]] = {}
-    for m in matches:
-        groups.setdefault((m.category, m.key), []).append(m)
+def _aggregate(ev: Mapping[str, Any], blob: str, hits: list[_Hit], texts: _Texts, source: str,
+               max_evidence: int, max_details: int = 10, max_keys: int = 5) -> list[dict]:
+    """One finding per (category, key fields); only the few kept lines are masked and cut.
+
+    A crash loop repeating one error 10 000 times costs one regex per line, not 10 000
+    findings; a category with more than ``max_keys`` distinct keys (10 000 different
+    targets) becomes one finding that says how many variants it saw.
+    """
+    groups: dict[tuple[str, tuple[str, ...]], list[_Hit]] = {}
+    keys_per_category: dict[str, set] = {}
+    variant_of: dict[tuple, tuple] = {}  # (sig, captured items) -> (group key, variant id)
+    variants_seen: dict[tuple, dict[tuple, _Hit]] = {}
+    for h in hits:
+        sig, raw = h[1], h[2]
+        items = (id(sig), tuple(raw.items()))
+        known = variant_of.get(items)
+        if known is None:
+            key = (sig.category, tuple(str(raw.get(k, "")) for k in sig.key_fields))
+            known = variant_of[items] = (key, (id(sig), tuple(sorted(raw.items()))))
+            keys_per_category.setdefault(sig.category, set()).add(key[1])
+        groups.setdefault(known[0], []).append(h)
+        variants_seen.setdefault(known[0], {}).setdefault(known[1], h)
+    crowded = {c for c, keys in keys_per_category.items() if len(keys) > max_keys}
+    if crowded:
+        merged: dict[tuple[str, tuple[str, ...]], list[_Hit]] = {}
+        merged_variants: dict[tuple, dict[tuple, _Hit]] = {}
+        for (cat, key), hs in groups.items():
+            new_key = (cat, () if cat in crowded else key)
+            merged.setdefault(new_key, []).extend(hs)
+            for vid, h in variants_seen[(cat, key)].items():
+                merged_variants.setdefault(new_key, {}).setdefault(vid, h)
+        groups = {k: sorted(v, key=lambda h: h[0]) for k, v in merged.items()}
+        variants_seen = merged_variants
     rows = []
-    for (_cat, _key), ms in groups.items():
-        first = ms[0]
+    for gkey, group in groups.items():
+        first = _materialize(blob, group[0], texts, source)
         evidence: list[str] = []
-        for m in ms:
+        for h in group:
+            m = first if h is group[0] else _materialize(blob, h, texts, source)
             for text in (m.line, *m.context):
                 if text not in evidence:
                     evidence.append(text)
             if len(evidence) >= max_evidence:
                 break
-        details = []
-        for m in ms:
-            if dict(m.fields) not in details:
-                details.append(dict(m.fields))
-            if len(details) >= 10:
-                break
+        variants = variants_seen[gkey]
+        details = [dict(texts.get(h[1], h[2])[0]) for h in list(variants.values())[:max_details]]
         cause = first.cause
-        others = len({m.cause for m in ms}) - 1
-        if others > 0:
-            cause += f" (and {others} more like it)"
+        if len(variants) > 1:
+            cause += f" (and {len(variants) - 1} more like it)"
         rows.append(_row(ev, first.category, cause, first.fix, evidence[:max_evidence],
-                         severity=first.severity, title=first.title, kind=first.kind, count=len(ms),
-                         first_line=first.line_no, source=first.source, details=details))
+                         severity=first.severity, title=first.title, kind=first.kind, count=len(group),
+                         first_line=first.line_no, source=source, details=details))
     return rows
 
 
@@ -797,12 +895,13 @@ def classify_one(ev: Mapping[str, Any], context: MatchContext | None = None,
                          "start the engine (`systemctl start docker` / restart Docker Desktop) and check "
                          "DOCKER_HOST / the socket; then re-run `runbook diagnose`",
                          [str(engine_error)], source="engine"))
-    log_lines = list(_get(ev, "log_lines") or [])
+    log_lines = _get(ev, "log_lines")
+    log_lines = [] if log_lines is None else list(log_lines)
     health_outputs = _health_outputs(ev)
-    log_matches = match_lines(log_lines, ctx, "log", signatures)
-    health_matches = match_lines(health_outputs, ctx, "health", signatures)
-    rows += _aggregate(ev, log_matches, max_evidence)
-    rows += _aggregate(ev, health_matches, max_evidence)
+    texts = _Texts(ctx)
+    for source, lines in (("log", log_lines), ("health", health_outputs)):
+        blob, hits = _hits(lines, source, signatures, max_hits=10_000)
+        rows += _aggregate(ev, blob, hits, texts, source, max_evidence)
 
     exit_code = _num(_get(ev, "exit_code"))
     events = _events(ev)
@@ -825,7 +924,7 @@ def classify_one(ev: Mapping[str, Any], context: MatchContext | None = None,
     restarts = _num(_get(ev, "restart_count")) or 0
     growth = _num(_get(ev, "restart_growth")) or 0
     state = _get(ev, "state")
-    if growth > 0 or restarts >= crash_loop_restarts or state == "restarting":
+    if growth > 0 or state == "restarting" or (restarts >= crash_loop_restarts and _is_failing(ev)):
         grew = f" (+{int(growth)} since the previous sample)" if growth else ""
         exit_txt = f", last exit code {int(exit_code)}" if exit_code is not None else ""
         rows.append(_row(ev, "crash-loop",

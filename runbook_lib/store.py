@@ -16,7 +16,9 @@ Layout (schema version 1), sized for 30 days of 1-minute samples for 100 service
 
 Writes are ``BEGIN IMMEDIATE`` transactions with a busy timeout (default 10 s), so a
 scheduled collector and an open notebook never see "database is locked"; a transaction
-acknowledged by ``write_round`` survives the writer being killed (WAL, synchronous=FULL).
+acknowledged by ``write_round`` survives the writer being killed (WAL with synchronous=NORMAL
+commits to the OS before returning; ``synchronous="FULL"`` also survives a power cut, at one
+fsync per round).
 The store refuses read-only locations and network file systems (WAL needs shared memory
 that NFS/CIFS/sshfs do not provide).
 """
@@ -40,6 +42,7 @@ from runbook_lib.exceptions import StoreError
 
 ENV_VAR = "RUNBOOK_STORE"
 ALLOW_NETWORK_ENV = "RUNBOOK_STORE_ALLOW_NETWORK"
+SYNC_ENV = "RUNBOOK_STORE_SYNC"  # NORMAL (default: safe against killed processes) or FULL (also power cuts)
 SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT_S = 10.0
 DEFAULT_RAW_RETENTION_DAYS = 3.0
@@ -456,7 +459,7 @@ class Store:
         return sid
 
     def _error_id(self, text: str | None) -> int | None:
-        if not text:
+        if not isinstance(text, str) or not text:
             return None
         eid = self._error_ids.get(text)
         if eid is None:
@@ -501,10 +504,12 @@ class Store:
                 sid = self._service_id(str(r.get("project") or ""), str(r["service"]), t)
                 seen.add(sid)
                 image = r.get("image")
-                if image and self._images.get(sid) != image:
+                if isinstance(image, str) and image and self._images.get(sid) != image:
                     con.execute("UPDATE services SET image=? WHERE id=?", (redact.mask_text(str(image)), sid))
                     self._images[sid] = image
-                items.append((sid, int(r["raw"]), r.get("latency_ms"), r.get("error"), r.get("started_ts")))
+                started = r.get("started_ts")
+                started = None if started is None or _isnan(started) else float(started)
+                items.append((sid, int(r["raw"]), r.get("latency_ms"), r.get("error"), started))
             # services seen before but absent from this round
             q = "SELECT id, project FROM services"
             args: tuple = ()
@@ -613,7 +618,8 @@ class Store:
         df["first_seen"] = _to_utc(df.pop("first_ts").fillna(0))
         return df
 
-    def intervals(self, since: Any = None, until: Any = None, services: Iterable[str] | None = None) -> pd.DataFrame:
+    def intervals(self, since: Any = None, until: Any = None, services: Iterable[str] | None = None,
+                  project: str | None = None) -> pd.DataFrame:
         """Effective-state runs overlapping [since, until): service, project, state, start, end, n_samples,
         first_error (unclipped; ``uptime`` clips)."""
         lo = _ts_seconds(since) if since is not None else 0
@@ -623,9 +629,10 @@ class Store:
             "WHERE i.end_ts > ? AND i.start_ts < ? ORDER BY i.service_id, i.start_ts", (lo, hi))
         data = cur.fetchall()
         df = pd.DataFrame(data, columns=["service_id", "state", "start_ts", "end_ts", "n_samples", "error_id"])
-        return self._decorate(df, services, {"start_ts": "start", "end_ts": "end"})
+        return self._decorate(df, services, {"start_ts": "start", "end_ts": "end"}, project)
 
-    def samples(self, since: Any = None, until: Any = None, services: Iterable[str] | None = None) -> pd.DataFrame:
+    def samples(self, since: Any = None, until: Any = None, services: Iterable[str] | None = None,
+                project: str | None = None) -> pd.DataFrame:
         """Raw samples in [since, until) (within the raw retention): ts, project, service, raw_state, state
         (effective), latency_ms, error."""
         lo = _ts_seconds(since) if since is not None else 0
@@ -634,9 +641,9 @@ class Store:
                                 "WHERE ts >= ? AND ts < ? ORDER BY ts, service_id", (lo, hi)).fetchall()
         df = pd.DataFrame(data, columns=["ts", "service_id", "raw_state", "state", "latency_us", "error_id"])
         df["latency_ms"] = df.pop("latency_us").astype("float64") / 1000.0
-        return self._decorate(df, services, {"ts": "ts"})
+        return self._decorate(df, services, {"ts": "ts"}, project)
 
-    def latency_stats(self, since: Any = None, until: Any = None) -> pd.DataFrame:
+    def latency_stats(self, since: Any = None, until: Any = None, project: str | None = None) -> pd.DataFrame:
         """Per-service latency p50/p95/p99 (ms) and sample count over the window.
 
         Exact from raw samples when the window lies within the raw retention (``source`` "raw");
@@ -667,7 +674,7 @@ class Store:
                                                    for p in ("p50", "p95", "p99")},
                              "samples": int(w.sum()), "source": "hourly"})
             out = pd.DataFrame(rows, columns=cols)
-        return self._decorate(out[cols], None, {})
+        return self._decorate(out[cols], None, {}, project)
 
     def rounds(self, since: Any = None, until: Any = None) -> pd.DataFrame:
         """Collection rounds: ts, interval_s, services, engine_ok, notes."""
@@ -679,7 +686,8 @@ class Store:
         df["engine_ok"] = df["engine_ok"].astype(bool)
         return df
 
-    def _decorate(self, df: pd.DataFrame, services: Iterable[str] | None, times: dict[str, str]) -> pd.DataFrame:
+    def _decorate(self, df: pd.DataFrame, services: Iterable[str] | None, times: dict[str, str],
+                  project: str | None = None) -> pd.DataFrame:
         svc = dict(((r[0]), (r[1], r[2])) for r in self.con.execute("SELECT id, project, service FROM services"))
         ids = df["service_id"].astype("int64") if len(df) else df["service_id"]
         df.insert(0, "project", [svc.get(int(i), ("", "?"))[0] for i in ids])
@@ -701,6 +709,8 @@ class Store:
         if services is not None:
             wanted_s = set(services)
             df = df[df["service"].isin(wanted_s)]
+        if project is not None:
+            df = df[df["project"] == project]
         return df.drop(columns=["service_id"]).reset_index(drop=True)
 
 
@@ -718,7 +728,7 @@ def _lat_us(lat: Any) -> int | None:
 
 
 def open_store(path: str | os.PathLike | None = None, *, thresholds: Thresholds | None = None,
-               busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, synchronous: str = "FULL",
+               busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, synchronous: str | None = None,
                raw_retention_days: float = DEFAULT_RAW_RETENTION_DAYS,
                interval_retention_days: float = DEFAULT_INTERVAL_RETENTION_DAYS,
                mounts_text: str | None = None, readonly: bool = False) -> Store:
@@ -751,7 +761,10 @@ def open_store(path: str | os.PathLike | None = None, *, thresholds: Thresholds 
             if str(mode).lower() != "wal":
                 raise StoreError(f"the history store {p} cannot use WAL mode (got {mode}). Fix: put it on a local "
                                  f"disk with --store PATH.")
-            con.execute(f"PRAGMA synchronous = {synchronous}")
+            sync = (synchronous or os.environ.get(SYNC_ENV) or "NORMAL").upper()
+            if sync not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+                raise StoreError(f"unknown synchronous mode {sync!r} (from {SYNC_ENV}?). Fix: use NORMAL or FULL.")
+            con.execute(f"PRAGMA synchronous = {sync}")
             con.execute("PRAGMA foreign_keys = OFF")
             migrate(con)
         elif schema_version(con) > SCHEMA_VERSION:

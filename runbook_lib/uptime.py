@@ -175,7 +175,8 @@ def uptime(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
     w0, w1 = pd.Timestamp(start).timestamp(), pd.Timestamp(end).timestamp()
     w1_eff = min(w1, pd.Timestamp(now).timestamp())
     window_s = w1 - w0
-    names = sorted(set(services or []) | set(intervals["service"]) if len(intervals) else set(services or []))
+    wanted = set(services) if services is not None else set()
+    names = sorted(wanted | set(intervals["service"])) if len(intervals) else sorted(wanted)
     sums: dict[str, dict[str, float]] = {s: {} for s in names}
     if len(intervals):
         a = np.maximum(_seconds(intervals["start"]), w0)
@@ -194,7 +195,8 @@ def uptime(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
         cov = (measured + starting) / window_s * 100.0 if window_s > 0 else float("nan")
         if measured > 0:
             pcts = (up / measured * 100.0, deg / measured * 100.0, down / measured * 100.0)
-            label = f"{pcts[0] + pcts[1]:.2f} % of measured, coverage {cov:.0f} %"
+            label = f"{pcts[0] + pcts[1]:.2f} % of measured, coverage {cov:.0f} %" if cov >= 1 else \
+                f"{pcts[0] + pcts[1]:.2f} % of measured, coverage {cov:.2g} %"
         else:
             pcts = (float("nan"),) * 3
             label = "no data"
@@ -225,7 +227,7 @@ def incidents(intervals: pd.DataFrame, now: pd.Timestamp | None = None, start: p
     """Contiguous down periods per service: start, end (NaT while ongoing), ongoing, duration_s, first_error.
 
     Down runs that touch (within ``join_gap_s``) merge. The last run of a service, if down, is
-    ongoing. With ``start``/``end`` only incidents overlapping the window are kept (unclipped).
+    ongoing; its ``duration_s`` is what was measured (to the last sample, at most ``now``). With ``start``/``end`` only incidents overlapping the window are kept (unclipped).
     """
     now = now or utcnow()
     if intervals.empty:
@@ -259,7 +261,7 @@ def incidents(intervals: pd.DataFrame, now: pd.Timestamp | None = None, start: p
     out = []
     for r in rows:
         ongoing = bool(r["ongoing"])
-        stop = min(r["end"], now_s) if not ongoing else now_s
+        stop = min(r["end"], now_s)  # measured length: an ongoing incident lasts at least this long
         out.append({"service": r["service"], "start": pd.Timestamp(r["start"], unit="s", tz="UTC"),
                     "end": pd.NaT if ongoing else pd.Timestamp(r["end"], unit="s", tz="UTC"),
                     "ongoing": ongoing, "duration_s": float(max(0.0, stop - r["start"])),
@@ -336,12 +338,13 @@ def clip(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
     return df[df["end"] > df["start"]].reset_index(drop=True)
 
 
-def uptime_24h(store, services: Iterable[str] | None = None, now: pd.Timestamp | None = None) -> pd.DataFrame:
+def uptime_24h(store, services: Iterable[str] | None = None, now: pd.Timestamp | None = None,
+               project: str | None = None) -> pd.DataFrame:
     """Each service's 24 h uptime for the health check report: service, uptime_24h_pct,
     coverage_24h_pct, uptime_24h (text: "99.90 % of measured, coverage 100 %" or "no data")."""
     now = now or utcnow()
     start, end = now - pd.Timedelta(hours=24), now
-    iv = store.intervals(start, end)
+    iv = store.intervals(start, end, project=project)
     u = uptime(iv, start, end, services=list(services) if services is not None else None, now=now)
     if services is not None:
         u = u[u["service"].isin(set(services))]
@@ -389,3 +392,26 @@ def fmt_duration(seconds: Any) -> str:
     m, sec = divmod(rem, 60)
     parts = [f"{d} d"] * bool(d) + [f"{h} h"] * bool(h) + [f"{m} min"] * bool(m) + [f"{sec} s"] * (not d and not h)
     return " ".join(parts) or "0 s"
+
+
+def with_uptime_24h(table: pd.DataFrame, store_path: str | None = None, project: str | None = None,
+                    service_col: str = "service") -> tuple[pd.DataFrame, str | None]:
+    """Add each service's measured 24 h uptime beside its state ("no data" without history).
+
+    Reads the store (read-only); returns (table with an ``uptime 24h`` column, note or None).
+    """
+    from runbook_lib.exceptions import RunbookError
+    from runbook_lib.store import open_store
+    out = table.copy()
+    try:
+        store = open_store(store_path, readonly=True)
+    except RunbookError as exc:
+        out["uptime 24h"] = "no data"
+        return out, f"24 h uptime: no data ({exc})"
+    try:
+        u = uptime_24h(store, services=list(out[service_col].dropna().astype(str).unique()), project=project)
+    finally:
+        store.close()
+    text = dict(zip(u["service"], u["uptime_24h"]))
+    out["uptime 24h"] = [text.get(str(s), "no data") for s in out[service_col]]
+    return out, None

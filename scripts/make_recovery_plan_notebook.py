@@ -30,12 +30,10 @@ cells = [
         "audit_log: str | None = None       # audit log; None: RUNBOOK_AUDIT_LOG or ~/.local/share/runbook/audit.log",
         metadata={"tags": ["parameters"]}),
     new_code_cell(
-        "import yaml\n"
         "from runbook_lib import actions, connect, plan as rplan, plots, render, report, tiers\n"
         "from runbook_lib.exceptions import RunbookError\n\n"
-        "if isinstance(compose_files, str):  # plain papermill passes -p values as strings\n"
-        "    compose_files = yaml.safe_load(compose_files) or []\n"
-        "compose_files = [compose_files] if isinstance(compose_files, str) else list(compose_files)\n"
+        "# plain papermill passes -p values as strings: 'false' must not mean apply\n"
+        "compose_files, apply, budget_s = actions.report_parameters(compose_files, apply, budget_s)\n"
         "client, problem = connect.try_connect(engine_url, engine_timeout_s)\n"
         "ctx = None\n"
         "if client is not None:\n"
@@ -49,8 +47,10 @@ cells = [
         "else:\n"
         "    status, plan = ctx[\"status\"], ctx[\"plan\"]\n"
         "    render.banner(f\"Project {ctx['project']} from {', '.join(ctx['files'])}\", \"info\")\n"
-        "    for note in list(getattr(ctx[\"catalog\"], \"notes\", ())) + status.attrs.get(\"notes\", []):\n"
-        "        render.banner(note, \"warning\")"),
+        "    notes = list(getattr(ctx[\"catalog\"], \"notes\", ())) + status.attrs.get(\"notes\", [])\n"
+        "    if notes:\n"
+        "        more = f\" … and {len(notes) - 3} more notes\" if len(notes) > 3 else \"\"\n"
+        "        render.banner(\" | \".join(notes[:3]) + more, \"warning\")"),
     new_markdown_cell("## Expected vs actual, by tier"),
     new_code_cell(
         "if ctx is not None:\n"

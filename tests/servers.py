@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -188,6 +188,10 @@ def default_routes() -> dict[str, Route]:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops SYNs under a concurrent round (1 s retransmit)
+
+
 class HttpStub:
     """ThreadingHTTPServer on 127.0.0.1 answering from ``routes`` (404 otherwise)."""
 
@@ -224,7 +228,7 @@ class HttpStub:
                 except OSError:
                     pass
 
-        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server = _Server((HOST, 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

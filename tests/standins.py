@@ -168,9 +168,10 @@ class HttpStandin(_Base):
     A route body may be a callable taking the handler and returning a route.
     """
 
-    def __init__(self, routes: dict[str, Route | Callable[..., Route]] | None = None) -> None:
+    def __init__(self, routes: dict[str, Route | Callable[..., Route]] | None = None, tls: bool = False) -> None:
         super().__init__()
         self.routes: dict[str, Any] = dict(routes or {})
+        self.tls = tls
         self.auth: tuple[str, str] | None = None
         outer = self
 
@@ -187,12 +188,17 @@ class HttpStandin(_Base):
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls:  # like Elasticsearch 8 with security on: HTTPS only, plaintext gets the door closed
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self_signed_cert())
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         self._stop.set()
@@ -246,6 +252,23 @@ class HttpStandin(_Base):
                 h.wfile.write(data)
         except OSError:
             pass
+
+
+_CERT: tuple[str, str] | None = None
+
+
+def self_signed_cert() -> tuple[str, str]:
+    """(cert, key) paths of a throw-away self-signed certificate for 127.0.0.1 (openssl CLI)."""
+    global _CERT
+    if _CERT is None:
+        import subprocess
+        import tempfile
+        d = tempfile.mkdtemp(prefix="rb-tls-")
+        cert, key = f"{d}/cert.pem", f"{d}/key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+        _CERT = (cert, key)
+    return _CERT
 
 
 # Route tables of each service shape, from the services' documentation.

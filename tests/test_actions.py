@@ -97,11 +97,13 @@ def test_db_healthy_late_then_api_then_web(docker_client, stack, tmp_path):
     assert list(log["outcome"]) == ["ok"] * 6
     assert any("wait for db" in m for m in lines)
     # order on the engine: api started only after db was healthy, web after api
+    # db cannot pass its healthcheck before /tmp/ready exists, 3 s after it started
     db = docker_client.api.inspect_container(f"{stack.project}-db-1")
-    healthy_at = min(pd.Timestamp(h["End"]) for h in db["State"]["Health"]["Log"] if h["ExitCode"] == 0)
+    db_at = pd.Timestamp(db["State"]["StartedAt"])
     api_at = pd.Timestamp(_started_at(docker_client, f"{stack.project}-api-1"))
     web_at = pd.Timestamp(_started_at(docker_client, f"{stack.project}-web-1"))
-    assert pd.Timestamp(db["State"]["StartedAt"]) < healthy_at <= api_at <= web_at
+    assert db["State"]["Health"]["Status"] == "healthy"
+    assert db_at + pd.Timedelta(seconds=3) <= api_at <= web_at
     # audit: every step has started then outcome, in the same order
     rec = read_audit(audit.path)
     steps = rec[rec["action"] != "apply-plan"]
@@ -292,6 +294,20 @@ def test_not_created_service_stops_with_compose_hint(docker_client, stack, tmp_p
     assert any("up -d db" in m for m in msgs)
 
 
+def test_engine_error_stops_the_run_and_is_audited(docker_client, stack, tmp_path):
+    db = stack("db", "exit 1", start=True, wait_exit=True)
+    api = stack("api", "exit 1", start=True, wait_exit=True)
+    before = _started_at(docker_client, api.name)
+    plan, _ = _plan_for(docker_client, stack.project, catalog({"db": {}, "api": {"depends_on": ["db"]}}))
+    db.remove(force=True)  # gone between planning and applying
+    log = actions.apply_plan(docker_client, plan, None, AuditLog(tmp_path / "a.log"), progress=None)
+    assert log.iloc[0]["outcome"] == "failed" and "NotFound" in log.iloc[0]["detail"]
+    assert log.attrs["stopped_at"] == "db" and _started_at(docker_client, api.name) == before
+    rec = read_audit(tmp_path / "a.log")
+    assert list(rec["phase"]) == ["started", "started", "outcome", "outcome"]
+    assert list(rec["outcome"].dropna()) == ["failed", "stopped"]
+
+
 def test_audit_masks_secrets_and_is_append_only(tmp_path):
     path = tmp_path / "audit.log"
     path.write_text('{"old": "record"}\n')
@@ -306,6 +322,15 @@ def test_audit_masks_secrets_and_is_append_only(tmp_path):
     recs = read_audit(path)
     assert list(recs["phase"].dropna()) == ["started", "outcome"]
     assert str(recs["ts"].dropna().iloc[0].tz) == "UTC"
+
+
+def test_empty_plan_needs_no_engine(tmp_path):
+    from runbook_lib.plan import STEP_COLUMNS
+    log = actions.apply_plan(None, pd.DataFrame(columns=STEP_COLUMNS), None, AuditLog(tmp_path / "a.log"),
+                             progress=None)
+    assert len(log) == 0 and log.attrs["status"] == "complete"
+    rec = read_audit(tmp_path / "a.log")
+    assert list(zip(rec["phase"], rec["outcome"].fillna(""))) == [("started", ""), ("outcome", "complete")]
 
 
 def test_default_audit_path(monkeypatch, tmp_path):
@@ -391,3 +416,18 @@ def test_actions_module_calls_only_allowed_docker_endpoints():
               and node.func.value.attr == "api"}
     assert calls <= {"start", "restart", "unpause", "inspect_container"}, calls
     assert os.path.exists(REPO / "runbook_lib" / "actions.py")
+
+
+def test_report_parameters_are_strict():
+    from runbook_lib.exceptions import ParameterError
+    assert actions.report_parameters("[a.yml, b.yml]", "false", "None") == (["a.yml", "b.yml"], False, None)
+    assert actions.report_parameters("a.yml", "true", "120") == (["a.yml"], True, 120.0)
+    assert actions.report_parameters([], False, None) == ([], False, None)
+    assert actions.report_parameters("[]", "False", 5) == ([], False, 5.0)
+    for bad in ("maybe", "fals", "2"):
+        with pytest.raises(ParameterError):
+            actions.strict_bool(bad)
+    with pytest.raises(ParameterError):
+        actions.report_parameters("{a: 1}", False, None)
+    with pytest.raises(ParameterError):
+        actions.report_parameters([], False, "-3")

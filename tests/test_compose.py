@@ -876,3 +876,80 @@ def test_cli_catalog_from_running_containers(tmp_path, docker_client, containers
     rc = main(["catalog", "--project", project, "--json"])
     data = json.loads(capsys.readouterr().out)
     assert rc == 0 and data["summary"]["project"] == project and data["summary"]["files"] == [str(f)]
+
+
+def test_implicit_dependencies(tmp_path):
+    p = write(tmp_path, """
+        services:
+          db: {image: postgres:16}
+          data: {image: busybox}
+          vpn: {image: wireguard}
+          app:
+            image: app
+            links: ["db:database"]
+            volumes_from: [data, "container:external-box"]
+            network_mode: "service:vpn"
+            depends_on: {db: {condition: service_healthy}}
+    """)
+    app = row(load([p]), "app")
+    assert [(d["service"], d["condition"]) for d in app["depends_on"]] == [
+        ("db", "service_healthy"), ("data", "service_started"), ("vpn", "service_started")]
+    bad = write(tmp_path, "services:\n  app: {image: x, links: [nothere]}\n", "bad.yml")
+    with pytest.raises(ComposeError, match="nothere"):
+        load([bad])
+
+
+def test_invalid_service_name(tmp_path):
+    p = write(tmp_path, 'services:\n  "bad name<script>": {image: x}\n')
+    with pytest.raises(ComposeError, match="not valid") as err:
+        load([p])
+    assert err.value.file == str(p)
+
+
+def test_untrusted_text_renders_inert(tmp_path):
+    from runbook_lib import render
+    from runbook_lib.compose import catalog_table
+    p = write(tmp_path, """
+        services:
+          web:
+            image: "acme/x:1"
+            labels: {note: "<script>alert(1)</script>"}
+            command: ["echo", "\\"><img src=x onerror=alert(1)>"]
+            environment: {GREETING: "<script>alert(1)</script>"}
+    """)
+    cat = load([p])
+    html = render.table_html(cat.frame[["service", "labels", "command", "environment"]])
+    html += render.table_html(catalog_table(cat))
+    assert "<script>alert(1)</script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_override_tag_then_third_file_merges_by_key(tmp_path):
+    a = write(tmp_path, "services:\n  api: {image: x, environment: [A=1, B=2]}\n", "a.yml")
+    b = write(tmp_path, "services:\n  api: {environment: !override [C=3]}\n", "b.yml")
+    c = write(tmp_path, "services:\n  api: {environment: {D: '4'}}\n", "c.yml")
+    assert row(load([a, b, c]), "api")["environment"] == {"C": "3", "D": "4"}
+
+
+def test_profiles_as_string_and_unknown_tier_override_note(tmp_path):
+    p = write(tmp_path, "services:\n  a: {image: x}\n  b: {image: x, profiles: [p1]}\n  c: {image: x, profiles: [p2]}\n")
+    assert set(load([p], profiles="p1, p2").frame["service"]) == {"a", "b", "c"}
+    cat = load([p], config=RunbookConfig(tiers={"a": "Core", "typo": "infrastructure", "b": "x"}))
+    assert [n for n in cat.notes if "'typo'" in n] and not [n for n in cat.notes if "'b'" in n]
+
+
+def test_secrets_from_dotenv_and_shell_are_masked_where_interpolated(tmp_path):
+    (tmp_path / ".env").write_text("REDIS_PASSWORD=dotenv-canary-11\nPLAIN=ok\n")
+    p = write(tmp_path, """
+        services:
+          ui:
+            image: rediscommander/redis-commander
+            environment:
+              - REDIS_HOSTS=local:redis:6379:0:${REDIS_PASSWORD}
+              - API=https://x/?k=${SERVICE_API_KEY}
+            healthcheck: {test: ["CMD", "probe", "${REDIS_PASSWORD}"]}
+    """)
+    cat = load([p], environ={"SERVICE_API_KEY": "shell-canary-12", "UNRELATED_TOKEN": "zz-not-used-zz"})
+    text = dump(cat)
+    assert "dotenv-canary-11" not in text and "shell-canary-12" not in text
+    assert cat.raw["ui"]["environment"]["REDIS_HOSTS"].endswith("dotenv-canary-11")

@@ -193,3 +193,20 @@ def test_fixture_postgres_oom_is_the_one_root_cause(fixtures_dir):
     plan = recovery_plan(cat, status, project="vextrus")
     assert _steps(plan) == [(1, "postgres", "start", None), (1, "postgres", "wait", "healthy")]
     assert plan.iloc[1]["timeout_s"] == 10 * 5 + 5  # interval * retries + timeout from its healthcheck
+
+
+def test_plan_graph_figure_colours_states_and_escapes_names():
+    from runbook_lib.plots import plan_graph_figure
+    from runbook_lib.render import STATE_COLORS
+    evil = '"><img src=x onerror=alert(1)>'
+    cat = catalog({"db": {}, "api": {"depends_on": ["db"]}, evil: {"depends_on": ["api"]}})
+    inv = inventory([{"service": "db", "state": "exited", "exit_code": 1}, {"service": "api", "state": "running"}])
+    status = expected_vs_actual(cat, inv, project="p")
+    fig = plan_graph_figure(status, recovery_plan(cat, status))
+    nodes = {t.name: t for t in fig.data if t.mode == "markers+text"}
+    assert set(nodes) == {"exited", "running-no-healthcheck", "not-created"}
+    assert nodes["exited"].marker.color == STATE_COLORS["exited"] and nodes["exited"].text == ("db (wave 1)",)
+    assert nodes["exited"].marker.line.width == (3,)  # db is the root cause
+    text = fig.to_json()
+    assert "<img" not in text and "&lt;img" in text
+    assert len(plan_graph_figure(status.iloc[0:0]).data) == 0

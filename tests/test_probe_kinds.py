@@ -6,7 +6,6 @@ wall time; we assert the reason, not a duration).
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -267,6 +266,18 @@ def test_elasticsearch_wrong_protocol_is_down(http):
     other = http(S.grafana_routes())
     row = one(ProbeSpec("es", "elasticsearch", port=other.port))  # 404 text
     assert row["state"] == "down" and "not JSON" in row["error"]
+
+
+def test_elasticsearch_over_tls_is_found_without_configuration():
+    """ES 8 with security on serves HTTPS only: plain HTTP gets the door closed, then HTTPS answers."""
+    s = S.HttpStandin(S.es_routes("green"), tls=True)
+    try:
+        row = one(ProbeSpec("es", "elasticsearch", port=s.port, timeout_s=3))
+        forced = one(ProbeSpec("es", "elasticsearch", port=s.port, options={"scheme": "http"}))
+    finally:
+        s.stop()
+    assert row["state"] == "up", row
+    assert forced["state"] == "down" and "over http" in forced["error"]
 
 
 def test_elasticsearch_slow_answer_times_out(http):
@@ -537,6 +548,53 @@ def test_http_kind_probes_from_inside_the_container(docker_client, containers):
     assert es["state"] == "down" and es["via"] == "exec" and "not JSON" in es["error"]
 
 
-def test_exec_without_engine_is_unknown():
-    row = one(ProbeSpec("ch", "clickhouse", port=8123, via="exec", container="abc"))
-    assert row["state"] == "unknown" and "port not published" in row["error"]
+@pytest.mark.parametrize("kind", sorted(probe_kinds.KIND_INFO))
+def test_every_kind_is_unknown_not_down_when_it_cannot_run(kind):
+    """Port not published and no engine to probe from inside: unknown for every kind, never down."""
+    info = probe_kinds.KIND_INFO[kind]
+    row = one(ProbeSpec(kind, kind, port=info.port, via="exec", container="abc"))
+    assert row["state"] == "unknown" and not row["ok"] and "port not published" in row["error"], row
+    none = one(ProbeSpec(kind, kind, port=info.port, via="none"))
+    assert none["state"] == "unknown" and "port not published" in none["error"]
+
+
+ZK_SCRIPT = r"""
+read -n 4 w
+case "$w" in
+  ruok) printf imok ;;
+  srvr) printf 'Zookeeper version: 3.8.0\nLatency min/avg/max: 0/0.1/3\nMode: standalone\nNode count: 5\n' ;;
+esac
+"""
+
+
+def test_zookeeper_probed_from_inside_the_container(docker_client, containers):
+    """A four-letter-word stand-in (busybox nc) with no published port: ruok/srvr sent with the image's nc."""
+    c = containers(["sh", "-c", f"cat > /tmp/zk.sh <<'EOF'\n{ZK_SCRIPT}\nEOF\nnc -ll -p 2181 -e sh /tmp/zk.sh"],
+                   name="zk-exec")
+    spec = ProbeSpec("zookeeper", "zookeeper", port=2181, via="exec", container=c.id)
+    row = None
+    for _ in range(50):
+        row = run_round([spec], client=docker_client).iloc[0].to_dict()
+        if row["state"] == "up":
+            break
+        time.sleep(0.2)
+    assert row["state"] == "up", row
+    assert row["via"] == "exec" and "imok, mode standalone" in row["reply"]
+    assert "port not published" in row["reply"]
+
+
+def test_server_text_renders_inert_and_secrets_stay_out(http):
+    """What a server says (advertised names, versions) is data: escaped in HTML; passwords never appear."""
+    from runbook_lib import render
+    payload = '"><img src=x onerror=alert(1)><script>alert(1)</script>'
+    s = http({"/api/health": (503, "application/json", {"database": payload, "version": payload}, 0.0)})
+    g = one(ProbeSpec("grafana", "grafana", port=s.port))
+    es = http(S.es_routes("yellow"))
+    es.routes["/_cluster/health"] = (200, "application/json", S.es_health("yellow", cluster_name=payload), 0.0)
+    es.auth = ("elastic", "canary-Zq81-es")
+    e = one(ProbeSpec("es", "elasticsearch", port=es.port, options={"password": "canary-Zq81-es"}))
+    assert g["state"] == "down" and e["state"] == "degraded"
+    import pandas as pd
+    page = render.table_html(pd.DataFrame([g, e]), state_col="state")
+    assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page
+    assert "canary-Zq81-es" not in page + repr(e)

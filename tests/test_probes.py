@@ -9,7 +9,7 @@ import pytest
 from runbook_lib import probes
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.probes import ProbeSpec, Thresholds, apply_thresholds, run_round
-from servers import (HttpStub, Route, http_stub, postgres_server, redis_server,  # noqa: F401
+from servers import (HttpStub, http_stub, postgres_server, redis_server,  # noqa: F401
                      silent_server, tcp_blackhole, free_port)
 
 
@@ -301,3 +301,12 @@ def test_probe_summary_counts():
     assert s["probes_by_state"] == {"up": 2, "degraded": 1, "down": 1, "unknown": 1}
     assert s["probes_total"] == 5 and s["probe_coverage_pct"] == 80.0 and s["probe_status"] == "down"
     assert probes.probe_summary(probes.empty_rows())["probe_status"] == "unknown"
+
+
+def test_docker_probe_with_hung_engine_is_unknown(silent_server):
+    import docker
+    client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{silent_server.port}", timeout=5, version="1.41")
+    df = run_round([ProbeSpec("db", "docker", container="abc", timeout_s=0.5),
+                    ProbeSpec("db", "tcp", port=silent_server.port, timeout_s=0.5)], client=client)
+    assert list(df["state"]) == ["unknown", "up"]  # coverage lost, never "down"; other probes still run
+    assert "engine did not answer" in df.iloc[0]["error"]

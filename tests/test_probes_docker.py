@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-import pytest
-
-from runbook_lib import compose, probe_derive, probes
+from runbook_lib import compose, probe_derive
 from runbook_lib.inventory import gather_inventory
 from runbook_lib.probes import ProbeSpec, run_round
 import dockerenv

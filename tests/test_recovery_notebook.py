@@ -67,6 +67,7 @@ def test_plain_papermill_dry_run(docker_client, broken_stack, tmp_path):
     t0 = time.time()
     proc = subprocess.run([str(Path(sys.executable).parent / "papermill"), str(REPO / "notebooks" / "recovery_plan.ipynb"),
                            str(out), "-p", "compose_files", f"[{compose}]", "-p", "project", project,
+                           "-p", "apply", "false",  # arrives as the string "false": must stay a dry-run
                            "--no-progress-bar"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()

@@ -69,8 +69,11 @@ CASES: dict[str, list[tuple[str, list[str], int, str]]] = {
         ("log", ["Error: getaddrinfo EAI_AGAIN redis"], 0, "`redis`"),
         ("log", ['psql: error: could not translate host name "postgress" to address: Name or service not known'],
          0, "`postgress` does not resolve"),
-        ("log", ["socket.gaierror: [Errno -2] Name or service not known"], 0, "does not resolve"),
+        ("log", ["socket.gaierror: [Errno -2] Name or service not known"], 0, "a host name does not resolve"),
+        ("log", ["ping: kafak: Name or service not known"], 0, "`kafak` does not resolve (did you mean kafka?)"),
+        ("log", ["curl: (6) Could not resolve host: redis"], 0, "`redis` is a service"),
         ("log", ["failed to connect: dial tcp: lookup temporal on 127.0.0.11:53: no such host"], 0, "`temporal`"),
+        ("health", ["wget: bad address 'kafka:9093'"], 0, "`kafka` is a service"),
     ],
     "port-in-use": [
         ("log", ["node:events:497", "      throw er; // Unhandled 'error' event",
@@ -78,6 +81,7 @@ CASES: dict[str, list[tuple[str, list[str], int, str]]] = {
         ("log", ["2025/09/21 listen tcp :8080: bind: address already in use"], 0, "port 8080"),
         ("log", ["Error response from daemon: driver failed programming external connectivity on endpoint "
                  "vextrus-postgres: Bind for 0.0.0.0:5432 failed: port is already allocated"], 0, "port 5432"),
+        ("log", ["httpd: bind: Address in use"], 0, "its port is already taken"),
     ],
     "db-auth-failure": [
         ("log", ['2025-09-21 10:00:00.123 UTC [88] FATAL:  password authentication failed for user "vextrus"',
@@ -190,6 +194,14 @@ def test_signature(category, source, lines, index, expect):
     assert m.severity in sig.SEVERITIES and m.fix and "`?`" not in m.cause + m.fix
 
 
+def test_templates_do_not_trip_the_masker(monkeypatch):
+    """Causes and fixes are our prose: the secret masker's patterns must leave them whole."""
+    monkeypatch.setattr(redact, "mask_text", redact.Redactor().mask_text)
+    for category, source, lines, index, _ in FLAT:
+        for m in match_lines(lines, STACK, source=source):
+            assert redact.MASK not in m.cause + m.fix, (category, m.cause, m.fix)
+
+
 def test_localhost_names_the_service_and_own_port():
     m = match_lines(["Error: connect ECONNREFUSED 127.0.0.1:5432"], STACK)[0]
     assert "call `postgres:5432` instead of localhost" in m.fix
@@ -244,8 +256,12 @@ def test_crash_loop_from_restart_growth():
     assert loop["kind"] == "symptom" and "+3 since the previous sample" in loop["cause"]
     # a single restart long ago is not a loop
     df = classify([{"service": "w", "state": "running", "health": "healthy", "restart_count": 1,
+                    "restart_growth": 0, "log_lines": []},
+                   {"service": "v", "state": "running", "health": "healthy", "restart_count": 9,
                     "restart_growth": 0, "log_lines": []}])
     assert df.empty
+    # log lines may come as a Series (a frame column)
+    assert match_lines(pd.Series(["Error: Cannot find module 'x'"]), STACK)[0].category == "missing-module"
 
 
 def test_slow_startup_from_health_log_and_catalog_start_period():
@@ -420,6 +436,16 @@ def test_crash_loop_of_identical_lines_is_one_finding_with_capped_evidence():
     assert ts["match_count"] == 10_000 and len(ts["evidence"]) == 5
 
 
+def test_many_distinct_targets_fold_into_one_finding():
+    lines = [f"Error: connect ECONNREFUSED 172.18.{i // 250}.{i % 250}:{5000 + i}" for i in range(2000)]
+    lines += ["Error: Cannot find module 'a'", "Error: Cannot find module 'b'"]
+    df = classify([{"service": "w", "state": "exited", "exit_code": 1, "log_lines": lines}])
+    assert sorted(df["category"]) == ["connection-refused", "missing-module", "missing-module"]
+    refused = df[df["category"] == "connection-refused"].iloc[0]
+    assert refused["match_count"] == 2000 and "(and 1999 more like it)" in refused["cause"]
+    assert len(refused["details"]) == 10 and len(refused["evidence"]) == 5
+
+
 def test_fallback_without_aho_corasick_gives_the_same_matches(monkeypatch):
     lines = [line for cases in CASES.values() for src, ls, _, _ in cases if src == "log" for line in ls]
     expected = [(m.line_no, m.category) for m in match_lines(lines, STACK)]
@@ -488,6 +514,30 @@ def test_real_containers_failing_in_each_way(containers):
 
 
 @pytest.mark.docker
+def test_real_port_in_use_permission_and_crash_loop(containers):
+    port = containers(["sh", "-c", "httpd -f -p 127.0.0.1:8080 & sleep 1; httpd -f -p 127.0.0.1:8080; exit 3"],
+                      name="sig-port", network_mode="none")
+    perm = containers(["sh", "-c", "mkdir /runbook-data; exit 4"], name="sig-perm", user="1000:1000",
+                      network_mode="none")
+    loop = containers(["sh", "-c", "echo 'Error: Environment variable DATABASE_URL is missing'; exit 1"],
+                      name="sig-loop", network_mode="none",
+                      restart_policy={"Name": "on-failure", "MaximumRetryCount": 50})
+    port.wait(timeout=60)
+    perm.wait(timeout=60)
+    first = _evidence(loop)["restart_count"]
+    _wait(lambda: loop.reload() or loop.attrs.get("RestartCount", 0) >= first + 2)
+    ev_loop = _evidence(loop)
+    ev_loop["restart_growth"] = ev_loop["restart_count"] - first
+    df = classify([_evidence(port), _evidence(perm), ev_loop])
+    by = {(r.container, r.category) for r in df.itertuples()}
+    assert (port.name, "port-in-use") in by, df[["container", "category", "evidence"]]
+    assert (perm.name, "permission-denied") in by, df[["container", "category", "evidence"]]
+    assert (loop.name, "missing-env-var") in by and (loop.name, "crash-loop") in by
+    growth = df[(df["container"] == loop.name) & (df["category"] == "crash-loop")].iloc[0]["cause"]
+    assert "since the previous sample" in growth
+
+
+@pytest.mark.docker
 def test_real_oom_kill(containers):
     c = containers(["sh", "-c", "echo start; x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo never"],
                    name="sig-oom", mem_limit="16m", memswap_limit="16m")
@@ -495,3 +545,15 @@ def test_real_oom_kill(containers):
     ev = _evidence(c)
     df = classify([ev])
     assert "oom" in set(df["category"]), (ev["exit_code"], ev["oom_killed"], ev["log_lines"][-3:])
+
+
+def test_hostile_log_text_renders_inert():
+    from runbook_lib import render
+    payloads = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
+    lines = [f"Error: Cannot find module '{payloads[1]}'", f"{payloads[0]} Error: connect ECONNREFUSED 127.0.0.1:5432",
+             f"{payloads[0]} unexplained"]
+    df = classify([{"service": "x<b>y", "state": "exited", "exit_code": 1, "log_lines": lines}])
+    assert set(df["category"]) == {"missing-module", "localhost-connection-refused"}
+    html = render.table_html(df, state_col="severity")
+    assert "<script>" not in html and "<img" not in html and "<b>y" not in html
+    assert "&lt;script&gt;" in html

@@ -21,7 +21,7 @@ run_probes: bool = True            # probe every service natively (postgres, red
 store_path: str | None = None      # history store for 24 h uptime; None: RUNBOOK_STORE or default
 """),
     ("code", """
-from runbook_lib import connect, inventory, kpis, plots, render, report
+from runbook_lib import connect, inventory, kpis, plots, probe_derive, probes, render, report, uptime
 
 client, engine_error = connect.try_connect(engine_url, engine_timeout_s)
 inv = (inventory.gather_inventory(client, project=project, include_stopped=include_stopped)
@@ -46,10 +46,40 @@ report.publish({"kpis": k, "headline": kpis.headline(k), "by_project": by_projec
 """),
     ("md", "## Containers"),
     ("code", """
-table = inventory.status_table(inv)
+table, note = uptime.with_uptime_24h(inventory.status_table(inv), store_path, project)
 render.table(table, state_col=["state", "health"], pre_cols=["last health output"])
+if note:
+    render.banner(note, "info")
 report.publish({"containers": table.to_dict("records"),
                 "labels": {n: l for n, l in zip(inv["name"], inv["labels"])}})
+"""),
+    ("md", """
+## Native health probes
+
+Each service checked the way its operators would (PostgreSQL `SELECT 1`, Redis `PING`, Kafka
+ApiVersions, Elasticsearch cluster health, NestJS Terminus `/health` …), derived from the compose
+files with no configuration. "unknown" means the probe could not run; it never counts as down.
+"""),
+    ("code", """
+res, probe_notes = (probes.probe_engine_stacks(inv, client, compose_files, project, config_path, engine_url,
+                                               engine_timeout_s) if run_probes else (None, ["probes not requested"]))
+for note in probe_notes:
+    render.banner(note, "warning")
+if res is not None:
+    s = probes.stack_summary(res)
+    render.kpis({"Checks": s["probes_total"], **s["probes_by_state"], "Coverage": f"{s['probe_coverage_pct']} %"})
+    render.table(res.rows.drop(columns=["detail", "ok"]), state_col="state")
+    plots.show(plots.probe_status_grid(res.rows))
+    plots.show(plots.probe_latency_chart(res.rows))
+    report.publish({"probes": s, "probe_rows": probes.rows_to_json(res.rows)})
+"""),
+    ("md", "### Components and health endpoints"),
+    ("code", """
+if res is not None:
+    render.table(plots.probe_components_frame(res.rows), state_col="status")
+    plots.show(plots.probe_components_figure(res.rows))
+    render.table(probe_derive.audit_matrix(res.audit))
+    plots.show(plots.endpoint_audit_figure(res.audit))
 """),
     ("md", "## Charts"),
     ("code", """
