@@ -41,6 +41,7 @@ _KV_RE = re.compile(
     rf"(?P<val>\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'}}\])]+)",
     re.IGNORECASE,
 )
+_WHOLE_WORD_BELOW = 8  # learned values shorter than this are masked as whole words only
 _NOT_SECRETS = {"true", "false", "yes", "no", "none", "null", "on", "off", "", MASK.lower()}
 
 
@@ -130,8 +131,12 @@ class Redactor:
     def _known_pattern(self) -> re.Pattern[str] | None:
         with self._lock:
             if self._known_re is None and self._known:
+                # Long values are masked wherever they appear; short ones (weak passwords such as
+                # "admin") only as whole words, so "adminer" or "pgadmin" stay readable.
                 alts = sorted(self._known, key=len, reverse=True)
-                self._known_re = re.compile("|".join(re.escape(a) for a in alts))
+                parts = [re.escape(a) if len(a) >= _WHOLE_WORD_BELOW else
+                         rf"(?<![A-Za-z0-9_]){re.escape(a)}(?![A-Za-z0-9_])" for a in alts]
+                self._known_re = re.compile("|".join(parts))
             return self._known_re
 
     def mask_text(self, text: Any) -> Any:

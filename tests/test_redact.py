@@ -70,3 +70,11 @@ def test_mask_obj_and_frame():
     df = pd.DataFrame({"text": ["token=abcdef", "ok"], "n": [1, 2]})
     out = r.mask_frame(df)
     assert out["text"].tolist() == [f"token={MASK}", "ok"] and out["n"].tolist() == [1, 2]
+
+
+def test_short_learned_values_only_as_whole_words():
+    r = Redactor()
+    r.learn_env({"PGADMIN_DEFAULT_PASSWORD": "admin", "DB_PASSWORD": "longer-secret-1"})
+    assert r.mask_text("image adminer and pgadmin") == "image adminer and pgadmin"
+    assert r.mask_text("login admin failed") == f"login {MASK} failed"
+    assert r.mask_text("xlonger-secret-1x") == f"x{MASK}x"

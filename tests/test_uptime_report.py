@@ -80,3 +80,96 @@ def test_notebook_is_committed_clean():
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert set(report.declared_parameters(report.notebook_path("uptime_report"))) >= {
         "window", "store_path", "project", "config_path"}
+
+
+# ---------------------------------------------------------------- runbook_lib.uptime_report (no kernel)
+def test_build_without_store_is_degraded_with_a_clear_problem(tmp_path):
+    from runbook_lib import uptime_report
+    now = pd.Timestamp("2026-11-27 12:00", tz="UTC")
+    r = uptime_report.build("24h", store_path=str(tmp_path / "none.sqlite3"), now=now)
+    assert not r.has_data and r.store_path is None and r.table is None
+    assert (r.start, r.end) == (now - pd.Timedelta(hours=24), now)
+    assert len(r.problems) == 1 and "runbook collect" in r.problems[0] and "none.sqlite3" in r.problems[0]
+    assert r.banners() == [("Window 2026-11-26 12:00 → 2026-11-27 12:00 UTC (24h)", "info"),
+                           (r.problems[0], "error")]
+    s = r.summary()
+    assert s == {"window": "24h", "start": "2026-11-26T12:00:00+00:00", "end": "2026-11-27T12:00:00+00:00",
+                 "status": "degraded", "degraded_reasons": r.problems}
+    json.dumps(s)
+
+
+def test_build_rejects_a_bad_window(tmp_path):
+    from runbook_lib import uptime_report
+    from runbook_lib.exceptions import ParameterError
+    with pytest.raises(ParameterError):
+        uptime_report.build("soon", store_path=str(tmp_path / "none.sqlite3"))
+
+
+def test_build_from_a_small_store(tmp_path):
+    from runbook_lib import uptime_report
+    now = up.utcnow()
+    path = tmp_path / "h.sqlite3"
+    _fill(path, now)
+    r = uptime_report.build("3h", store_path=str(path), now=now)
+    assert r.has_data and r.store_path == path and r.problems == []
+    assert r.banners() == [(f"Window {r.start:%Y-%m-%d %H:%M} → {r.end:%Y-%m-%d %H:%M} UTC (3h), store {path}",
+                            "info")]
+    t = r.table.set_index("service")
+    assert t.loc["postgres", "tier"] == "infrastructure" and t.loc["postgres", "available_pct"] == 100.0
+    assert t.loc[XSS, "incidents"] == 1 and t.loc["late", "coverage_pct"] == pytest.approx(50, abs=2)
+    assert r.kpis["Services"] == 3 and r.kpis["Incidents"] == 1 and r.kpis["Ongoing"] == 0
+    assert r.kpis["Available"].endswith(" %") and r.kpis["Down now"] == 0
+    assert [label for label, _ in r.tier_tables] == ["Application", "Infrastructure"]
+    app = dict(r.tier_tables)["Application"]
+    assert list(app.columns) == uptime_report.TABLE_COLUMNS and set(app["service"]) == {XSS, "late"}
+    assert all(isinstance(v, str) for v in app["available_pct"])
+    assert dict(zip(app["service"], app["mttr"])) == {XSS: up.fmt_duration(t.loc[XSS, "mttr_s"]), "late": ""}
+    assert list(r.incidents_table.columns) == uptime_report.INCIDENT_TABLE_COLUMNS
+    inc = r.incidents_table.iloc[0]
+    assert inc["service"] == XSS and inc["status"] == "up" and inc["duration"].endswith(" s")
+    assert set(r.heatmap.index) == {"postgres", XSS, "late"} and not r.timeline.empty
+    assert set(r.latency_table["service"]) == {"postgres", XSS, "late"}
+    s = r.summary()
+    json.dumps(s)
+    assert s["status"] == "ok" and s["degraded_reasons"] == [] and s["services"] == 3
+    assert s["incidents"] == 1 and s["ongoing_incidents"] == 0
+    assert s["incident_list"][0]["duration_s"] == pytest.approx(30 * 60, abs=61)
+    assert {u["service"]: u["tier"] for u in s["uptime"]} == {"postgres": "infrastructure", XSS: "application",
+                                                             "late": "application"}
+    assert {x["service"] for x in s["latency"]} == {"postgres", XSS, "late"}
+    assert 0 < s["available_pct"] < 100
+
+
+def test_build_project_lanes_and_config_problem(tmp_path):
+    from runbook_lib import uptime_report
+    now = up.utcnow()
+    path = tmp_path / "h.sqlite3"
+    _fill(path, now)
+    r = uptime_report.build("3h", store_path=str(path), max_lanes=1, now=now)
+    assert list(r.heatmap.index) == [XSS]  # worst first: the only one with down time
+    other = uptime_report.build("3h", store_path=str(path), project="other", now=now)
+    assert other.table.empty and other.kpis["Available"] == "no data" and other.summary()["available_pct"] is None
+    bad = tmp_path / "runbook.yaml"
+    bad.write_text("nonsense: 1\n")
+    r = uptime_report.build("3h", store_path=str(path), config_path=str(bad), now=now)
+    assert r.has_data and len(r.problems) == 1 and r.summary()["status"] == "degraded"
+    assert r.banners()[1] == (r.problems[0], "warning")
+
+
+def test_assemble_counts_rounds_without_the_engine():
+    from runbook_lib import uptime_report
+    now = pd.Timestamp("2026-11-27 12:00", tz="UTC")
+    start, end = now - pd.Timedelta(hours=1), now
+    runs = pd.DataFrame({"project": ["p"], "service": ["db"], "state": ["up"], "start": [start], "end": [end],
+                         "n_samples": [60], "first_error": [None]})
+    history = uptime_report.History(
+        services=pd.DataFrame({"project": ["p"], "service": ["db"], "image": ["postgres:16"]}), runs_30d=runs,
+        latency=pd.DataFrame(columns=["project", *uptime_report.LATENCY_COLUMNS]),
+        rounds=pd.DataFrame({"ts": [start, end], "engine_ok": [True, False]}))
+    r = uptime_report.assemble("1h", start, end, now, history)
+    assert r.problems == ["1 of 2 rounds could not reach the engine (recorded as unknown, lost coverage)"]
+    assert r.has_data and r.available_pct == 100.0 and r.table.loc[0, "tier"] == "infrastructure"
+    assert r.banners()[0] == ("Window 2026-11-27 11:00 → 2026-11-27 12:00 UTC (1h)", "info")
+    empty = uptime_report.History(history.services, runs, history.latency, rounds=history.rounds.iloc[:0])
+    assert uptime_report.assemble("1h", start, end, now, empty).problems == [
+        uptime_report.NO_ROUNDS]
