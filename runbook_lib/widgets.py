@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import html
 import os
+import re
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -482,7 +485,8 @@ class Panel:
         typed = W.Text(placeholder="type the service name", layout={"display": "none"})
         confirm_btn = W.Button(description="Confirm", button_style="danger", layout={"display": "none"})
         cancel_btn = W.Button(description="Cancel", layout={"display": "none"})
-        progress = W.IntProgress(min=0, max=1, value=0, layout={"display": "none"})
+        progress = W.FloatProgress(min=0.0, max=1.0, value=0.0, layout={"display": "none"})
+        progress_text = W.HTML()
         message = W.HTML()
         action_out = W.Output()
 
@@ -543,22 +547,33 @@ class Panel:
 
         def on_confirm(_b) -> None:
             plan = self._armed[1] if self._armed else None
-            progress.max = max(1, len(plan) if plan is not None else 1)
-            progress.value = 0
+            tracker = ProgressTracker(len(plan) if plan is not None else 1)
+            progress.max = 1.0
+            progress.value = 0.0
             progress.layout.display = None
             action_out.clear_output()
+            stop = threading.Event()
+
+            def tick() -> None:  # moves the bar while apply_plan waits for health
+                while not stop.wait(0.5):
+                    progress.value, progress_text.value = tracker.fraction(), html.escape(tracker.text())
 
             def say(msg: str) -> None:
-                if ": " in msg and msg.startswith("[wave"):
-                    progress.value = min(progress.max, progress.value + 1)
+                tracker.update(msg)
+                progress.value, progress_text.value = tracker.fraction(), html.escape(tracker.text())
                 with action_out:
                     print(redact.mask_text(msg))
             confirm_btn.disabled = True
+            ticker = threading.Thread(target=tick, daemon=True)
+            ticker.start()
             try:
                 result = self.confirm(typed.value, progress=say)
             finally:
+                stop.set()
+                ticker.join(timeout=2)
                 confirm_btn.disabled = False
-            progress.value = progress.max if result.ok else progress.value
+            progress.value = 1.0 if result.ok else progress.value
+            progress_text.value = ""
             message.value = html.escape(result.message)
             if result.log is not None:
                 with action_out:
@@ -579,10 +594,51 @@ class Panel:
         if service and service in service_dd.options:
             service_dd.value = service
         controls = W.HBox([project_dd, service_dd, refresh_btn])
-        actions_box = W.VBox([W.HBox([action_btn, typed, confirm_btn, cancel_btn]), progress, message, action_out])
+        actions_box = W.VBox([W.HBox([action_btn, typed, confirm_btn, cancel_btn]), W.HBox([progress, progress_text]),
+                               message, action_out])
         ui = W.VBox([controls, status_out, panel_out, actions_box])
         ui.add_class("rb-investigate")
         return ui
+
+
+# -- progress while a plan runs ---------------------------------------------------------------
+
+_WAIT_RE = re.compile(r"wait for (?P<service>\S+) to be (?P<condition>\S+) \(up to (?P<timeout>[\d.]+) s\)")
+
+
+class ProgressTracker:
+    """Turns apply_plan's progress messages into a fraction and a line of text (clock injectable)."""
+
+    def __init__(self, steps: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.steps = max(1, int(steps))
+        self.done = 0
+        self.clock = clock
+        self.waiting: tuple[str, str, float, float] | None = None  # service, condition, timeout_s, t0
+        self.last = ""
+
+    def update(self, msg: str) -> None:
+        """Feed one message (``[wave 1] wait for web to be healthy (up to 33 s) …`` etc.)."""
+        self.last = msg
+        m = _WAIT_RE.search(msg)
+        if m and msg.rstrip().endswith("…"):
+            self.waiting = (m["service"], m["condition"], float(m["timeout"]), self.clock())
+        elif msg.startswith("[wave") and ": " in msg.split("]", 1)[-1]:
+            self.done = min(self.steps, self.done + 1)
+            self.waiting = None
+
+    def fraction(self) -> float:
+        """Share of the plan done, counting the elapsed part of a wait."""
+        part = 0.0
+        if self.waiting is not None:
+            part = min(1.0, (self.clock() - self.waiting[3]) / max(self.waiting[2], 0.001))
+        return min(1.0, (self.done + part * 0.99) / self.steps)
+
+    def text(self) -> str:
+        """``waiting for web to be healthy: 4 s of up to 33 s`` or the last message."""
+        if self.waiting is not None:
+            svc, cond, timeout_s, t0 = self.waiting
+            return f"waiting for {svc} to be {cond}: {self.clock() - t0:.0f} s of up to {timeout_s:g} s"
+        return f"step {self.done} of {self.steps}"
 
 
 # -- HTML (pure) ---------------------------------------------------------------------------

@@ -180,6 +180,7 @@ def test_every_report_reads_offline_and_is_inert(browser, reports, mode, stack):
         try:
             drawn = _drawn_plots(page, expected)
             assert drawn == expected, f"{res.kind}: {drawn} of {expected} figures drew"
+            print(f"{mode} {res.kind}: status {res.status}, {drawn} figures drawn, {res.html.stat().st_size} bytes")
             page.wait_for_timeout(300)  # let any late error or dialog surface
             assert watch.errors == [], f"{res.kind}: console errors {watch.errors}"
             assert watch.blocked == [], f"{res.kind}: requests tried to leave {watch.blocked}"
@@ -325,6 +326,8 @@ def test_jupyterlab_investigate_panel_shows_chosen_service_logs(browser, jupyter
         assert XSS_LINE in text and XSS_LABEL in text
         assert page.locator(".rb-panel[data-service='web'] mark.rb-sig").count() >= 1
         assert page.locator(".widget-button:has-text('Restart')").count() == 1
+        page.wait_for_function("() => document.querySelectorAll('.rb-investigate .js-plotly-plot .main-svg').length > 0",
+                               timeout=30_000)  # the history chart drew in the panel
         log.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "investigate-jupyterlab.png"), full_page=False)
         assert watch.dialogs == [], watch.dialogs

@@ -228,3 +228,18 @@ def test_papermill_renders_static_tables_and_figures(docker_client, stack, tmp_p
     assert summary["project"] == stack["project"] and summary["interactive"] is False
     assert (_started_at(stack["db"]), _started_at(stack["web"])) == before
     assert not (tmp_path / "audit.log").exists()
+
+
+def test_progress_tracker_counts_steps_and_wait_time():
+    now = [100.0]
+    t = widgets.ProgressTracker(2, clock=lambda: now[0])
+    assert t.fraction() == 0.0
+    t.update("[wave 1] restart web (rbt-web) …")
+    t.update("[wave 1] restart web: ok (restart accepted, 0.2 s)")
+    assert t.fraction() == 0.5 and t.text() == "step 1 of 2"
+    t.update("[wave 1] wait for web to be healthy (up to 40 s) …")
+    now[0] += 10
+    assert t.text() == "waiting for web to be healthy: 10 s of up to 40 s"
+    assert 0.5 < t.fraction() < 0.7
+    t.update("[wave 1] wait web: ok (healthy, 12.0 s)")
+    assert t.fraction() == 1.0 and t.waiting is None
