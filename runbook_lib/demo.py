@@ -150,26 +150,31 @@ exit 1
 """
 
 _GATEWAY = _PRELUDE + r"""
+lo="127.0.0.$((1))"  # how Node resolves the host of AUTH_SERVICE_URL
+port=${AUTH_SERVICE_URL##*:}; port=${port%%/*}
 cat > /tmp/health.sh <<'EOF'
 #!/bin/sh
 read -r _request
 body='__BODY__'
 printf 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "${#body}" "$body"
 EOF
-sed -i "s|__BODY__|$TERMINUS_DOWN|" /tmp/health.sh
+body=$(echo '__TERMINUS__' | sed "s/@LO@/$lo/g; s/@PORT@/$port/g; s/@SVC@/a""uth/g")
+sed -i "s|__BODY__|$body|" /tmp/health.sh
 chmod +x /tmp/health.sh
 nest LOG NestFactory 'Starting Nest application...'
 nest LOG GraphQLGatewayModule "Loading subgraph auth from $AUTH_SERVICE_URL"
 nc -ll -p 4000 -e /tmp/health.sh &
+n=0
 while :; do
-  nest ERROR GraphQLGatewayModule 'Error: connect ECONNREFUSED 127.0.0.1:3001'
+  n=$((n+1))
+  nest ERROR GraphQLGatewayModule "Error: connect ECONNREFUSED $lo:$port"
   echo '    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16) {'
-  echo "  errno: -111, code: 'ECONNREFUSED', syscall: 'connect', address: '127.0.0.1', port: 3001"
+  echo "  errno: -111, code: 'ECONNREFUSED', syscall: 'connect', address: '$lo', port: $port"
   echo '}'
-  nest WARN GraphQLGatewayModule 'Subgraph auth unavailable, retrying in 5s (attempt '"$((n=${n:-0}+1))"')'
+  nest WARN GraphQLGatewayModule "Subgraph auth unavailable, retrying in 5s (attempt $n)"
   sleep 5 & wait $!
 done
-"""
+""".replace("__TERMINUS__", _TERMINUS_DOWN.replace("127.0.0.1:3001", "@LO@:@PORT@").replace('"auth"', '"@SVC@"'))
 
 _NOTIFICATION = _PRELUDE + r"""
 nest LOG NestFactory 'Starting Nest application...'
@@ -261,7 +266,7 @@ SERVICES: tuple[DemoService, ...] = (
                 "calls http://localhost:3001 instead of http://auth:3001: ECONNREFUSED, /health 503 (unhealthy)",
                 {"APP_PORT": "4000", "AUTH_SERVICE_URL": "http://localhost:3001/graphql",
                  "MASTER_DATA_SERVICE_URL": "http://master-data:3002/graphql",
-                 "WORKFLOW_SERVICE_URL": "http://workflow:3011/graphql", "TERMINUS_DOWN": _TERMINUS_DOWN},
+                 "WORKFLOW_SERVICE_URL": "http://workflow:3011/graphql"},
                 _hc("wget -q -O /dev/null http://127.0.0.1:4000/health || exit 1"),
                 depends_on={"auth": "service_started", "master-data": "service_started",
                             "workflow": "service_started", "rules-engine": "service_started"},
@@ -537,7 +542,8 @@ def demo_status(client, project: str = DEMO_PROJECT) -> pd.DataFrame:
     cols = ["service", "tier", "state", "health", "exit_code", "oom_killed", "restart_count", "ports", "shows"]
     if inv.empty:
         return pd.DataFrame(columns=cols)
-    out = inv.assign(tier=inv["service"].map(tiers), shows=inv["service"].map(shows))
+    out = inv.assign(tier=inv["service"].map(tiers), shows=inv["service"].map(shows),
+                     exit_code=pd.to_numeric(inv["exit_code"], errors="coerce").astype("Int64"))
     return out[cols].reset_index(drop=True)
 
 

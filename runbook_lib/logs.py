@@ -28,7 +28,7 @@ from runbook_lib import redact
 EVIDENCE_COLUMNS = [
     "project", "service", "name", "id", "state", "health", "has_healthcheck", "exit_code",
     "oom_killed", "restart_count", "restart_growth", "restart_policy", "started_at", "finished_at",
-    "health_log", "health_output", "log_lines", "log_bytes_read", "log_truncated", "events", "error",
+    "health_log", "health_output", "log_lines", "log_times", "log_bytes_read", "log_truncated", "events", "error", "failing",
 ]
 EVENT_ACTIONS = ("die", "oom", "kill", "health_status", "restart", "start", "stop")
 MAX_LINE_BYTES = 4096
@@ -37,15 +37,29 @@ DEFAULT_WINDOW = timedelta(hours=24)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def needs_evidence(row: Mapping[str, Any]) -> bool:
-    """True for a container that is not healthy: stopped, restarting, unhealthy, starting or OOM-killed."""
+RECENT_RESTART_S = 300.0  # a running container restarted within this is still crash-looping
+
+
+def needs_evidence(row: Mapping[str, Any], previous_restarts: int | None = None) -> bool:
+    """True for a container that is not healthy: stopped, restarting, unhealthy, starting,
+    OOM-killed, or running but restarted recently (a crash loop between two restarts)."""
     state = str(row.get("state") or "")
     health = str(row.get("health") or "none")
     if state != "running":
         return True
     if health in ("unhealthy", "starting"):
         return True
-    return bool(row.get("oom_killed"))
+    if bool(row.get("oom_killed")):
+        return True
+    restarts = int(row.get("restart_count") or 0)
+    if previous_restarts is not None and restarts > previous_restarts:
+        return True
+    uptime = row.get("uptime_s")
+    try:
+        recent = uptime is not None and float(uptime) < RECENT_RESTART_S
+    except (TypeError, ValueError):
+        recent = False
+    return restarts > 0 and recent
 
 
 def cut_line(line: str, max_line_bytes: int = MAX_LINE_BYTES) -> str:
@@ -124,12 +138,31 @@ def split_tail(data: bytes, *, tail_lines: int = 200, max_bytes: int = 256_000,
     return t.lines()
 
 
+_TS_PREFIX_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ?")
+
+
+def split_timestamps(lines: list[str]) -> tuple[list[str], list[str | None]]:
+    """Engine timestamps (``timestamps=True``) off the front of each line -> (lines, ISO times)."""
+    out, times = [], []
+    for ln in lines:
+        m = _TS_PREFIX_RE.match(ln)
+        if m:
+            out.append(ln[m.end():])
+            times.append(m.group(1))
+        else:
+            out.append(ln)
+            times.append(None)
+    return out, times
+
+
 def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes: int = 256_000,
                   since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                  max_read_bytes: int = MAX_READ_BYTES) -> dict[str, Any]:
-    """Stream the last ``tail_lines`` lines through a LineTail (bounded memory, bounded read)."""
+                  max_read_bytes: int = MAX_READ_BYTES, timestamps: bool = True) -> dict[str, Any]:
+    """Stream the last ``tail_lines`` lines through a LineTail (bounded memory, bounded read).
+
+    With ``timestamps`` the engine's time of each line goes to ``log_times`` (error bursts)."""
     kw: dict[str, Any] = {"stdout": True, "stderr": True, "tail": max(int(tail_lines), 1), "stream": True,
-                          "follow": False}  # docker-py follows by default when streaming
+                          "follow": False, "timestamps": timestamps}  # docker-py follows when streaming
     if since is not None:
         kw["since"] = since.timestamp() if isinstance(since, datetime) else since
     tail = LineTail(tail_lines, max_bytes, max_line_bytes)
@@ -147,10 +180,14 @@ def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes
         if close:
             close()
     lines, truncated = tail.lines()
+    times: list[str | None] = [None] * len(lines)
+    if timestamps:
+        lines, times = split_timestamps(lines)
     if stopped_early:
         lines.append(f"…[stopped reading after {tail.bytes_read} bytes; the newest lines may be missing]")
+        times.append(None)
         truncated = True
-    return {"log_lines": lines, "log_bytes_read": tail.bytes_read, "log_truncated": truncated}
+    return {"log_lines": lines, "log_times": times, "log_bytes_read": tail.bytes_read, "log_truncated": truncated}
 
 
 def _event_time(ev: Mapping[str, Any]) -> pd.Timestamp | None:
@@ -239,21 +276,26 @@ def gather_evidence(client, inventory: pd.DataFrame, services: Iterable[str] | N
     if isinstance(since, pd.Timestamp):
         since = since.to_pydatetime()
     wanted = set(services or [])
+    prev = _previous_counts(previous)
     rows = []
     for _, r in inventory.iterrows():
+        failing = needs_evidence(r, prev.get(str(r["name"]), prev.get(str(r["service"]))))
         if wanted:
             if r["service"] not in wanted and r["name"] not in wanted:
                 continue
-        elif not all and not needs_evidence(r):
+        elif not all and not failing:
             continue
-        rows.append(r)
+        rows.append((r, failing))
     notes: list[str] = []
-    prev = _previous_counts(previous)
 
-    def one(r) -> dict[str, Any]:
+    def one(item) -> dict[str, Any]:
+        r, failing = item
         base = {c: r.get(c) for c in ("project", "service", "name", "id", "state", "health", "has_healthcheck",
                                       "exit_code", "oom_killed", "restart_count", "restart_policy",
                                       "started_at", "finished_at", "health_log", "health_output")}
+        base["failing"] = failing
+        if base["state"] != "running" and base["health"] not in (None, "none"):
+            base["health"] = "none"  # a stopped container keeps its last health status: stale, not news
         before = prev.get(str(r["name"]), prev.get(str(r["service"])))
         base["restart_growth"] = (int(r["restart_count"] or 0) - before) if before is not None else None
         base["events"] = []
@@ -262,10 +304,10 @@ def gather_evidence(client, inventory: pd.DataFrame, services: Iterable[str] | N
             base.update(read_log_tail(client, r["id"], tail_lines=tail_lines, max_bytes=max_bytes,
                                       since=None, max_line_bytes=max_line_bytes))
         except docker.errors.NotFound:
-            base.update(log_lines=[], log_bytes_read=0, log_truncated=False,
+            base.update(log_lines=[], log_times=[], log_bytes_read=0, log_truncated=False,
                         error="container removed while gathering evidence")
         except docker.errors.APIError as exc:
-            base.update(log_lines=[], log_bytes_read=0, log_truncated=False,
+            base.update(log_lines=[], log_times=[], log_bytes_read=0, log_truncated=False,
                         error=redact.mask_text(f"logs unavailable: {exc.explanation or exc}"))
         return base
 

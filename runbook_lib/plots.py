@@ -407,3 +407,33 @@ def endpoint_audit_figure(audit: pd.DataFrame, title: str = "Health endpoint aud
     fig.update_layout(title=title, height=min(1600, 160 + 24 * len(services)), plot_bgcolor="#f1f3f4",
                       yaxis={"autorange": "reversed", "automargin": True}, xaxis={"side": "top"})
     return fig
+
+
+def incident_timeline(timeline: pd.DataFrame, title: str = "Incident timeline") -> go.Figure:
+    """State changes, Docker events and error bursts (``recovery_report.timeline_frame``) on one axis.
+
+    One lane per service; error bursts are sized by their line count. Hover text is escaped.
+    """
+    import html as _h
+
+    if timeline is None or len(timeline) == 0:
+        return _empty(title, "no state changes, events or errors in the window")
+    styles = {"state change": ("diamond", "#1a73e8"), "event": ("x", "#e37400"), "error burst": ("circle", "#d93025")}
+    fig = go.Figure()
+    services = sorted(timeline["service"].astype(str).unique())
+    for kind, (symbol, color) in styles.items():
+        g = timeline[timeline["kind"] == kind]
+        if g.empty:
+            continue
+        counts = pd.to_numeric(g["count"], errors="coerce").fillna(1)
+        sizes = (8 + counts.clip(upper=100) ** 0.5 * 3).tolist() if kind == "error burst" else 11
+        hover = [_h.escape(f"{s} · {t:%Y-%m-%d %H:%M:%S} UTC · {kind}" + (f" ×{int(n)}" if kind == "error burst" else "")
+                           + f": {str(lbl)[:200]}")
+                 for s, t, n, lbl in zip(g["service"], g["time"], counts, g["label"])]
+        fig.add_scatter(x=g["time"], y=_esc_names(g["service"]), mode="markers", name=kind,
+                        marker={"symbol": symbol, "color": color, "size": sizes, "opacity": 0.8},
+                        hovertext=hover, hoverinfo="text")
+    fig.update_layout(title=title, height=min(1600, 180 + 28 * len(services)),
+                      xaxis={"type": "date", "title": "time (UTC)"}, legend_title="what",
+                      yaxis={"categoryorder": "array", "categoryarray": _esc_names(services[::-1])})
+    return fig

@@ -28,7 +28,9 @@ from runbook_lib import redact
 from runbook_lib.exceptions import ParameterError, ReportError
 
 DATE_DIR_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})$")
-REPORT_FILE_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*?)-(?P<hms>\d{6})Z\.(?P<ext>ipynb|html|json)$")
+# <name>-HHMMSSZ[-N].ext: the runner adds -N when two reports of a kind share a second.
+REPORT_FILE_RE = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*?)-(?P<hms>\d{6})Z(?:-(?P<seq>\d{1,4}))?\.(?P<ext>ipynb|html|json)$")
 REPORT_EXTS = ("ipynb", "html", "json")
 STATUSES = ("ok", "degraded", "failed")
 ASSETS_DIR = "assets"
@@ -57,10 +59,11 @@ class ReportFiles:
     kind: str
     generated_at: pd.Timestamp
     files: tuple[Path, ...]
+    seq: int = 0
 
     @property
     def stem(self) -> str:
-        return f"{self.kind}-{self.generated_at:%H%M%S}Z"
+        return f"{self.kind}-{self.generated_at:%H%M%S}Z" + (f"-{self.seq}" if self.seq else "")
 
     def path(self, ext: str) -> Path | None:
         for f in self.files:
@@ -79,7 +82,7 @@ def _is_plain_file(p: Path) -> bool:
 def scan_reports(output_dir: str | Path) -> list[ReportFiles]:
     """Every report in the tree, by the runner's naming pattern only (newest first)."""
     root = Path(output_dir)
-    groups: dict[tuple[Path, str, str], list[Path]] = {}
+    groups: dict[tuple[Path, str, str, int], list[Path]] = {}
     if not root.is_dir():
         return []
     for d in sorted(root.iterdir()):
@@ -90,15 +93,15 @@ def scan_reports(output_dir: str | Path) -> list[ReportFiles]:
             fm = REPORT_FILE_RE.match(f.name)
             if not fm or not _is_plain_file(f):
                 continue
-            groups.setdefault((d, fm["name"], fm["hms"]), []).append(f)
+            groups.setdefault((d, fm["name"], fm["hms"], int(fm["seq"] or 0)), []).append(f)
     out = []
-    for (d, name, hms), files in groups.items():
+    for (d, name, hms, seq), files in groups.items():
         try:
             ts = pd.Timestamp(datetime.strptime(f"{d.name}T{hms}", "%Y-%m-%dT%H%M%S").replace(tzinfo=timezone.utc))
         except ValueError:
             continue  # e.g. 2026-13-40: not a report the runner wrote
-        out.append(ReportFiles(d, name, ts, tuple(sorted(files))))
-    out.sort(key=lambda r: (r.generated_at, r.kind), reverse=True)
+        out.append(ReportFiles(d, name, ts, tuple(sorted(files)), seq))
+    out.sort(key=lambda r: (r.generated_at, r.seq, r.kind), reverse=True)
     return out
 
 
@@ -182,7 +185,7 @@ def list_reports(output_dir: str | Path) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=REPORT_COLUMNS)
     if not df.empty:
         df["generated_at"] = pd.to_datetime(df["generated_at"], utc=True)
-        df = df.sort_values("generated_at", ascending=False, kind="stable").reset_index(drop=True)
+        df = df.sort_values("generated_at", ascending=False, kind="stable").reset_index(drop=True)  # stable: seq order kept
     return df
 
 
@@ -414,7 +417,7 @@ def select_for_removal(reports: list[ReportFiles], keep_days: float | None, keep
     cutoff = pd.Timestamp(now - timedelta(days=keep_days)) if keep_days is not None else None
     rank: dict[str, int] = {}
     doomed = []
-    for r in sorted(reports, key=lambda r: (r.generated_at, r.stem), reverse=True):
+    for r in sorted(reports, key=lambda r: (r.generated_at, r.seq, r.stem), reverse=True):
         n = rank.get(r.kind, 0)
         rank[r.kind] = n + 1
         protected_by_count = keep_last is not None and n < keep_last

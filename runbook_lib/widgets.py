@@ -75,6 +75,7 @@ class ServiceView:
     restart_count: int = 0
     exit_code: int | None = None
     health_log: list[dict] = field(default_factory=list)
+    labels: dict = field(default_factory=dict)
     log_lines: list[str] = field(default_factory=list)
     log_truncated: bool = False
     matches: list[dict] = field(default_factory=list)
@@ -272,6 +273,7 @@ class Panel:
             view.restart_count = int(c["restart_count"] or 0)
             view.exit_code = None if _missing(c["exit_code"]) else int(c["exit_code"])
             view.health_log = list(c["health_log"]) if isinstance(c["health_log"], list) else []
+            view.labels = redact.mask_obj(dict(c["labels"])) if isinstance(c["labels"], dict) else {}
         if st is not None:
             view.actual = str(st["actual"])
             view.blocked_by = list(st["blocked_by"]) if isinstance(st["blocked_by"], list) else []
@@ -694,6 +696,9 @@ def service_html(view: ServiceView) -> str:
     if view.matches:
         mt = pd.DataFrame(view.matches)[["severity", "title", "cause", "fix", "line"]]
         parts.append(render.table_html(mt, severity_col="severity"))
+    if view.labels:
+        lt = pd.DataFrame(sorted(view.labels.items()), columns=["label", "value"])
+        parts.append(f"<details><summary>{len(view.labels)} labels</summary>{render.table_html(lt)}</details>")
     parts.append("<h4>Recovery plan</h4>")
     if view.plan is not None and len(view.plan):
         cols = ["step", "action", "condition", "timeout_s", "reason", "command"]

@@ -31,6 +31,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 XSS_LABEL = "<script>alert(1)</script>"
+XSS_IN_LABEL = '<script>alert("label")</script>"><img src=x onerror=alert(2)>'
 XSS_LINE = '"><img src=x onerror=alert(1)>'
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 
@@ -95,7 +96,7 @@ def stack(docker_client, busybox_image, test_label, tmp_path_factory):
             c = docker_client.containers.run(
                 busybox_image, ["sh", "-c", cmd], detach=True, name=f"rbt-{val}-br-{service}",
                 labels={key: val, "com.docker.compose.project": project, "com.docker.compose.service": service,
-                        "note": XSS_LABEL}, **kw)
+                        "note": XSS_IN_LABEL}, **kw)
             made.append(c)
             return c
         run("db", "echo db-boot; exit 3")
@@ -136,10 +137,11 @@ def _params_for(kind: str, stack: dict) -> dict:
 def reports(stack, tmp_path_factory):
     """Every report kind, run by the runner: once self-contained, once with the shared plotly.js."""
     from runbook_lib import report
-    out: dict[str, list] = {"embedded": [], "shared": []}
+    kinds = _report_kinds()
+    out: dict[str, list] = {"embedded": [], "shared": [], "kinds": kinds}
     for mode in ("embedded", "shared"):
         out_dir = tmp_path_factory.mktemp(f"outputs-{mode}")
-        for kind in _report_kinds():
+        for kind in kinds:
             res = report.run_report(kind, _params_for(kind, stack), output_dir=out_dir, progress=False,
                                     shared_plotly=(mode == "shared"), cwd=stack["tmp"])
             out[mode].append(res)
@@ -173,7 +175,7 @@ def _drawn_plots(page, expected: int) -> int:
 
 @pytest.mark.parametrize("mode", ["embedded", "shared"])
 def test_every_report_reads_offline_and_is_inert(browser, reports, mode, stack):
-    assert {r.kind for r in reports[mode]} == set(_report_kinds())
+    assert {r.kind for r in reports[mode]} == set(reports["kinds"]) and "investigate" in reports["kinds"]
     for res in reports[mode]:
         expected = _expected_figures(res.ipynb)
         page, watch = _open_offline(browser, res.html)
@@ -189,6 +191,8 @@ def test_every_report_reads_offline_and_is_inert(browser, reports, mode, stack):
             if res.kind == "investigate":
                 text = page.inner_text("body")
                 assert XSS_LINE in text and XSS_LABEL in text and "browser-ready-marker" in text
+                page.click("details summary")  # the container's labels
+                assert XSS_IN_LABEL in page.inner_text("details")
         finally:
             page.close()
         if mode == "shared":
@@ -332,7 +336,24 @@ def test_jupyterlab_investigate_panel_shows_chosen_service_logs(browser, jupyter
         page.screenshot(path=str(ARTIFACTS / "investigate-jupyterlab.png"), full_page=False)
         assert watch.dialogs == [], watch.dialogs
         assert watch.blocked == [], watch.blocked
-        assert not (jupyterlab["root"].parent / "audit.log").exists()  # choosing a service never acts
+        audit = jupyterlab["root"].parent / "audit.log"
+        assert not audit.exists()  # choosing a service never acts
+        # two-step restart: press Restart…, type the name, Confirm; the plan runs audited
+        page.click(".widget-button:has-text('Restart')")
+        name_box = page.locator(".rb-investigate .widget-text input")
+        name_box.wait_for(timeout=10_000)
+        name_box.fill("wbe")
+        page.click(".widget-button:has-text('Confirm')")
+        page.wait_for_function("() => document.querySelector('.rb-investigate').innerText.includes('is not')",
+                               timeout=20_000)
+        assert not audit.exists()
+        name_box.fill("web")
+        page.click(".widget-button:has-text('Confirm')")
+        page.wait_for_function("() => document.querySelector('.rb-investigate').innerText.includes('plan complete')",
+                               timeout=90_000)
+        records = [json.loads(x) for x in audit.read_text().splitlines()]
+        assert [r["phase"] for r in records if r["action"] == "restart"] == ["started", "outcome"]
+        page.screenshot(path=str(ARTIFACTS / "investigate-jupyterlab-restarted.png"), full_page=False)
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "investigate-jupyterlab-failure.png"), full_page=True)

@@ -94,6 +94,9 @@ def test_200mb_of_logs_bounded_memory(docker_client, containers, test_label):
     assert len(row["log_lines"]) <= 200
     assert row["exit_code"] == 3
     assert peak < 32 * 1024 * 1024, f"peak {peak} bytes"
+    from runbook_lib import diagnose  # the report still gets its finding, with the last lines
+    f = diagnose.diagnose(ev)
+    assert len(f) >= 1 and any("FINAL-LINE" in e for e in f.iloc[0]["evidence"])
 
 
 @pytest.mark.timeout(120)
@@ -118,6 +121,9 @@ def test_binary_output_is_decoded_with_replacement(docker_client, containers, te
     assert row["log_lines"][-1] == "done-binary"
     assert all(isinstance(ln, str) for ln in row["log_lines"])
     assert row["exit_code"] == 2
+    from runbook_lib import diagnose
+    assert len(diagnose.diagnose(logs.gather_evidence(docker_client, gather_inventory(docker_client, label=test_label)
+                                                      .query("name == @c.name")))) >= 1
 
 
 @pytest.mark.timeout(120)
@@ -167,3 +173,13 @@ def test_selection_health_log_and_restart_growth(docker_client, containers, test
     assert set(every["name"]) == {healthy.name, bad.name}
     only = logs.gather_evidence(docker_client, inv, services=[healthy.name])
     assert list(only["name"]) == [healthy.name]
+
+
+@pytest.mark.timeout(120)
+def test_log_times_come_from_the_engine(docker_client, containers, test_label):
+    c = containers(["sh", "-c", "echo one; echo 2026-01-01T00:00:00Z not-a-prefix; exit 1"], name="times")
+    wait_exited(docker_client, c)
+    row = evidence_for(docker_client, test_label, c.name).iloc[0]
+    assert row["log_lines"] == ["one", "2026-01-01T00:00:00Z not-a-prefix"]
+    assert len(row["log_times"]) == 2 and all(t and t.endswith("Z") and t.startswith("20") for t in row["log_times"])
+    assert row["failing"] is True or row["failing"] == True  # noqa: E712

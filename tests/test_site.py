@@ -291,3 +291,17 @@ def test_externalize_plotly_makes_small_report_that_reads_the_asset(outputs):
     # idempotent, and a page without plotly.js is unchanged
     assert site.externalize_plotly(small, rel) == small
     assert site.externalize_plotly("<p>x</p><script>var a=1</script>", rel) == "<p>x</p><script>var a=1</script>"
+
+
+def test_same_second_reports_with_sequence_suffix(outputs):
+    make_report(outputs, "health_check", NOW)
+    d = outputs / f"{NOW:%Y-%m-%d}"
+    for ext in ("ipynb", "html", "json"):  # what the runner writes for a second report in the same second
+        (d / f"health_check-{NOW:%H%M%S}Z-1.{ext}").write_text(
+            json.dumps({"kind": "health_check", "status": "degraded"}) if ext == "json" else "<p>second</p>")
+    df = site.list_reports(outputs)
+    assert len(df) == 2 and list(df["status"]) == ["degraded", "ok"]
+    assert df.iloc[0]["html_path"].endswith("Z-1.html")
+    assert "second" in site.write_latest(outputs).read_text()
+    site.clean(outputs, keep_last=1, now=NOW)
+    assert sorted(p.name for p in d.iterdir()) == [f"health_check-{NOW:%H%M%S}Z-1.{e}" for e in ("html", "ipynb", "json")]

@@ -147,8 +147,10 @@ def test_panel_shows_service_logs_signatures_and_blocked_by(docker_client, stack
     assert view.blocked_by == ["db"] and view.blocks == []
     assert view.health == "healthy" and view.health_log
     assert any("no probe history" in n for n in view.notes)
+    assert view.labels["note"] == XSS_LABEL
     html = widgets.service_html(view)
     assert "web-ready-marker" in html and "<img src=x" not in html and CANARY not in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     db_view = panel.select_service("db")
     assert db_view.blocks == ["web"] and db_view.exit_code == 3
     assert list(db_view.plan["action"]) == ["start", "wait"] and db_view.action == "start"

@@ -1,0 +1,301 @@
+"""Diagnosis: evidence -> findings (cause, fix, evidence), root causes first.
+
+``diagnose(evidence, catalog, status)`` classifies each container's evidence with the
+signature table (``signatures.classify``) and joins the findings with "blocked by"
+from the catalog: a failing service none of whose dependencies fails is a *root
+cause*; the services that depend on it are listed as what it *blocks*, and their own
+findings come after the root causes, except those that are the service's own fault
+(``OWN_FAULT``: a missing module, calling localhost …), which lead too. Pure over frames; ``cmd_diagnose`` does the I/O
+(engine, compose files) for ``runbook diagnose``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib import redact
+
+FINDING_COLUMNS = [
+    "service", "container", "category", "title", "severity", "kind", "cause", "fix", "evidence",
+    "root_cause", "blocked_by", "blocks", "match_count", "source", "details",
+]
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+# A finding in one of these categories is the service's own fault: bringing its dependencies
+# back will not fix it, so it counts as a root cause even when the service is also blocked.
+OWN_FAULT = frozenset({
+    "missing-module", "typescript-compile-error", "localhost-connection-refused", "port-in-use",
+    "healthcheck-command-missing", "command-not-found", "missing-npm-script", "missing-env-var",
+    "permission-denied", "oom", "disk-full", "engine-unreachable", "db-auth-failure", "slow-startup",
+    "not-created",
+})
+DOWN_ACTUAL = {"not-created", "created", "running-unhealthy", "restarting", "exited", "paused", "dead"}
+
+
+def empty_findings() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
+
+
+def _graph(catalog: Any) -> dict[str, list[str]]:
+    """service -> services it depends on, from a Catalog (or its frame)."""
+    raw = getattr(catalog, "raw", None)
+    if isinstance(raw, Mapping) and raw:
+        return {str(s): sorted({str(d["service"]) for d in (spec.get("depends_on") or [])}) for s, spec in raw.items()}
+    frame = getattr(catalog, "frame", catalog)
+    if isinstance(frame, pd.DataFrame) and "depends_on" in frame.columns:
+        from runbook_lib.expected import dependency_graph
+        return dependency_graph(frame)
+    return {}
+
+
+def blocking(findings: pd.DataFrame, catalog: Any = None, status: pd.DataFrame | None = None
+             ) -> tuple[set[str], dict[str, list[str]], dict[str, list[str]]]:
+    """(root-cause services, service -> blocked by, service -> blocks).
+
+    From the expected-vs-actual frame when given (its down set covers services with no
+    container at all), else from the catalog's depends_on over the services that have
+    findings; with neither, every service with a finding is its own root cause.
+    """
+    failing = {str(s) for s in findings.get("service", []) if s is not None}
+    if status is not None and len(status) and {"root_cause", "blocked_by", "blocks"} <= set(status.columns):
+        roots = {str(s) for s, r in zip(status["service"], status["root_cause"]) if bool(r)}
+        blocked_by = {str(s): list(b) for s, b in zip(status["service"], status["blocked_by"]) if list(b or [])}
+        blocks = {str(s): list(b) for s, b in zip(status["service"], status["blocks"]) if list(b or [])}
+        known = set(str(s) for s in status["service"])
+        roots |= {s for s in failing if s not in known or (s not in blocked_by)}
+        return roots, blocked_by, blocks
+    graph = _graph(catalog)
+    if not graph:
+        return failing, {}, {}
+    from runbook_lib.expected import root_causes
+    for s in failing:
+        graph.setdefault(s, [])
+    return root_causes(graph, failing)
+
+
+def _status_findings(status: pd.DataFrame | None, have: set[str]) -> list[dict]:
+    """Services down with no container evidence (not created, created but never started)."""
+    rows: list[dict] = []
+    if status is None or not len(status) or "actual" not in status.columns:
+        return rows
+    for r in status.to_dict("records"):
+        svc = str(r["service"])
+        if svc in have or not r.get("expected", True) or r.get("actual") not in ("not-created", "created"):
+            continue
+        rows.append({
+            "service": svc, "container": r.get("container"), "category": str(r["actual"]),
+            "title": "Not created" if r["actual"] == "not-created" else "Created, never started",
+            "severity": "high", "kind": "cause",
+            "cause": f"the compose file declares {svc} but no container of it "
+                     + ("exists" if r["actual"] == "not-created" else "was started"),
+            "fix": f"docker compose up -d {svc}", "evidence": [str(r.get("detail") or r["actual"])],
+            "match_count": 1, "source": "state", "details": [],
+        })
+    return rows
+
+
+def diagnose(evidence: pd.DataFrame | list[Mapping[str, Any]], catalog: Any = None,
+             status: pd.DataFrame | None = None, signatures: Any = None) -> pd.DataFrame:
+    """Findings (FINDING_COLUMNS), root causes first, then what they block; evidence masked."""
+    from runbook_lib import signatures as sigs
+
+    ev = evidence if isinstance(evidence, pd.DataFrame) else pd.DataFrame(list(evidence))
+    found = sigs.classify(ev, catalog=catalog, signatures=signatures) if len(ev) else sigs.classify([])
+    rows = found.to_dict("records") + _status_findings(status, set(found.get("service", [])))
+    if not rows:
+        return empty_findings()
+    df = pd.DataFrame(rows)
+    roots, blocked_by, blocks = blocking(df, catalog, status)
+    df["root_cause"] = [s in roots or s is None or (c in OWN_FAULT and k == "cause")
+                        for s, c, k in zip(df["service"], df["category"], df["kind"])]
+    df["blocked_by"] = [list(blocked_by.get(str(s), [])) for s in df["service"]]
+    df["blocks"] = [list(blocks.get(str(s), [])) for s in df["service"]]
+    df["evidence"] = [[redact.mask_text(str(e)) for e in (v if isinstance(v, list) else [v])] for v in df["evidence"]]
+    for c in ("cause", "fix"):
+        df[c] = df[c].map(lambda v: redact.mask_text(str(v)) if v is not None else v)
+    for c in FINDING_COLUMNS:
+        if c not in df.columns:
+            df[c] = None
+    df = df.assign(_root=(~df["root_cause"].astype(bool)).astype(int),
+                   _sev=df["severity"].map(SEVERITY_RANK).fillna(9),
+                   _kind=(df["kind"] != "cause").astype(int),
+                   _blocks=-df["blocks"].map(len))
+    df = df.sort_values(["_root", "_sev", "_kind", "_blocks", "service", "category"], kind="stable")
+    return df[FINDING_COLUMNS].reset_index(drop=True)
+
+
+def root_cause_summary(findings: pd.DataFrame) -> list[dict[str, Any]]:
+    """One entry per root-cause service: its worst finding and what it blocks (for headlines)."""
+    out: list[dict[str, Any]] = []
+    if findings is None or not len(findings):
+        return out
+    seen: set[str] = set()
+    for r in findings[findings["root_cause"].astype(bool)].to_dict("records"):
+        svc = str(r["service"])
+        if svc in seen:
+            continue
+        seen.add(svc)
+        out.append({"service": svc, "category": r["category"], "cause": r["cause"], "fix": r["fix"],
+                    "severity": r["severity"], "blocks": list(r["blocks"] or [])})
+    return out
+
+
+# -- JSON / terminal ------------------------------------------------------------------
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if isinstance(v, Mapping):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        try:
+            return v.item()
+        except (ValueError, AttributeError):
+            return str(v)
+    return v
+
+
+def findings_records(findings: pd.DataFrame) -> list[dict[str, Any]]:
+    """Findings as JSON-safe dicts (masked)."""
+    if findings is None or not len(findings):
+        return []
+    return [_json_safe(r) for r in findings.to_dict("records")]  # fields are masked where made
+
+
+def format_findings(findings: pd.DataFrame, lint: pd.DataFrame | None = None, notes: list[str] | None = None,
+                    max_evidence: int = 4, width: int = 160) -> str:
+    """Findings for a terminal: root causes, then blocked services, then compose lint."""
+    lines: list[str] = []
+
+    def cut(text: Any) -> str:
+        s = str(text).replace("\n", " ")
+        return s if len(s) <= width else s[: width - 1] + "…"
+
+    def block(title: str, df: pd.DataFrame) -> None:
+        lines.append(f"{title} ({len(df)})")
+        for r in df.to_dict("records"):
+            extra = f"  blocks: {', '.join(r['blocks'])}" if r["blocks"] else ""
+            extra += f"  blocked by: {', '.join(r['blocked_by'])}" if r["blocked_by"] else ""
+            lines.append(f"  [{r['severity']}] {r['service'] or '(engine)'}: {r['category']}{extra}")
+            lines.append(f"      cause: {cut(r['cause'])}")
+            lines.append(f"      fix:   {cut(r['fix'])}")
+            for e in list(r["evidence"] or [])[:max_evidence]:
+                lines.append(f"      | {cut(e)}")
+        lines.append("")
+
+    if findings is None or not len(findings):
+        lines += ["No findings: every container is running and healthy (or none matched).", ""]
+    else:
+        roots = findings[findings["root_cause"].astype(bool)]
+        rest = findings[~findings["root_cause"].astype(bool)]
+        block("ROOT CAUSES", roots)
+        if len(rest):
+            block("BLOCKED (fix the root causes first)", rest)
+    if lint is not None and len(lint):
+        lines.append(f"COMPOSE LINT ({len(lint)})")
+        for r in lint.to_dict("records"):
+            lines.append(f"  [{r['severity']}] {r['file']}: {r['service']}: {r['key']}: {r['category']}")
+            lines.append(f"      {cut(r['message'])}")
+            lines.append(f"      fix: {cut(r['fix'])}")
+        lines.append("")
+    for n in notes or []:
+        lines.append(f"note: {n}")
+    # every field was masked where it was made (classify, lint, gather): masking the joined
+    # text again would eat lines such as "auth: missing-module" (a key named like a secret)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _compose_files(args_files: list[str], inventory: pd.DataFrame | None) -> list[str]:
+    if args_files:
+        return list(args_files)
+    if inventory is None or not len(inventory) or "config_files" not in inventory.columns:
+        return []
+    for v in inventory["config_files"].dropna():
+        files = [f for f in str(v).split(",") if f]
+        if files and all(Path(f).is_file() for f in files):
+            return files
+    return []
+
+
+def run_diagnosis(engine_url: str | None = None, project: str | None = None, compose_files: list[str] | None = None,
+                  all_containers: bool = False, engine_timeout_s: float = 5.0, tail_lines: int = 200,
+                  since: Any = None, config: Any = None) -> dict[str, Any]:
+    """Everything `runbook diagnose` and the recovery report need, degrading instead of failing.
+
+    Returns {findings, lint, evidence, inventory, catalog, status, notes, degraded_reasons}.
+    """
+    from runbook_lib.connect import try_connect
+    from runbook_lib.inventory import gather_inventory
+
+    notes: list[str] = []
+    degraded: list[str] = []
+    client, err = try_connect(engine_url, engine_timeout_s)
+    inv = None
+    if client is not None:
+        try:
+            inv = gather_inventory(client, project=project)
+            notes += list(inv.attrs.get("notes", []))
+        except Exception as exc:  # noqa: BLE001 - the engine died between calls: degrade
+            err = exc
+            client = None
+    catalog = None
+    files = _compose_files(list(compose_files or []), inv)
+    if files:
+        try:
+            from runbook_lib.compose import load_catalog
+            catalog = load_catalog(files, project_name=project, config=config)
+        except Exception as exc:  # noqa: BLE001 - a broken compose file still leaves the engine view
+            notes.append(redact.mask_text(f"compose files not read: {exc}"))
+            degraded.append("compose")
+    status = None
+    if catalog is not None and inv is not None:
+        from runbook_lib.expected import expected_vs_actual
+        status = expected_vs_actual(catalog.frame, inv, project=project)
+    lint_df = None
+    if catalog is not None:
+        try:
+            from runbook_lib.lint import lint_catalog
+            lint_df = lint_catalog(catalog)
+        except Exception as exc:  # noqa: BLE001
+            notes.append(redact.mask_text(f"lint failed: {exc}"))
+            degraded.append("lint")
+    if client is None:
+        degraded.append("engine")
+        evidence = pd.DataFrame([{"service": None, "name": None, "engine_error": redact.mask_text(str(err)),
+                                  "log_lines": [], "state": None}])
+        findings = diagnose(evidence, catalog=None, status=None)
+    else:
+        from runbook_lib.logs import gather_evidence
+        evidence = gather_evidence(client, inv, all=all_containers, tail_lines=tail_lines, since=since)
+        notes += [n for n in evidence.attrs.get("notes", []) if n not in notes]
+        findings = diagnose(evidence, catalog=catalog, status=status)
+    return {"findings": findings, "lint": lint_df, "evidence": evidence, "inventory": inv, "catalog": catalog,
+            "status": status, "notes": notes, "degraded_reasons": degraded, "compose_files": files}
+
+
+def cmd_diagnose(args) -> int:
+    """`runbook diagnose [--project NAME] [--compose FILE] [--json] [--all]`."""
+    out = run_diagnosis(engine_url=getattr(args, "engine_url", None), project=getattr(args, "project", None),
+                        compose_files=getattr(args, "compose", None) or [],
+                        all_containers=bool(getattr(args, "all", False)),
+                        engine_timeout_s=float(getattr(args, "engine_timeout", 5.0) or 5.0),
+                        config=getattr(args, "config", None))
+    findings, lint_df = out["findings"], out["lint"]
+    if getattr(args, "json", False):
+        doc = {"findings": findings_records(findings),
+               "lint": findings_records(lint_df) if lint_df is not None else [],
+               "notes": out["notes"], "degraded_reasons": out["degraded_reasons"]}
+        print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
+    else:
+        print(format_findings(findings, lint_df, out["notes"]), end="")
+    sys.stdout.flush()
+    has_critical = len(findings) and (findings["severity"].isin(["critical", "high"])).any()
+    return 1 if has_critical else 0
