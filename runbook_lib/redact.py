@@ -38,7 +38,7 @@ _FLAG_RE = re.compile(
 # KEY=value, key: value, "key": "value", 'key'='value'
 _KV_RE = re.compile(
     rf"(?P<pre>(?<![A-Za-z0-9_\-./@])([\"']?){_KEYCHARS}*{_WORDS_RE}{_KEYCHARS}*\2(?:[ \t]*=|:(?=[ \t\"'])|[ \t]+:)[ \t]*)"
-    rf"(?P<val>\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'}}\])]+)",
+    rf"(?P<val>\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'{{\[(}}\])][^\s,;&\"'}}\])]*)",
     re.IGNORECASE,
 )
 _WHOLE_WORD_BELOW = 8  # learned values shorter than this are masked as whole words only

@@ -157,21 +157,8 @@ def default_output_dir() -> Path:
 
 
 def _atomic_write(path: Path, data: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from runbook_lib.site import atomic_write_bytes
+    atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def _final_paths(out_dir: Path, kind: str, now: datetime) -> tuple[Path, str]:
@@ -248,8 +235,11 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
 
     nb_file = notebook_path(name)
     kind = nb_file.stem
-    params = validate_parameters(declared_parameters(nb_file), dict(parameters or {}))
-    out_dir = Path(output_dir) if output_dir else default_output_dir()
+    declared = declared_parameters(nb_file)
+    params = validate_parameters(declared, dict(parameters or {}))
+    out_dir = (Path(output_dir) if output_dir else default_output_dir()).resolve()
+    if "output_dir" in declared and params.get("output_dir") is None:
+        params["output_dir"] = str(out_dir)  # e.g. the recovery report compares with the previous one
     now = datetime.now(timezone.utc)
     day, stem = _final_paths(out_dir, kind, now)
     final_nb, final_html, final_json = (day / f"{stem}.{ext}" for ext in ("ipynb", "html", "json"))
@@ -257,6 +247,8 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
     os.close(fd)
     error: str | None = None
     try:
+        saved_env = os.environ.get("RUNBOOK_OUTPUT_DIR")
+        os.environ["RUNBOOK_OUTPUT_DIR"] = str(out_dir)  # the kernel inherits it
         try:
             pm.execute_notebook(str(nb_file), tmp_nb, parameters=params, kernel_name=kernel_name,
                                 progress_bar=progress, cwd=str(cwd or Path.cwd()),
@@ -268,6 +260,11 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
                 raise ReportError(f"Could not execute {nb_file.name}: {exc}. Is the 'python3' Jupyter kernel "
                                   f"installed in this environment? (scripts/bootstrap.sh installs it)") from None
             error = f"{type(exc).__name__}: {redact.mask_text(str(exc))}"
+        finally:
+            if saved_env is None:
+                os.environ.pop("RUNBOOK_OUTPUT_DIR", None)
+            else:
+                os.environ["RUNBOOK_OUTPUT_DIR"] = saved_env
         nb = nbformat.read(tmp_nb, as_version=4)
         summary = collect_summaries(nb)
         _strip_for_sharing(nb)

@@ -8,4 +8,4 @@ bash scripts/engine.sh || echo "continuing without an engine: the report will sa
 if docker info >/dev/null 2>&1 && [ -z "$(docker ps -aq 2>/dev/null | head -1)" ]; then
   .venv/bin/runbook demo up
 fi
-exec .venv/bin/runbook report "${RUNBOOK_REPORT:-health_check}" "$@"
+exec .venv/bin/runbook report "${RUNBOOK_REPORT:-recovery_report}" "$@"

@@ -78,3 +78,11 @@ def test_short_learned_values_only_as_whole_words():
     assert r.mask_text("image adminer and pgadmin") == "image adminer and pgadmin"
     assert r.mask_text("login admin failed") == f"login {MASK} failed"
     assert r.mask_text("xlonger-secret-1x") == f"x{MASK}x"
+
+
+def test_structures_after_a_secret_looking_key_are_not_values():
+    """A service named "auth" in YAML-ish text: `auth: {condition: …}` is structure, not a secret."""
+    r = Redactor()
+    text = "depends_on: {auth: {condition: service_healthy}}, token: [a, b]"
+    assert r.mask_text(text) == text
+    assert r.mask_text("auth: hunter22") == f"auth: {MASK}"

@@ -11,14 +11,15 @@ What is running, what is healthy, what is restarting — for the local Docker en
 (or `engine_url`), optionally one compose project. Produced by `runbook report health_check`.
 """),
     ("params", """
-engine_url: str | None = None      # Docker engine URL; None: DOCKER_HOST, active context, local socket
-project: str | None = None         # compose project to show; None: every container
+from typing import Optional
+engine_url: Optional[str] = None      # Docker engine URL; None: DOCKER_HOST, active context, local socket
+project: Optional[str] = None         # compose project to show; None: every container
 include_stopped: bool = True       # include exited / created containers
 engine_timeout_s: float = 5.0      # connect/read timeout for engine calls
 compose_files: list = []           # compose files for probes; []: from the containers' labels
-config_path: str | None = None     # runbook.yaml (probe overrides, tiers)
+config_path: Optional[str] = None     # runbook.yaml (probe overrides, tiers)
 run_probes: bool = True            # probe every service natively (postgres, redis, http …)
-store_path: str | None = None      # history store for 24 h uptime; None: RUNBOOK_STORE or default
+store_path: Optional[str] = None      # history store for 24 h uptime; None: RUNBOOK_STORE or default
 """),
     ("code", """
 from runbook_lib import connect, inventory, kpis, plots, probe_derive, probes, render, report, uptime

@@ -17,14 +17,15 @@ stops at the first service that does not come up. Produced by
 `runbook report recovery_plan -p compose_files '[docker-compose.yml]'`.
 """),
     ("params", """
+from typing import Optional
 compose_files: list = []           # compose files in -f order; []: from the running containers' labels
-project: str | None = None         # compose project; None: from the labels or the files
-engine_url: str | None = None      # Docker engine URL; None: DOCKER_HOST, active context, local socket
+project: Optional[str] = None         # compose project; None: from the labels or the files
+engine_url: Optional[str] = None      # Docker engine URL; None: DOCKER_HOST, active context, local socket
 engine_timeout_s: float = 30.0     # connect/read timeout for engine calls
 apply: bool = False                # execute the plan (audited); False: dry-run, nothing changes
-budget_s: float | None = None      # seconds to wait for each service; None: from its healthcheck
-config_path: str | None = None     # runbook.yaml (tier overrides)
-audit_log: str | None = None       # audit log; None: RUNBOOK_AUDIT_LOG or ~/.local/share/runbook/audit.log
+budget_s: Optional[float] = None      # seconds to wait for each service; None: from its healthcheck
+config_path: Optional[str] = None     # runbook.yaml (tier overrides)
+audit_log: Optional[str] = None       # audit log; None: RUNBOOK_AUDIT_LOG or ~/.local/share/runbook/audit.log
 """),
     ("code", """
 from runbook_lib import actions, connect, plan as rplan, plots, render, report, tiers

@@ -15,10 +15,11 @@ debounced on ingest (consecutive-failure/success thresholds, start-period grace)
 Produced by `runbook report uptime_report -p window 7d`.
 """),
     ("params", """
+from typing import Optional
 window: str = "24h"               # 1h, 24h, 7d, 30d, any duration, or START..END (ISO times)
-store_path: str | None = None      # history store; None: RUNBOOK_STORE or ~/.local/share/runbook/history.sqlite3
-project: str | None = None         # compose project; None: every service in the store
-config_path: str | None = None     # runbook.yaml (tier overrides)
+store_path: Optional[str] = None      # history store; None: RUNBOOK_STORE or ~/.local/share/runbook/history.sqlite3
+project: Optional[str] = None         # compose project; None: every service in the store
+config_path: Optional[str] = None     # runbook.yaml (tier overrides)
 max_lanes: int = 60                # services shown in the timeline and heatmap (worst first)
 """),
     ("code", """

@@ -1,6 +1,6 @@
 """Write notebooks/recovery_report.ipynb (no outputs, no execution counts).
 
-Run: .venv/bin/python scripts/make_recovery_report_notebook.py
+Run: .venv/bin/python tools/nb_recovery_report.py
 """
 from pathlib import Path
 
@@ -17,15 +17,16 @@ cells = [
         "Every log line, health output and setting shown here is masked (secrets) and escaped.\n\n"
         "Produced by `runbook report recovery_report -p project demo` (or `-p compose_files '[docker-compose.yml]'`)."),
     new_code_cell(
-        "project: str | None = None         # compose project; None: every container / from the files\n"
+        "from typing import Optional\n"
+        "project: Optional[str] = None         # compose project; None: every container / from the files\n"
         "compose_files: list = []           # compose files in -f order; []: from the containers' labels\n"
-        "engine_url: str | None = None      # Docker engine URL; None: DOCKER_HOST, active context, local socket\n"
+        "engine_url: Optional[str] = None      # Docker engine URL; None: DOCKER_HOST, active context, local socket\n"
         "engine_timeout_s: float = 30.0     # connect/read timeout for engine calls\n"
         "window: str = '24h'                # incident window: 1h, 24h, 7d, or START..END (ISO times)\n"
-        "store_path: str | None = None      # history store (uptime); None: RUNBOOK_STORE or the default\n"
-        "config_path: str | None = None     # runbook.yaml (tier overrides)\n"
-        "previous_report: str | None = None # previous report's .json; None: the newest earlier one in output_dir\n"
-        "output_dir: str | None = None      # where reports are written (to find the previous one); None: ./outputs\n"
+        "store_path: Optional[str] = None      # history store (uptime); None: RUNBOOK_STORE or the default\n"
+        "config_path: Optional[str] = None     # runbook.yaml (tier overrides)\n"
+        "previous_report: Optional[str] = None # previous report's .json; None: the newest earlier one in output_dir\n"
+        "output_dir: Optional[str] = None      # where reports are written (to find the previous one); None: ./outputs\n"
         "tail_lines: int = 200              # log lines read per failing container",
         metadata={"tags": ["parameters"]}),
     new_code_cell(

@@ -1,4 +1,4 @@
-"""Write notebooks/investigate.ipynb (no outputs, no execution counts). Run: .venv/bin/python scripts/make_investigate_notebook.py"""
+"""Write notebooks/investigate.ipynb (no outputs, no execution counts). Run: .venv/bin/python tools/nb_investigate.py"""
 from pathlib import Path
 
 import nbformat
@@ -17,17 +17,18 @@ cells = [
         "tables and figures and never acts. `interactive = None` means: interactive only inside a\n"
         "JupyterLab / Notebook session."),
     new_code_cell(
-        "engine_url: str | None = None      # Docker engine URL; None: DOCKER_HOST, active context, local socket\n"
+        "from typing import Optional\n"
+        "engine_url: Optional[str] = None      # Docker engine URL; None: DOCKER_HOST, active context, local socket\n"
         "engine_timeout_s: float = 5.0      # connect/read timeout for engine calls\n"
-        "project: str | None = None         # compose project; None: the first one found\n"
-        "service: str | None = None         # service to open; None: (static) every service that is not up\n"
+        "project: Optional[str] = None         # compose project; None: the first one found\n"
+        "service: Optional[str] = None         # service to open; None: (static) every service that is not up\n"
         "compose_files: list = []           # compose files; []: from the containers' labels\n"
-        "config_path: str | None = None     # runbook.yaml\n"
-        "store_path: str | None = None      # history store; None: RUNBOOK_STORE or the default\n"
-        "audit_log: str | None = None       # audit log for actions; None: RUNBOOK_AUDIT_LOG or the default\n"
+        "config_path: Optional[str] = None     # runbook.yaml\n"
+        "store_path: Optional[str] = None      # history store; None: RUNBOOK_STORE or the default\n"
+        "audit_log: Optional[str] = None       # audit log for actions; None: RUNBOOK_AUDIT_LOG or the default\n"
         "tail_lines: int = 200              # log lines to show\n"
         "history_hours: float = 24.0        # probe history window\n"
-        "interactive: bool | None = None    # None: widgets in JupyterLab, static under papermill",
+        "interactive: Optional[bool] = None    # None: widgets in JupyterLab, static under papermill",
         metadata={"tags": ["parameters"]}),
     new_code_cell(
         "from runbook_lib import report, widgets\n\n"
