@@ -155,8 +155,9 @@ def http_get(spec: ProbeSpec, path: str, *, auth: tuple[str, str] | None = None,
     """
     deadline = deadline if deadline is not None else time.monotonic() + spec.timeout_s
     port = port or spec.port
-    if spec.via == "exec":
-        return _exec_http(spec, path, port, deadline)
+    if spec.via == "exec":  # port not published: the image's own curl/wget, no credentials
+        status, body = probes.exec_http_get(spec, port, path, deadline=deadline)
+        return HttpReply(status, body[:MAX_REPLY_BYTES], via="exec")
     # no scheme configured: plain HTTP first, then HTTPS (Elasticsearch 8 / OpenSearch default to TLS)
     configured = spec.options.get("scheme")
     schemes = [str(configured)] if configured else ["http", "https"]
@@ -215,59 +216,17 @@ def _get_once(spec: ProbeSpec, scheme: str, port: int | None, path: str, auth: t
         raise _NotHttp(f"{scheme}: {type(exc).__name__}: {text[:80]}", tls_hint=tls_hint) from None
 
 
-def _exec_http(spec: ProbeSpec, path: str, port: int | None, deadline: float) -> HttpReply:
-    """HTTP GET from inside the container with its own wget/curl (read-only, no credentials)."""
-    client = probes.engine_client()
-    if client is None:
-        raise ProbeUnknown("port not published and engine unreachable: cannot probe from inside")
-    if not spec.container:
-        raise ProbeUnknown("port not published (no running container to probe from)")
-    import docker.errors
-    try:
-        tools = _exec_tools(spec.container, client)
-    except docker.errors.APIError as exc:
-        raise ProbeUnknown(f"port not published; exec failed: {str(exc)[:150]}") from None
-    host = str(spec.options.get("exec_host", "127.0.0.1"))
-    t = max(1, int(_remaining(deadline)))
-    url = f"http://{host}:{port}{path}"
-    marker = "__RUNBOOK_STATUS__"
-    if "curl" in tools:
-        code, out = probes._exec(client, spec.container,
-                                 ["curl", "-s", "-m", str(t), "-o", "-", "-w", f"\n{marker}%{{http_code}}", url],
-                                 spec.timeout_s)
-        body, _, status = out.rpartition(f"\n{marker}")
-        if status.strip().isdigit() and status.strip() != "000":
-            return HttpReply(int(status.strip()), body[:MAX_REPLY_BYTES], via="exec")
-        raise probes._exec_fail(code, out)
-    if "wget" in tools:
-        # busybox wget's own -T crashes in some static builds: bound it with timeout(1) when present
-        argv = ["wget", "-S", "-q", "-O", "-", url]
-        argv = ["timeout", str(t)] + argv if "timeout" in tools else argv[:3] + ["-T", str(t)] + argv[3:]
-        code, out = probes._exec(client, spec.container, argv, spec.timeout_s)
-        if code in (124, 143) and "timeout" in tools:
-            raise TimeoutError("timeout")
-        found = re.findall(r"HTTP/\d(?:\.\d)?\s+(\d{3})", out)
-        if not found:
-            raise probes._exec_fail(code, out)
-        body = "\n".join(ln for ln in out.splitlines() if not ln.startswith("  ")
-                         and not re.match(r"\s*HTTP/\d", ln) and "wget:" not in ln)
-        return HttpReply(int(found[-1]), body[:MAX_REPLY_BYTES], via="exec")
-    raise ProbeUnknown("port not published and the image has no wget/curl to probe from inside")
-
-
-def _exec_tools(container: str, client) -> set[str]:
-    """The probing tools in the container's image (curl, wget, nc, timeout), via one read-only exec."""
-    script = "for t in curl wget nc timeout; do command -v $t >/dev/null 2>&1 && echo $t; done; true"
-    _, out = probes._exec(client, container, ["sh", "-c", script], 5.0)
-    return set(out.split()) & {"curl", "wget", "nc", "timeout"}
-
-
 def _outcome(state: str, reply: Any = None, *, via: str = "host", detail: list[dict] | None = None,
              error: str | None = None) -> ProbeOutcome:
     if via == "exec":
         note = "port not published: probed from inside the container"
         reply = f"{reply} ({note})" if reply else note
     return ProbeOutcome(state, reply=reply, detail=detail or [], error=error, via=via)
+
+
+def _http_down(r: HttpReply, what: str) -> ProbeOutcome:
+    """Down: ``what`` (an endpoint) answered an unexpected HTTP status."""
+    return _outcome("down", f"HTTP {r.status}", via=r.via, error=f"{what} answered HTTP {r.status}")
 
 
 def _auth(spec: ProbeSpec, default_user: str | None = None) -> tuple[str, str] | None:
@@ -328,7 +287,7 @@ def probe_clickhouse(spec: ProbeSpec) -> ProbeOutcome:
     """ClickHouse HTTP ``/ping`` answers ``Ok.``."""
     r = http_get(spec, _path(spec, "/ping"))
     if r.status != 200:
-        return _outcome("down", f"HTTP {r.status}", via=r.via, error=f"/ping answered HTTP {r.status}")
+        return _http_down(r, "/ping")
     if r.body.strip() != "Ok.":
         raise ProbeDown(f"/ping answered {r.body.strip()[:40]!r}, not 'Ok.': not ClickHouse's HTTP port?")
     return _outcome("up", "Ok.", via=r.via)
@@ -352,7 +311,7 @@ def probe_traefik(spec: ProbeSpec) -> ProbeOutcome:
         return _outcome("degraded", "HTTP 404", via=r.via,
                         error="Traefik answers but /ping is not enabled: start it with --ping "
                               "(and --api.insecure for the API port) to get a health endpoint")
-    return _outcome("down", f"HTTP {r.status}", via=r.via, error=f"/ping answered HTTP {r.status}")
+    return _http_down(r, "/ping")
 
 
 @_exec_kind("minio")
@@ -361,7 +320,7 @@ def probe_minio(spec: ProbeSpec) -> ProbeOutcome:
     deadline = time.monotonic() + spec.timeout_s
     r = http_get(spec, _path(spec, "/minio/health/live"), deadline=deadline)
     if r.status != 200:
-        return _outcome("down", f"HTTP {r.status}", via=r.via, error=f"liveness answered HTTP {r.status}")
+        return _http_down(r, "liveness")
     c = http_get(spec, "/minio/health/cluster", deadline=deadline)
     detail = [{"component": "live", "status": "up", "message": None},
               {"component": "cluster", "status": "up" if c.status == 200 else "down",
@@ -378,7 +337,7 @@ def probe_eventstore(spec: ProbeSpec) -> ProbeOutcome:
     r = http_get(spec, _path(spec, "/health/live"))
     if 200 <= r.status < 300:
         return _outcome("up", f"HTTP {r.status}", via=r.via)
-    return _outcome("down", f"HTTP {r.status}", via=r.via, error=f"/health/live answered HTTP {r.status}")
+    return _http_down(r, "/health/live")
 
 
 @_exec_kind("prometheus")
@@ -387,7 +346,7 @@ def probe_prometheus(spec: ProbeSpec) -> ProbeOutcome:
     deadline = time.monotonic() + spec.timeout_s
     r = http_get(spec, _path(spec, "/-/healthy"), deadline=deadline)
     if r.status != 200:
-        return _outcome("down", f"HTTP {r.status}", via=r.via, error=f"/-/healthy answered HTTP {r.status}")
+        return _http_down(r, "/-/healthy")
     ready = http_get(spec, "/-/ready", deadline=deadline)
     if ready.status == 200:
         return _outcome("up", "healthy, ready", via=r.via)
@@ -583,8 +542,7 @@ def _zk_exec(spec: ProbeSpec, word: str, deadline: float) -> str:
     client = probes.engine_client()
     if client is None or not spec.container:
         raise ProbeUnknown("port not published and no container/engine to probe from inside")
-    tools = _exec_tools(spec.container, client)
-    if "nc" not in tools:
+    if "nc" not in probes.detect_tools(spec.container, client):
         raise ProbeUnknown("port not published and the image has no nc to send four-letter words from inside")
     host = str(spec.options.get("exec_host", "127.0.0.1"))
     t = max(1, int(_remaining(deadline)))
