@@ -150,6 +150,10 @@ def summary_kpis(status: pd.DataFrame | None, inventory: pd.DataFrame | None, fi
     k["findings"] = int(len(f))
     k["critical_findings"] = int((f["severity"] == "critical").sum()) if len(f) else 0
     if inventory is not None and len(inventory):
+        from runbook_lib.kpis import summary_kpis as container_kpis
+        c = container_kpis(inventory)  # "running X/Y (%)", "passing A/B (%)" as the hand-written reports had
+        for key in ("containers", "running", "running_pct", "with_healthcheck", "healthy", "passing_pct"):
+            k[key] = c[key]
         k["restarts"] = int(pd.to_numeric(inventory["restart_count"], errors="coerce").fillna(0).sum())
     if lint is not None:
         k["lint_findings"] = int(len(lint))

@@ -158,6 +158,7 @@ def test_recovery_report_build_on_demo(demo_run, tmp_path):
     assert r.degraded_reasons == []
     assert "auth (missing-module)" in r.headline and "down since" in r.headline
     assert r.kpis["root_causes"] >= 4 and r.kpis["services_up"] >= 3
+    assert r.kpis["containers"] == 9 and 0 < r.kpis["running_pct"] < 100 and r.kpis["with_healthcheck"] >= 5
     assert r.plan is not None and set(r.plan["service"]) >= {"auth", "notification"}
     assert {"state change", "error burst"} <= set(r.timeline["kind"])
     assert list(r.readiness["tier"]) == ["infrastructure", "application"]
@@ -178,6 +179,8 @@ def test_recovery_report_notebook_on_demo(demo_run, tmp_path, monkeypatch):
                                progress=False)
     doc = json.loads(second.json.read_text())
     assert doc["previous_report"] and doc["previous_report"].endswith(first.json.name)
+    assert doc["kpis"]["running_pct"] is not None  # the report site's trend reads it
+    assert "running_pct" in (tmp_path / "index.html").read_text() or "Plotly" in (tmp_path / "index.html").read_text()
     html = second.html.read_text()
     assert "Cannot find module" in html and "TS2339" in html and "OOMKilled" in html
     for path in (first.html, first.json, first.ipynb, second.html, second.json):

@@ -86,3 +86,14 @@ def test_structures_after_a_secret_looking_key_are_not_values():
     text = "depends_on: {auth: {condition: service_healthy}}, token: [a, b]"
     assert r.mask_text(text) == text
     assert r.mask_text("auth: hunter22") == f"auth: {MASK}"
+
+
+@pytest.mark.parametrize("use_automaton", [True, False])
+def test_known_values_same_with_and_without_automaton(monkeypatch, use_automaton):
+    from runbook_lib import redact
+    if not use_automaton:
+        monkeypatch.setattr(redact, "_ahocorasick", None)
+    r = Redactor()
+    r.learn_env({"A_PASSWORD": "admin", "B_TOKEN": "admin-long-token", "C_SECRET": "zz9plural"})
+    text = "admin-long-token admin adminer pgadmin xzz9pluralx (admin)"
+    assert r.mask_text(text) == f"{MASK} {MASK} adminer pgadmin x{MASK}x ({MASK})"
