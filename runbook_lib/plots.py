@@ -377,13 +377,7 @@ def probe_components_figure(rows: pd.DataFrame, title: str = "Components reporte
         z[i][j] = 0 if up else 2
         text[i][j] = "<br>".join(x for x in (f"{_probe_esc(r.service)} · {_probe_esc(r.component)}: "
                                             f"<b>{_probe_esc(r.status)}</b>", _probe_esc(r.message)) if x)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=[_probe_esc(n) for n in names], y=[_probe_esc(s) for s in services], text=text,
-        hovertemplate="%{text}<extra></extra>", zmin=-0.5, zmax=len(_PROBE_STATES) - 0.5,
-        colorscale=_discrete_scale(_PROBE_STATES), showscale=False, xgap=2, ygap=2))
-    fig.update_layout(title=title, height=min(1600, 160 + 24 * len(services)), plot_bgcolor="#f1f3f4",
-                      yaxis={"autorange": "reversed", "automargin": True}, xaxis={"side": "top"})
-    return fig
+    return _state_grid(z, names, services, text, title)
 
 
 def endpoint_audit_figure(audit: pd.DataFrame, title: str = "Health endpoint audit: service × path") -> go.Figure:
@@ -400,11 +394,16 @@ def endpoint_audit_figure(audit: pd.DataFrame, title: str = "Health endpoint aud
         code = "" if r.code is None or r.code != r.code else f"HTTP {int(r.code)}"
         text[i][j] = "<br>".join(x for x in (f"{_probe_esc(r.service)} {_probe_esc(r.path)}",
                                             code, _probe_esc(r.error)) if x)
+    return _state_grid(z, paths, services, text, title)
+
+
+def _state_grid(z: list, columns: list[str], rows: list[str], text: list, title: str) -> go.Figure:
+    """A rows × columns grid coloured by probe state code (0 up … 3 unknown); labels escaped."""
     fig = go.Figure(go.Heatmap(
-        z=z, x=[_probe_esc(p) for p in paths], y=[_probe_esc(s) for s in services], text=text,
+        z=z, x=[_probe_esc(c) for c in columns], y=[_probe_esc(r) for r in rows], text=text,
         hovertemplate="%{text}<extra></extra>", zmin=-0.5, zmax=len(_PROBE_STATES) - 0.5,
         colorscale=_discrete_scale(_PROBE_STATES), showscale=False, xgap=2, ygap=2))
-    fig.update_layout(title=title, height=min(1600, 160 + 24 * len(services)), plot_bgcolor="#f1f3f4",
+    fig.update_layout(title=title, height=min(1600, 160 + 24 * len(rows)), plot_bgcolor="#f1f3f4",
                       yaxis={"autorange": "reversed", "automargin": True}, xaxis={"side": "top"})
     return fig
 
