@@ -147,3 +147,37 @@ def test_status_table_worst_first(stack):
     t = inventory.status_table(inv)
     assert t.iloc[0]["state"] in ("exited", "dead")
     assert t.iloc[-1]["state"] in ("running", "created")
+
+
+def test_many_stopped_containers_do_not_stall_a_project_run(docker_client, busybox_image, test_label):
+    """Hundreds of stopped containers of other projects: the filter runs in the engine, so a run
+    for one project inspects only that project's containers."""
+    from runbook_lib.connect import engine_http
+    key, val = test_label.split("=", 1)
+    mine = f"mine-{uuid.uuid4().hex[:8]}"
+    made = []
+    try:
+        for i in range(150):
+            made.append(docker_client.api.create_container(
+                busybox_image, ["true"], labels={key: val, "com.docker.compose.project": f"other-{i % 7}"})["Id"])
+        for svc in ("db", "api"):
+            made.append(docker_client.api.create_container(
+                busybox_image, ["true"], labels={key: val, "com.docker.compose.project": mine,
+                                                 "com.docker.compose.service": svc})["Id"])
+        lean = engine_http(docker_client)
+        calls = []
+        real_get = lean.get_json
+
+        def counting_get(path, params=None):
+            calls.append(path)
+            return real_get(path, params)
+        lean.get_json = counting_get
+        try:
+            inv = inventory.gather_inventory(docker_client, project=mine)
+        finally:
+            del lean.get_json
+        assert sorted(inv["service"]) == ["api", "db"]
+        assert len([c for c in calls if c.endswith("/json") and "/containers/json" not in c]) == 2
+    finally:
+        for cid in made:
+            docker_client.api.remove_container(cid, force=True)
