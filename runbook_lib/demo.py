@@ -1,12 +1,18 @@
 """The demo stack: a small compose project shaped like the seed system, on any engine.
 
 `runbook demo up` builds a FROM-scratch image holding the host's static busybox (no
-registry needed), writes a compose file describing the demo services (so the catalog,
-plan and lint work on it) and creates the containers through the Docker API with the
+registry needed) and, from it, images holding the host's PostgreSQL and redis-server,
+writes a compose file describing the demo services (so the catalog, plan and lint work
+on it) and creates the containers through the Docker API with the
 compose labels, on a user-defined network ``<project>_default``. Ports are published on
 127.0.0.1 only. The services reproduce the seed outage's failure kinds:
 
-- postgres, redis, kafka: infrastructure (kafka without a healthcheck);
+- postgres, redis, kafka: infrastructure (kafka without a healthcheck) that answers the native
+  probes truthfully: postgres and redis are the real servers copied from the host (binary, the
+  shared libraries ``ldd`` lists, postgres' share dir) into images built FROM the busybox
+  image and cached by a recipe hash label; kafka is a Kafka wire-protocol responder (busybox
+  ``nc -ll -e`` + sh/awk: ApiVersions, Metadata). Without the host binaries redis is a RESP
+  stand-in and postgres a TCP stand-in (its probe then says down; ``shows`` says why);
 - master-data: healthy NestJS-like app with a Terminus ``/health``;
 - auth: ``Error: Cannot find module '@opentelemetry/api'`` then exit 1 (exited);
 - workflow: TypeScript ``error TS2339`` compile errors, restart always (restarting);
@@ -20,9 +26,12 @@ project label; never volumes (the demo creates none).
 """
 from __future__ import annotations
 
+import glob
+import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,14 +77,6 @@ _TERMINUS_DOWN = ('{"status":"error","info":{"redis":{"status":"up"}},'
                   '"error":{"auth":{"status":"down","message":"connect ECONNREFUSED 127.0.0.1:3001"}},'
                   '"details":{"redis":{"status":"up"},'
                   '"auth":{"status":"down","message":"connect ECONNREFUSED 127.0.0.1:3001"}}}')
-
-
-def _tcp_server(port: int, banner: str) -> str:
-    return _PRELUDE + f"""
-{banner}
-nc -ll -p {port} -e /bin/cat &
-idle
-"""
 
 
 def _httpd_app(port: int, name: str, ctx: str) -> str:
@@ -191,15 +192,177 @@ echo "$(d) [1] LOG:  starting PostgreSQL 16.1 on x86_64-pc-linux-musl"
 echo "$(d) [1] LOG:  listening on IPv4 address \"0.0.0.0\", port 5432"
 echo "$(d) [1] LOG:  database system is ready to accept connections"
 """
-_REDIS_BANNER = r"""
-echo "1:M $(date -u '+%d %b %Y %H:%M:%S.000') * Server initialized"
-echo "1:M $(date -u '+%d %b %Y %H:%M:%S.000') * Ready to accept connections tcp"
-"""
 _KAFKA_BANNER = r"""
 k() { date -u '+%Y-%m-%d %H:%M:%S,000'; }
 echo "[$(k)] INFO Registered broker 1 at path /brokers/ids/1 with addresses: PLAINTEXT://kafka:9092 (kafka.zk.KafkaZkClient)"
 echo "[$(k)] INFO [KafkaServer id=1] started (kafka.server.KafkaServer)"
 """
+
+# -- real servers copied from the host (FROM the busybox image) -----------------------
+PG_DATA = "/var/lib/postgresql/data"
+
+# The real PostgreSQL, set up the way the official image's entrypoint does on first start:
+# initdb as the non-root postgres user (superuser POSTGRES_USER, password from a file that
+# is removed afterwards, scram), a pg_hba line for the network, POSTGRES_DB created in
+# single-user mode, then the server on 0.0.0.0. Without the binaries: the old TCP stand-in.
+_POSTGRES = _PRELUDE + r"""
+PGBIN=$(echo /usr/lib/postgresql/*/bin)
+if [ -x "$PGBIN/postgres" ]; then
+  export PGBIN PGDATA=__PGDATA__ TZ=UTC
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    umask 077
+    printf '%s\n' "${POSTGRES_PASSWORD}" > /tmp/.pwfile && chown postgres /tmp/.pwfile
+    su -s /bin/sh postgres -c '"$PGBIN/initdb" -D "$PGDATA" -U "${POSTGRES_USER:-postgres}" --pwfile=/tmp/.pwfile -A scram-sha-256 --no-locale -E UTF8 --no-sync' 2>/tmp/.initdb.err
+    rc=$?; rm -f /tmp/.pwfile; grep -v 'locale' /tmp/.initdb.err >&2; rm -f /tmp/.initdb.err
+    [ "$rc" -eq 0 ] || exit 1
+    echo 'host all all all scram-sha-256' >> "$PGDATA/pg_hba.conf"
+    if [ -n "${POSTGRES_DB}" ] && [ "${POSTGRES_DB}" != "${POSTGRES_USER:-postgres}" ]; then
+      echo "CREATE DATABASE \"${POSTGRES_DB}\";" | su -s /bin/sh postgres -c '"$PGBIN/postgres" --single -D "$PGDATA" -j postgres' >/dev/null || exit 1
+    fi
+  fi
+  exec su -s /bin/sh postgres -c 'exec "$PGBIN/postgres" -D "$PGDATA" -c listen_addresses=0.0.0.0 -c unix_socket_directories=/tmp -c shared_buffers=16MB -c max_connections=20'
+fi
+__BANNER__
+nc -ll -p 5432 -e /bin/cat &
+idle
+""".replace("__PGDATA__", PG_DATA).replace("__BANNER__", _POSTGRES_BANNER)
+
+# A protocol-faithful Redis stand-in (RESP) for hosts without redis-server: AUTH, PING,
+# HELLO/CLIENT/SELECT/ECHO/QUIT; NOAUTH before AUTH, WRONGPASS on a wrong password.
+_RESP_SH = r"""#!/bin/sh
+exec 2>/dev/null
+cr=$(printf '\r')
+ok=no; [ -z "$REDIS_PASSWORD" ] && ok=yes
+reply() { printf '%s\r\n' "$1"; }
+while read -r head; do
+  head=${head%"$cr"}
+  case $head in
+    '*'*) n=${head#?}; set --
+          while [ "$n" -gt 0 ]; do read -r _len; read -r a; set -- "$@" "${a%"$cr"}"; n=$((n-1)); done ;;
+    '') continue ;;
+    *) set -- $head ;;
+  esac
+  cmd=$(echo "$1" | tr a-z A-Z)
+  case $cmd in
+    AUTH) pw=$2; [ $# -ge 3 ] && pw=$3
+          if [ "$pw" = "$REDIS_PASSWORD" ]; then ok=yes; reply +OK
+          else reply '-WRONG''PASS invalid username-password pair or user is disabled.'; fi ;;
+    HELLO) proto=${2:-2}; shift; [ $# -gt 0 ] && shift
+          if [ "$1" = AUTH ] || [ "$1" = auth ]; then
+            if [ "$3" = "$REDIS_PASSWORD" ]; then ok=yes
+            else reply '-WRONG''PASS invalid username-password pair or user is disabled.'; continue; fi
+          fi
+          if [ "$ok" != yes ]; then reply '-NO''AUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time'; continue; fi
+          case $proto in 2) reply '*14' ;; 3) reply '%7' ;; *) reply '-NOPROTO unsupported protocol version'; continue ;; esac
+          for kv in server redis version 7.2.4 proto "$proto" id 1 mode standalone role master; do
+            case $kv in "$proto"|1) reply ":$kv" ;; *) reply "\$${#kv}"; reply "$kv" ;; esac
+          done
+          reply '$7'; reply modules; reply '*0' ;;
+    *) if [ "$ok" != yes ]; then reply '-NO''AUTH Authentication required.'; continue; fi
+       case $cmd in
+         PING) if [ $# -ge 2 ]; then reply "\$${#2}"; reply "$2"; else reply +PONG; fi ;;
+         ECHO) reply "\$${#2}"; reply "$2" ;;
+         SELECT|CLIENT) reply +OK ;;
+         *) reply "-ERR unknown command '$1', with args beginning with: " ;;
+       esac ;;
+  esac
+done
+"""
+
+_REDIS = _PRELUDE + r"""
+if [ -x /usr/bin/redis-server ]; then
+  exec redis-server --bind 0.0.0.0 --port 6379 --protected-mode no --requirepass "${REDIS_PASSWORD}" --save '' --appendonly no
+fi
+cat > /tmp/resp.sh <<'EOF'
+__RESP__EOF
+chmod +x /tmp/resp.sh
+echo "1:M $(date -u '+%d %b %Y %H:%M:%S.000') * Server initialized (RESP stand-in: AUTH, PING)"
+echo "1:M $(date -u '+%d %b %Y %H:%M:%S.000') * Ready to accept connections tcp"
+nc -ll -p 6379 -e /tmp/resp.sh &
+idle
+""".replace("__RESP__", _RESP_SH)
+
+# Kafka wire protocol (kafka.apache.org/protocol), one request at a time per connection:
+# size-prefixed requests, header v1 (api_key, api_version, correlation_id, client_id).
+# ApiVersions v0 → the ranges below; a newer ApiVersions → error 35 UNSUPPORTED_VERSION in
+# the v0 format (KIP-511), as a broker does; Metadata v0/v1 → this broker (advertised
+# listener), controller = itself, requested topics UNKNOWN_TOPIC_OR_PARTITION (3); anything
+# else: the connection is closed. awk turns the request bytes into the response as octal
+# escapes that printf writes.
+_KAFKA_AWK = r"""
+function o(x) { return sprintf("\\%03o", x) }
+function i16(x) { if (x < 0) x += 65536; return o(int(x / 256) % 256) o(x % 256) }
+function i32(x) { if (x < 0) x += 4294967296; return o(int(x / 16777216) % 256) o(int(x / 65536) % 256) o(int(x / 256) % 256) o(x % 256) }
+function s16(p) { return (b[p] * 256 + b[p + 1] + 32768) % 65536 - 32768 }
+function s32(p) { return ((b[p] * 16777216 + b[p + 1] * 65536 + b[p + 2] * 256 + b[p + 3]) + 2147483648) % 4294967296 - 2147483648 }
+function str(s,   r, i) { r = i16(length(s)); for (i = 1; i <= length(s); i++) r = r o(ord[substr(s, i, 1)]); return r }
+BEGIN { for (i = 32; i < 127; i++) ord[sprintf("%c", i)] = i }
+{ for (i = 1; i <= NF; i++) b[++n] = $i }
+END {
+  if (n < 10) exit
+  api = s16(1); ver = s16(3); cid = o(b[5]) o(b[6]) o(b[7]) o(b[8])
+  p = 9; cl = s16(p); p += 2; if (cl > 0) p += cl
+  if (api == 18) {
+    body = i16(ver > 0 ? 35 : 0) i32(2) i16(3) i16(0) i16(1) i16(18) i16(0) i16(0)
+  } else if (api == 3 && (ver == 0 || ver == 1)) {
+    body = i32(1) i32(node) str(host) i32(port)
+    if (ver == 1) body = body i16(-1) i32(node)
+    nt = (p + 3 <= n) ? s32(p) : 0; p += 4; topics = ""; cnt = 0
+    for (t = 0; t < nt && p + 1 <= n; t++) {
+      l = s16(p); name = i16(l); for (j = 0; j < l; j++) name = name o(b[p + 2 + j]); p += 2 + l
+      topics = topics i16(3) name (ver == 1 ? o(0) : "") i32(0); cnt++
+    }
+    body = body i32(cnt) topics
+  } else exit
+  msg = cid body
+  printf "%s%s", i32(length(msg) / 4), msg
+}
+"""
+
+_KAFKA_SH = r"""#!/bin/sh
+exec 2>/dev/null
+adv=${KAFKA_ADVERTISED_LISTENERS:-PLAINTEXT://kafka:9092}; adv=${adv%%,*}; adv=${adv##*//}
+while :; do
+  set -- $(dd bs=1 count=4 | od -An -v -tu1)
+  [ $# -eq 4 ] || exit 0
+  size=$(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 ))
+  [ "$size" -ge 10 ] && [ "$size" -le 65536 ] || exit 0
+  out=$(dd bs=1 count="$size" | od -An -v -tu1 | awk -v node="${KAFKA_BROKER_ID:-1}" -v host="${adv%:*}" -v port="${adv##*:}" -f /tmp/kafka.awk)
+  [ -n "$out" ] || exit 0
+  printf "$out"
+done
+"""
+
+_KAFKA = _PRELUDE + r"""
+cat > /tmp/kafka.awk <<'EOF'
+__AWK__EOF
+cat > /tmp/kafka.sh <<'EOF'
+__SH__EOF
+chmod +x /tmp/kafka.sh
+__BANNER__
+nc -ll -p 9092 -e /tmp/kafka.sh &
+idle
+""".replace("__AWK__", _KAFKA_AWK.lstrip("\n")).replace("__SH__", _KAFKA_SH).replace("__BANNER__", _KAFKA_BANNER)
+
+
+def host_postgres() -> dict[str, str] | None:
+    """The newest host PostgreSQL with postgres + initdb (Debian layout), or None."""
+    found = []
+    for bindir in glob.glob("/usr/lib/postgresql/*/bin"):
+        version = Path(bindir).parent.name
+        share = f"/usr/share/postgresql/{version}"
+        if all(os.access(f"{bindir}/{b}", os.X_OK) for b in ("postgres", "initdb")) and os.path.isdir(share):
+            found.append((int(version) if version.isdigit() else 0, version, bindir, share))
+    if not found:
+        return None
+    _, version, bindir, share = max(found)
+    return {"version": version, "bindir": bindir, "share": share, "lib": str(Path(bindir).parent / "lib")}
+
+
+def host_redis() -> str | None:
+    """The host's redis-server binary (resolved), or None."""
+    path = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
+    return os.path.realpath(path) if path and os.access(path, os.X_OK) else None
 
 
 @dataclass(frozen=True)
@@ -218,6 +381,7 @@ class DemoService:
     depends_on: dict[str, str] = field(default_factory=dict)  # service -> condition
     mem_limit: str | None = None
     expect: str = "healthy"  # healthy | running | unhealthy | exited | restarting | oom
+    start_period_s: int = 1  # healthcheck grace (the real postgres runs initdb on first start)
 
     def image(self, base: str = DEMO_IMAGE) -> str:
         """Infrastructure services get an alias tag named like the real image (tier detection)."""
@@ -230,16 +394,34 @@ def _hc(cmd: str) -> list[str]:
     return ["CMD-SHELL", cmd]
 
 
+# What serves postgres and redis depends on the host (its binaries are copied into the image);
+# decided here so the compose file and `demo status` say what `demo up` builds.
+_HOST_PG = host_postgres() if shutil.which("ldd") else None
+if _HOST_PG:
+    _PG_SHOWS = (f"real PostgreSQL {_HOST_PG['version']} (host binaries, FROM scratch image): healthy, "
+                 "SELECT 1 answers with the compose credentials; its password is masked everywhere")
+    _PG_HEALTHCHECK = _hc('pg_isready -q -h 127.0.0.1 -p 5432 -U "${POSTGRES_USER}" || exit 1')
+    _PG_START_PERIOD_S = 30
+else:
+    _PG_SHOWS = ("healthy by its healthcheck, but a TCP stand-in (no PostgreSQL on this host: apt-get "
+                 "install postgresql for a real one): the postgres probe says down; password masked everywhere")
+    _PG_HEALTHCHECK = _hc("echo | nc 127.0.0.1 5432 || exit 1")
+    _PG_START_PERIOD_S = 1
+_REDIS_SHOWS = ("healthy cache: real redis-server (host binary) with requirepass" if host_redis() and shutil.which("ldd") else
+                "healthy cache: a RESP stand-in (AUTH, PING; no redis-server on this host) with a password")
+
+
 SERVICES: tuple[DemoService, ...] = (
-    DemoService("postgres", "infrastructure", _tcp_server(5432, _POSTGRES_BANNER), 5432, 432,
-                "healthy database (healthcheck passes); its password is masked everywhere",
+    DemoService("postgres", "infrastructure", _POSTGRES, 5432, 432,
+                _PG_SHOWS,
                 {"POSTGRES_USER": "vextrus", "POSTGRES_PASSWORD": DEMO_PG_PASSWORD, "POSTGRES_DB": "vextrus_erp"},
-                _hc("echo | nc 127.0.0.1 5432 || exit 1")),
-    DemoService("redis", "infrastructure", _tcp_server(6379, _REDIS_BANNER), 6379, 379,
-                "healthy cache", {"REDIS_PASSWORD": DEMO_REDIS_PASSWORD},
-                _hc("echo | nc 127.0.0.1 6379 || exit 1")),
-    DemoService("kafka", "infrastructure", _tcp_server(9092, _KAFKA_BANNER), 9092, 92,
-                "running broker without a healthcheck that others depend on (lint finding)",
+                _PG_HEALTHCHECK, start_period_s=_PG_START_PERIOD_S),
+    DemoService("redis", "infrastructure", _REDIS, 6379, 379,
+                _REDIS_SHOWS, {"REDIS_PASSWORD": DEMO_REDIS_PASSWORD},
+                _hc("printf 'AUTH %s\\r\\nPING\\r\\nQUIT\\r\\n' \"${REDIS_PASSWORD}\" | nc 127.0.0.1 6379 | grep -q PONG || exit 1")),
+    DemoService("kafka", "infrastructure", _KAFKA, 9092, 92,
+                "running broker without a healthcheck that others depend on (lint finding); a Kafka "
+                "wire-protocol responder (ApiVersions, Metadata) answers the kafka probe",
                 {"KAFKA_BROKER_ID": "1", "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092"},
                 None, expect="running"),
     DemoService("master-data", "application", _httpd_app(3002, "master-data", "MasterDataController"), 3002, 302,
@@ -322,7 +504,8 @@ def compose_dict(port_base: int = DEFAULT_PORT_BASE, image: str = DEMO_IMAGE) ->
             "labels": {DEMO_LABEL_KEY: "1", "runbook.tier": s.tier},
         }
         if s.healthcheck:
-            spec["healthcheck"] = {"test": [_compose_escape(t) for t in s.healthcheck], **HEALTHCHECK_TIMING}
+            spec["healthcheck"] = {"test": [_compose_escape(t) for t in s.healthcheck], **HEALTHCHECK_TIMING,
+                                   "start_period": f"{s.start_period_s}s"}
         if s.depends_on:
             spec["depends_on"] = {d: {"condition": c} for d, c in s.depends_on.items()}
         if s.mem_limit:
@@ -384,21 +567,153 @@ def ensure_image(client, tag: str = DEMO_IMAGE) -> str:
     return tag
 
 
-def ensure_images(client, base: str = DEMO_IMAGE) -> None:
-    """The base image plus the alias tags of the infrastructure services."""
+RECIPE_LABEL = "runbook.demo.recipe"
+SERVER_LABEL = "runbook.demo.server"
+_PASSWD = "root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/sh\n"
+_GROUP = "root:x:0:\npostgres:x:999:\n"
+
+
+@dataclass(frozen=True)
+class ServerRecipe:
+    """A real server copied from the host into an image FROM the demo busybox image."""
+
+    server: str  # what it is, e.g. "PostgreSQL 15" (label runbook.demo.server)
+    files: tuple[tuple[str, str], ...]  # (path in the image, host path)
+    texts: tuple[tuple[str, str], ...] = ()  # (path in the image, content)
+    links: tuple[tuple[str, str], ...] = ()  # (link path, target)
+    run: str = ""  # shell run once at build time
+
+    def digest(self, base_id: str) -> str:
+        """A hash of the recipe and of the host files it copies (size, mtime): a change rebuilds."""
+        h = hashlib.sha256(f"{base_id}\n{self.server}\n{self.run}\n".encode())
+        for dest, src in self.files:
+            st = os.stat(src)
+            h.update(f"{dest}\0{src}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        for dest, text in self.texts:
+            h.update(f"{dest}\0{text}\n".encode())
+        for link, target in self.links:
+            h.update(f"{link}\0{target}\n".encode())
+        return h.hexdigest()[:16]
+
+
+def _ldd(binaries: list[str]) -> list[str]:
+    """The shared libraries the binaries load (``ldd``), the loader included."""
+    out: set[str] = set()
+    for b in binaries:
+        res = subprocess.run(["ldd", b], capture_output=True, text=True, timeout=30, check=False)
+        for line in res.stdout.splitlines():
+            line = line.strip()
+            if "=>" in line:
+                path = line.split("=>", 1)[1].split("(")[0].strip()
+            else:
+                path = line.split("(")[0].strip()
+            if path.startswith("/") and os.path.exists(path):
+                out.add(path)
+    return sorted(out)
+
+
+def _postgres_recipe() -> ServerRecipe | None:
+    pg = host_postgres()
+    if pg is None or not shutil.which("ldd"):
+        return None
+    bins = [f"{pg['bindir']}/{b}" for b in ("postgres", "initdb", "pg_isready")
+            if os.access(f"{pg['bindir']}/{b}", os.X_OK)]
+    files = [(b, b) for b in bins] + [(lib, lib) for lib in _ldd(bins)]
+    for mod in ("plpgsql.so", "dict_snowball.so"):  # initdb loads these
+        if os.path.exists(f"{pg['lib']}/{mod}"):
+            files.append((f"{pg['lib']}/{mod}", f"{pg['lib']}/{mod}"))
+    for root, dirs, names in os.walk(pg["share"]):
+        dirs[:] = [x for x in dirs if x != "man"]
+        files += [(os.path.join(root, n), os.path.realpath(os.path.join(root, n))) for n in names]
+    for tz in ("Etc/UTC", "UTC", "GMT", "Etc/GMT"):
+        src = f"/usr/share/zoneinfo/{tz}"
+        if os.path.exists(src):
+            files.append((src, os.path.realpath(src)))
+    links = (("/usr/local/bin/pg_isready", f"{pg['bindir']}/pg_isready"),) if f"{pg['bindir']}/pg_isready" in bins else ()
+    return ServerRecipe(server=f"PostgreSQL {pg['version']}", files=tuple(files),
+                        texts=(("/etc/passwd", _PASSWD), ("/etc/group", _GROUP)), links=links,
+                        run=f"mkdir -p {PG_DATA} && chown -R 999:999 /var/lib/postgresql && chmod 700 {PG_DATA}")
+
+
+def _redis_recipe() -> ServerRecipe | None:
+    binary = host_redis()
+    if binary is None or not shutil.which("ldd"):
+        return None
+    files = [("/usr/bin/redis-server", binary)] + [(lib, lib) for lib in _ldd([binary])]
+    try:  # Redis server v=7.0.15 sha=...
+        out = subprocess.run([shutil.which("redis-server") or binary, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+        version = next((w[2:] for w in out.split() if w.startswith("v=")), "")
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    return ServerRecipe(server=f"Redis {version}".strip(), files=tuple(files))
+
+
+_RECIPES = {"postgres": _postgres_recipe, "redis": _redis_recipe}
+
+
+def _build_server_image(client, tag: str, base: str, recipe: ServerRecipe, digest: str) -> None:
+    import docker.errors
+
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / "rootfs"
+        for dest, src in recipe.files:
+            target = root / dest.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)  # follows symlinks: the library itself under the name ldd printed
+        for dest, text in recipe.texts:
+            target = root / dest.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        for link, target_path in recipe.links:
+            p = root / link.lstrip("/")
+            p.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(target_path, p)
+        run = f"RUN {recipe.run}\n" if recipe.run else ""
+        (Path(d) / "Dockerfile").write_text(
+            f"FROM {base}\nCOPY rootfs/ /\n{run}"
+            f'LABEL {DEMO_LABEL_KEY}="1" {RECIPE_LABEL}="{digest}" {SERVER_LABEL}="{recipe.server}"\n'
+            'CMD ["/bin/sh"]\n')
+        try:
+            client.images.build(path=d, tag=tag, rm=True, forcerm=True, pull=False)
+        except docker.errors.BuildError as exc:
+            raise DemoError(f"building {tag} ({recipe.server} from the host) failed: {exc}") from exc
+
+
+def ensure_images(client, base: str = DEMO_IMAGE) -> dict[str, str]:
+    """The base image, plus per infrastructure service either an image holding the host's real
+    server (postgres, redis; rebuilt when the recipe or the host files change) or an alias tag
+    of the base image. Returns service → what serves it ("PostgreSQL 15", "stand-in")."""
     import docker.errors
 
     ensure_image(client, base)
     img = client.images.get(base)
+    out: dict[str, str] = {}
     for s in SERVICES:
         alias = s.image(base)
         if alias == base:
             continue
         try:
-            client.images.get(alias)
+            current = client.images.get(alias)
         except docker.errors.ImageNotFound:
-            repo, tag = alias.rsplit(":", 1)
-            img.tag(repo, tag)
+            current = None
+        recipe = _RECIPES[s.name]() if s.name in _RECIPES else None
+        if recipe is None:
+            if current is None or current.id != img.id:
+                repo, tag = alias.rsplit(":", 1)
+                img.tag(repo, tag)
+            out[s.name] = "stand-in"
+            continue
+        digest = recipe.digest(img.id)
+        labels = (current.labels or {}) if current is not None else {}
+        if labels.get(RECIPE_LABEL) != digest:
+            _build_server_image(client, alias, base, recipe, digest)
+            if current is not None and labels.get(RECIPE_LABEL) and current.id != img.id:
+                try:  # the superseded demo image, unless a container still uses it (never forced)
+                    client.images.remove(current.id, noprune=False)
+                except docker.errors.APIError:
+                    pass
+        out[s.name] = recipe.server
+    return out
 
 
 # -- up / down / status --------------------------------------------------------------
@@ -454,7 +769,7 @@ def _create(client, s: DemoService, project: str, network: str, port_base: int, 
     healthcheck = None
     if s.healthcheck:
         healthcheck = {"test": list(s.healthcheck), "interval": 2 * _NS, "timeout": 2 * _NS,
-                       "retries": 2, "start_period": 1 * _NS}
+                       "retries": 2, "start_period": s.start_period_s * _NS}
     networking = api.create_networking_config({network: api.create_endpoint_config(aliases=[s.name])})
     created = api.create_container(
         s.image(image), command=["/bin/sh", "-c", s.script], name=f"{project}-{s.name}-1", hostname=s.name,
@@ -497,8 +812,9 @@ def demo_up(client, project: str = DEMO_PROJECT, port_base: int = DEFAULT_PORT_B
     write_compose(cfg_path, port_base, image)
     redact.learn_env({"POSTGRES_PASSWORD": DEMO_PG_PASSWORD, "REDIS_PASSWORD": DEMO_REDIS_PASSWORD,
                       "JWT_SECRET": DEMO_JWT_SECRET})
+    servers: dict[str, str] = {}
     if missing:
-        ensure_images(client, image)
+        servers = ensure_images(client, image)
         network = _ensure_network(client, project, extra)
         for s in missing:
             _create(client, s, project, network, port_base, cfg_path, image, extra)
@@ -510,6 +826,7 @@ def demo_up(client, project: str = DEMO_PROJECT, port_base: int = DEFAULT_PORT_B
         time.sleep(0.5)
     inv.attrs["created"] = [s.name for s in missing]
     inv.attrs["compose_file"] = str(cfg_path)
+    inv.attrs["servers"] = servers
     return inv
 
 
@@ -568,6 +885,12 @@ def cmd_demo(args) -> int:
         print(f"demo: project {project!r}: created {len(created)} container(s)"
               + (f" ({', '.join(created)})" if created else ", everything already there"))
         print(f"demo: compose file {inv.attrs.get('compose_file')}")
+        servers = inv.attrs.get("servers") or {}
+        if servers:
+            what = {"stand-in": "stand-in"}
+            print("demo: infrastructure: " + ", ".join(
+                f"{svc} = {what.get(v, v + ' (host binaries)')}" for svc, v in servers.items()
+                if svc != "kafka") + ", kafka = Kafka wire-protocol responder")
         _print_status(demo_status(client, project))
         print("next: runbook diagnose --project demo   |   runbook report recovery_report -p project demo")
     elif args.action == "down":

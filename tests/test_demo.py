@@ -136,3 +136,66 @@ def test_demo_down_removes_only_demo_labelled(docker_client, busybox_image, test
     finally:
         other.remove(force=True)
         demo.demo_down(docker_client, project=project)
+
+
+def test_demo_infrastructure_answers_the_native_probes(docker_client, demo_stack):
+    """postgres (SELECT 1), redis (PING) and kafka (ApiVersions + Metadata) are up on the demo:
+    real servers copied from the host where it has them, a Kafka wire-protocol responder."""
+    from runbook_lib import probes
+
+    if demo.host_postgres() is None or demo.host_redis() is None:
+        pytest.skip("postgresql / redis-server not installed on this host (scripts/test-deps.sh installs them)")
+    res = probes.probe_stack(project=demo_stack["project"], client=docker_client, timeout_s=10)
+    rows = res.rows
+    native = {r["service"]: r for _, r in rows[rows["kind"].isin(["postgres", "redis", "kafka"])].iterrows()}
+    assert set(native) == {"postgres", "redis", "kafka"}
+    for svc, r in native.items():
+        assert r["state"] == "up", (svc, r["reply"], r["error"])
+    assert native["postgres"]["reply"].startswith("SELECT 1 ok (server ")
+    assert native["redis"]["reply"] == "PONG"
+    assert "1 broker(s), controller 1" in native["kafka"]["reply"]
+    # the app failures stay what they are
+    by_kind = {(r["service"], r["kind"]): r["state"] for _, r in rows.iterrows()}
+    assert by_kind[("auth", "docker")] == "down" and by_kind[("api-gateway", "http")] == "degraded"
+    assert demo.DEMO_PG_PASSWORD not in rows.astype(str).to_string()
+
+
+def test_demo_server_images_are_cached_by_recipe(docker_client, demo_stack):
+    before = {s.name: docker_client.images.get(s.image()).id for s in demo.SERVICES if s.tier == "infrastructure"}
+    served = demo.ensure_images(docker_client)
+    after = {s.name: docker_client.images.get(s.image()).id for s in demo.SERVICES if s.tier == "infrastructure"}
+    assert after == before  # nothing rebuilt
+    if demo.host_postgres():
+        assert served["postgres"].startswith("PostgreSQL ")
+        labels = docker_client.images.get(demo.service("postgres").image()).labels
+        assert labels[demo.RECIPE_LABEL] and labels[demo.SERVER_LABEL] == served["postgres"]
+    assert served["kafka"] == "stand-in"
+
+
+def test_demo_redis_stand_in_speaks_resp(docker_client, test_label):
+    """Without redis-server in the image the redis service runs a RESP stand-in the probe accepts."""
+    from runbook_lib import probes
+
+    key, val = test_label.split("=", 1)
+    demo.ensure_image(docker_client)
+    base = free_port_base()
+    port = demo.host_port(demo.service("redis"), base)
+    script = demo.service("redis").script.replace("[ -x /usr/bin/redis-server ]", "false")
+    c = docker_client.containers.run(demo.DEMO_IMAGE, ["/bin/sh", "-c", script], detach=True,
+                                     environment={"REDIS_PASSWORD": demo.DEMO_REDIS_PASSWORD},
+                                     ports={"6379/tcp": ("127.0.0.1", port)}, labels={key: val})
+    try:
+        spec = probes.ProbeSpec(service="redis", kind="redis", host="127.0.0.1", port=port,
+                                options={"password": demo.DEMO_REDIS_PASSWORD}, timeout_s=5)
+        for _ in range(20):
+            row = probes.run_round([spec]).iloc[0]
+            if row["state"] == "up":
+                break
+            import time
+            time.sleep(0.25)
+        assert row["state"] == "up" and row["reply"] == "PONG", row.to_dict()
+        bad = probes.ProbeSpec(service="redis", kind="redis", host="127.0.0.1", port=port,
+                               options={"password": "wrong-password"}, timeout_s=5)
+        assert probes.run_round([bad]).iloc[0]["state"] == "down"
+    finally:
+        c.remove(force=True)
