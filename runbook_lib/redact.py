@@ -51,9 +51,13 @@ _WHOLE_WORD_BELOW = 8  # learned values shorter than this are masked as whole wo
 _NOT_SECRETS = {"true", "false", "yes", "no", "none", "null", "on", "off", "", MASK.lower()}
 
 
+# Words that contain a secret word but name no secret ("health checks passing", "passthrough").
+_BENIGN_WORDS_RE = re.compile(r"passing|passthrough|bypass", re.IGNORECASE)
+
+
 def is_secret_key(key: str) -> bool:
     """True when a key (env name, label, flag, JSON field) names a secret."""
-    return bool(_SECRET_KEY_RE.search(str(key)))
+    return bool(_SECRET_KEY_RE.search(_BENIGN_WORDS_RE.sub("", str(key))))
 
 
 def _worth_learning(value: str) -> bool:
@@ -259,6 +263,9 @@ class Redactor:
 
 def _mask_group(m: re.Match[str]) -> str:
     val = m.group("val")
+    key = re.sub(r"^[-\s\"']+|[\s\"'=:]+$", "", m.group("pre"))
+    if not is_secret_key(key):
+        return m.group(0)  # e.g. "passing_pct: 50"
     if val.startswith(MASK[:-1]) or val.strip("'\"").startswith(MASK[:-1]):
         return m.group(0)
     if val[:1] in "'\"" and len(val) >= 2:

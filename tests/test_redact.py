@@ -97,3 +97,12 @@ def test_known_values_same_with_and_without_automaton(monkeypatch, use_automaton
     r.learn_env({"A_PASSWORD": "admin", "B_TOKEN": "admin-long-token", "C_SECRET": "zz9plural"})
     text = "admin-long-token admin adminer pgadmin xzz9pluralx (admin)"
     assert r.mask_text(text) == f"{MASK} {MASK} adminer pgadmin x{MASK}x ({MASK})"
+
+
+def test_benign_words_that_contain_a_secret_word():
+    r = Redactor()
+    assert not is_secret_key("passing_pct") and not is_secret_key("bypass_cache")
+    assert is_secret_key("PASSING_PASSWORD")
+    assert r.mask_obj({"kpis": {"passing_pct": 50.0, "db_password": "x1y2z3"}}) == {
+        "kpis": {"passing_pct": 50.0, "db_password": MASK}}
+    assert r.mask_text("passing_pct: 50.0, password: abc123") == f"passing_pct: 50.0, password: {MASK}"

@@ -72,6 +72,7 @@ def test_json_summary(health_report, canary_project):
     assert doc["kind"] == "health_check" and doc["status"] == "ok"
     assert doc["kpis"]["containers"] == 2 and doc["kpis"]["with_healthcheck"] == 1
     assert doc["kpis"]["healthy"] == 0 and doc["kpis"]["exited_nonzero"] == 1
+    assert doc["kpis"]["running_pct"] == 50.0 and doc["kpis"]["passing_pct"] == 0.0  # numbers, not masked
     assert len(doc["containers"]) == 2 and doc["parameters"] == {"project": canary_project[0]}
 
 
