@@ -309,13 +309,17 @@ def cmd_plan(args) -> int:
     if not as_json:
         print(f"Recovery plan for project {out['project'] or '?'} ({', '.join(out['files'])})")
         print(format_plan(plan, out["project"]))
-        if not args.apply:
-            print("\nDry-run: nothing was changed. Run `runbook plan --apply` to execute, audited.")
+    audit = AuditLog(args.audit_log)
     if not args.apply:
+        # the dry-run goes through the same guarded path: audited (dry_run=true), no mutating call
+        apply_plan(client, plan, out["catalog"], audit, budget_s=args.budget, progress=None, dry_run=True)
+        result["audit_log"] = str(audit.path)
         if as_json:
             print(json.dumps(redact.mask_obj(result), indent=2, default=str))
+        else:
+            print(f"\nDry-run: nothing was changed (recorded in {audit.path}). "
+                  "Run `runbook plan --apply` to execute, audited.")
         return 0
-    audit = AuditLog(args.audit_log)
     log = apply_plan(client, plan, out["catalog"], audit, budget_s=args.budget,
                      progress=(lambda m: print(m, file=sys.stderr)) if as_json else print)
     result["applied"] = json.loads(log.to_json(orient="records", date_format="iso"))

@@ -210,7 +210,9 @@ def _reason(actual: str, st: Any) -> str:
     text = {"created": "created, never started", "exited": "exited", "dead": "dead",
             "not-created": "not created", "running-unhealthy": "unhealthy", "restarting": "restart loop",
             "paused": "paused", "running-starting": "health check still starting"}.get(actual, actual)
-    return f"{text} ({detail})" if detail and detail != "no container" else text
+    if not detail or detail == "no container":
+        return text
+    return detail if detail.startswith(text) else f"{text} ({detail})"
 
 
 def _command(action: str, service: str, container: str | None, project: str | None) -> str:

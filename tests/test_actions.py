@@ -232,7 +232,8 @@ def test_cli_default_is_dry_run(docker_client, stack, tmp_path):
                                                                  ("api", "start"), ("api", "wait")]
     time.sleep(1.1)
     assert _events(docker_client, t0, time.time(), stack.project) == []
-    assert not (tmp_path / "a.log").exists()
+    rec = read_audit(tmp_path / "a.log")  # the dry-run is audited as one, step by step
+    assert len(rec) and rec["dry_run"].all() and set(rec["outcome"].dropna()) <= {"dry-run", "ok", "started"}
 
 
 def test_cli_finds_compose_files_from_labels_and_applies(docker_client, stack, tmp_path):
