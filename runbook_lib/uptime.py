@@ -270,10 +270,8 @@ def incidents(intervals: pd.DataFrame, now: pd.Timestamp | None = None, start: p
     if start is not None or end is not None:
         lo = pd.Timestamp(start) if start is not None else pd.Timestamp.min.tz_localize("UTC")
         hi = pd.Timestamp(end) if end is not None else pd.Timestamp.max.tz_localize("UTC")
-        now_ts = pd.Timestamp(now)
-        now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
-        ends = pd.to_datetime(res["end"], utc=True).fillna(now_ts)
-        res = res[(res["start"] < hi) & (ends > lo)]
+        ends = pd.to_datetime(res["end"], utc=True)
+        res = res[(res["start"] < hi) & (ends.isna() | (ends > lo))]  # an ongoing incident reaches now
     return res.reset_index(drop=True)
 
 
