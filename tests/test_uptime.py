@@ -125,3 +125,15 @@ def test_parse_window_and_time():
     assert up.parse_time("90m", now) == now - pd.Timedelta(minutes=90)
     with pytest.raises(ParameterError, match="Fix"):
         up.parse_window("last week", now)
+
+
+def test_incidents_window_keeps_overlapping_and_ongoing():
+    """Two resolved incidents and one ongoing: a window keeps those that overlap it."""
+    runs = up.to_intervals(up.effective_states(frame("SSFFSSSSSSFFSSSSSSFF"), Thresholds(1, 1)))
+    now = T0 + pd.Timedelta(minutes=20)
+    all_inc = up.incidents(runs, now=now)
+    assert list(all_inc["ongoing"]) == [False, False, True]
+    late = up.incidents(runs, now=now, start=T0 + pd.Timedelta(minutes=15), end=now)
+    assert list(late["ongoing"]) == [True]
+    middle = up.incidents(runs, now=now, start=T0 + pd.Timedelta(minutes=11), end=T0 + pd.Timedelta(minutes=12))
+    assert len(middle) == 1 and not middle.loc[0, "ongoing"]
