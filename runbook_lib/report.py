@@ -252,7 +252,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
         try:
             pm.execute_notebook(str(nb_file), tmp_nb, parameters=params, kernel_name=kernel_name,
                                 progress_bar=progress, cwd=str(cwd or Path.cwd()),
-                                request_save_on_cell_execute=False)
+                                request_save_on_cell_execute=False, **_kernel_manager_kwargs())
         except pm.PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {redact.mask_text(str(exc.evalue))}"
         except Exception as exc:  # noqa: BLE001 - kernel death, missing kernel …
@@ -292,6 +292,21 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
             pass
     refresh_site(out_dir)
     return ReportResult(kind, status, final_nb, final_html, final_json, doc, error)
+
+
+def _kernel_manager_kwargs() -> dict[str, Any]:
+    """On POSIX the kernel talks over unix sockets (IPC), not TCP on 127.0.0.1: no open ports,
+    and no "running over TCP without encryption" warning in every report run."""
+    if os.name != "posix":
+        return {}
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+    return {"kernel_manager_class": IPCKernelManager}
 
 
 def refresh_site(out_dir: Path) -> None:
