@@ -542,8 +542,11 @@ def _busybox_path() -> str:
                     "(or busybox), then run `runbook demo up` again.")
 
 
-def ensure_image(client, tag: str = DEMO_IMAGE) -> str:
-    """Build the FROM scratch busybox image unless it exists (no registry needed)."""
+def ensure_image(client, tag: str = DEMO_IMAGE, labels: dict[str, str] | None = None) -> str:
+    """Build the FROM scratch busybox image unless it exists (no registry needed).
+
+    ``labels`` defaults to the demo's own label; the tests build their image with none.
+    """
     import docker.errors
 
     try:
@@ -557,8 +560,8 @@ def ensure_image(client, tag: str = DEMO_IMAGE) -> str:
             "FROM scratch\nCOPY busybox /bin/busybox\n"
             'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
             "RUN mkdir -p /tmp /www /var/log && chmod 1777 /tmp\n"
-            f'LABEL {DEMO_LABEL_KEY}="1"\n'
-            'CMD ["/bin/sh"]\n')
+            + "".join(f'LABEL {k}="{v}"\n' for k, v in ({DEMO_LABEL_KEY: "1"} if labels is None else labels).items())
+            + 'CMD ["/bin/sh"]\n')
         try:
             client.images.build(path=d, tag=tag, rm=True, forcerm=True)
         except docker.errors.BuildError as exc:

@@ -7,9 +7,7 @@ even when the test fails.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -36,32 +34,13 @@ def ensure_engine() -> str | None:
     return None
 
 
-def busybox_path() -> str:
-    for p in ("/bin/busybox", "/usr/bin/busybox"):
-        if os.path.exists(p):
-            out = subprocess.run(["file", "-L", p], capture_output=True, text=True).stdout if shutil.which("file") else "static"
-            if "dynamically" not in out:
-                return p
-    raise RuntimeError("static busybox not found: apt-get install busybox-static")
-
-
 def build_busybox_image(client, tag: str = BUSYBOX_IMAGE) -> str:
-    """Build a FROM scratch image holding the host's static busybox (no registry needed)."""
-    import docker.errors
-    try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    with tempfile.TemporaryDirectory() as d:
-        shutil.copy(busybox_path(), Path(d) / "busybox")
-        (Path(d) / "Dockerfile").write_text(
-            "FROM scratch\nCOPY busybox /bin/busybox\n"
-            'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-            "RUN mkdir -p /tmp /www /var/log && chmod 1777 /tmp\n"
-            'CMD ["/bin/sh"]\n')
-        client.images.build(path=d, tag=tag, rm=True, forcerm=True)
-    return tag
+    """The FROM scratch image holding the host's static busybox (no registry needed), built once.
+
+    Same recipe as the demo's image, without the demo's label.
+    """
+    from runbook_lib import demo
+    return demo.ensure_image(client, tag, labels={})
 
 
 def cleanup(client, label: str = TEST_LABEL) -> int:
