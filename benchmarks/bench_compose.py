@@ -29,13 +29,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from runbook_lib.compose import load_catalog  # noqa: E402
+from runbook_lib.compose.catalog import load_catalog  # noqa: E402
 from runbook_lib.config import RunbookConfig  # noqa: E402
 
 FIXTURE = REPO.parent / "shared" / "fixtures" / "vextrus-erp" / "docker-compose.yml"
 GOAL_S = 0.5
-HAVE_PLAN = importlib.util.find_spec("runbook_lib.plan") is not None and \
-    importlib.util.find_spec("runbook_lib.expected") is not None
+HAVE_PLAN = importlib.util.find_spec("runbook_lib.analysis.plan") is not None and \
+    importlib.util.find_spec("runbook_lib.analysis.expected") is not None
 
 
 def generate(n: int, seed: int = 7) -> str:
@@ -101,9 +101,9 @@ def catalog_and_plan(path: Path):
     cat = load_catalog([path], environ={}, config=RunbookConfig())
     if not HAVE_PLAN:
         return cat, None
-    from runbook_lib.expected import expected_vs_actual
-    from runbook_lib.inventory import empty_inventory
-    from runbook_lib.plan import recovery_plan
+    from runbook_lib.analysis.expected import expected_vs_actual
+    from runbook_lib.engine.inventory import empty_inventory
+    from runbook_lib.analysis.plan import recovery_plan
     status = expected_vs_actual(cat.frame, empty_inventory(), project=cat.project)  # worst case: all down
     return cat, recovery_plan(cat.frame, status, project=cat.project)
 

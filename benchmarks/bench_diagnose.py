@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runbook_lib import signatures as sig  # noqa: E402
+from runbook_lib.analysis import signatures as sig# noqa: E402
 
 NOISE = [
     "[Nest] 1  - {ts}   LOG [RouterExplorer] Mapped {{/api/v1/items/{i}, GET}} route +{ms}ms",

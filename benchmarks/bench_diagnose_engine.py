@@ -24,9 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runbook_lib import demo, diagnose, logs, signatures  # noqa: E402
-from runbook_lib.connect import connect  # noqa: E402
-from runbook_lib.inventory import gather_inventory  # noqa: E402
+from runbook_lib.demo import stack as demo
+from runbook_lib.analysis import diagnosis as diagnose
+from runbook_lib.engine import logs
+from runbook_lib.analysis import signatures# noqa: E402
+from runbook_lib.engine.connection import connect  # noqa: E402
+from runbook_lib.engine.inventory import gather_inventory  # noqa: E402
 
 FAILURES = [
     "echo \"Error: Cannot find module '@opentelemetry/api'\" >&2",

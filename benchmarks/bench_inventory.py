@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import dockerenv  # noqa: E402
-from runbook_lib import inventory  # noqa: E402
-from runbook_lib.connect import connect  # noqa: E402
+from runbook_lib.engine import inventory# noqa: E402
+from runbook_lib.engine.connection import connect  # noqa: E402
 
 
 def timed(fn, repeat: int) -> float:

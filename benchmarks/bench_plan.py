@@ -26,11 +26,11 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_compose import FIXTURE, generate  # noqa: E402
 
-from runbook_lib.compose import load_catalog  # noqa: E402
+from runbook_lib.compose.catalog import load_catalog  # noqa: E402
 from runbook_lib.config import RunbookConfig  # noqa: E402
-from runbook_lib.expected import expected_vs_actual  # noqa: E402
-from runbook_lib.inventory import COLUMNS  # noqa: E402
-from runbook_lib.plan import recovery_plan  # noqa: E402
+from runbook_lib.analysis.expected import expected_vs_actual  # noqa: E402
+from runbook_lib.engine.inventory import COLUMNS  # noqa: E402
+from runbook_lib.analysis.plan import recovery_plan  # noqa: E402
 
 
 def inventory_for(frame: pd.DataFrame, project: str) -> pd.DataFrame:

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from runbook_lib import probes  # noqa: E402
-from runbook_lib.probes import ProbeSpec  # noqa: E402
+from runbook_lib.probes import runner as probes# noqa: E402
+from runbook_lib.probes.runner import ProbeSpec  # noqa: E402
 from servers import TcpBlackhole, free_port, wait_port  # noqa: E402
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runbook_lib import site  # noqa: E402
+from runbook_lib.reports import site# noqa: E402
 
 KINDS = ("health_check", "recovery_report", "uptime_report", "investigate")
 
@@ -63,7 +63,7 @@ def notebook_html() -> str:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(
-        "from runbook_lib import plots\nimport plotly.graph_objects as go\n"
+        "from runbook_lib.view import plots\nimport plotly.graph_objects as go\n"
         + "\n".join(f"plots.show(go.Figure(go.Bar(y=[1, {i}, 3])))" for i in range(3)))]
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)

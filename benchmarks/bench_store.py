@@ -29,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from runbook_lib import store as st  # noqa: E402
+from runbook_lib.history import store as st# noqa: E402
 
 T0 = 1_790_000_000 // 3600 * 3600  # a round hour, epoch seconds
 STEP_S = 60
@@ -144,7 +144,8 @@ COLD_OURS = """
 import json, sys, time
 t0 = time.perf_counter()
 import pandas as pd
-from runbook_lib import store as st, uptime as up
+from runbook_lib.history import store as st
+from runbook_lib.history import uptime as up
 t1 = time.perf_counter()
 s = st.open_store(sys.argv[1], readonly=True)
 end = pd.Timestamp(int(sys.argv[2]), unit="s", tz="UTC")

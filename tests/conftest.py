@@ -38,7 +38,7 @@ def docker_client():
         if dockerenv.in_ci():
             pytest.fail(f"Docker engine required in CI: {why}")
         pytest.skip(f"no Docker engine: {why}")
-    from runbook_lib.connect import connect
+    from runbook_lib.engine.connection import connect
     client = connect(timeout_s=30)
     yield client
     dockerenv.cleanup(client)

@@ -39,7 +39,7 @@ def build_busybox_image(client, tag: str = BUSYBOX_IMAGE) -> str:
 
     Same recipe as the demo's image, without the demo's label.
     """
-    from runbook_lib import demo
+    from runbook_lib.demo import stack as demo
     return demo.ensure_image(client, tag, labels={})
 
 

@@ -37,7 +37,7 @@ def catalog(services: dict[str, dict]) -> pd.DataFrame:
 
 def inventory(containers: list[dict], project: str = "p") -> pd.DataFrame:
     """containers: dicts with service, state, health, … (the rest defaulted)."""
-    from runbook_lib.inventory import COLUMNS
+    from runbook_lib.engine.inventory import COLUMNS
     rows = []
     for c in containers:
         row = {k: None for k in COLUMNS}

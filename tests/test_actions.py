@@ -17,12 +17,12 @@ import pytest
 from recovery_helpers import catalog, dep, hc
 
 import dockerenv
-from runbook_lib import actions
-from runbook_lib.audit import AuditLog, read_audit
+from runbook_lib.engine import actions
+from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.exceptions import ActionRefused
-from runbook_lib.expected import expected_vs_actual
-from runbook_lib.inventory import gather_inventory
-from runbook_lib.plan import recovery_plan
+from runbook_lib.analysis.expected import expected_vs_actual
+from runbook_lib.engine.inventory import gather_inventory
+from runbook_lib.analysis.plan import recovery_plan
 
 REPO = Path(__file__).resolve().parents[1]
 NS = 1_000_000_000
@@ -146,12 +146,12 @@ def test_killed_process_leaves_committed_started_record(docker_client, stack, tm
     script = f"""
 import sys; sys.path.insert(0, {str(REPO / 'tests')!r})
 from recovery_helpers import catalog, dep, hc
-from runbook_lib import actions
-from runbook_lib.audit import AuditLog
-from runbook_lib.connect import connect
-from runbook_lib.expected import expected_vs_actual
-from runbook_lib.inventory import gather_inventory
-from runbook_lib.plan import recovery_plan
+from runbook_lib.engine import actions
+from runbook_lib.engine.audit import AuditLog
+from runbook_lib.engine.connection import connect
+from runbook_lib.analysis.expected import expected_vs_actual
+from runbook_lib.engine.inventory import gather_inventory
+from runbook_lib.analysis.plan import recovery_plan
 cat = catalog({{"db": {{"healthcheck": hc()}}, "api": {{"depends_on": [dep("db", "service_healthy")]}}}})
 client = connect(timeout_s=30)
 status = expected_vs_actual(cat, gather_inventory(client, project={stack.project!r}), project={stack.project!r})
@@ -326,7 +326,7 @@ def test_audit_masks_secrets_and_is_append_only(tmp_path):
 
 
 def test_empty_plan_needs_no_engine(tmp_path):
-    from runbook_lib.plan import STEP_COLUMNS
+    from runbook_lib.analysis.plan import STEP_COLUMNS
     log = actions.apply_plan(None, pd.DataFrame(columns=STEP_COLUMNS), None, AuditLog(tmp_path / "a.log"),
                              progress=None)
     assert len(log) == 0 and log.attrs["status"] == "complete"
@@ -335,7 +335,7 @@ def test_empty_plan_needs_no_engine(tmp_path):
 
 
 def test_default_audit_path(monkeypatch, tmp_path):
-    from runbook_lib import audit
+    from runbook_lib.engine import audit
     monkeypatch.setenv("RUNBOOK_AUDIT_LOG", str(tmp_path / "x.log"))
     assert audit.default_path() == tmp_path / "x.log"
     monkeypatch.delenv("RUNBOOK_AUDIT_LOG")
@@ -401,14 +401,14 @@ def test_scanner_catches_destructive_calls():
 
 def test_no_code_path_removes_volumes_or_prunes():
     found = []
-    for path in sorted((REPO / "runbook_lib").glob("*.py")):
+    for path in sorted((REPO / "runbook_lib").rglob("*.py")):
         found += destructive_calls(path.read_text(), str(path.relative_to(REPO)))
     assert found == [], "destructive calls found:\n" + "\n".join(found)
 
 
 def test_actions_module_calls_only_allowed_docker_endpoints():
     """actions.py's API calls are start/restart/unpause/inspect only."""
-    tree = ast.parse((REPO / "runbook_lib" / "actions.py").read_text())
+    tree = ast.parse((REPO / "runbook_lib" / "engine" / "actions.py").read_text())
     calls = {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
              and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
              and node.func.value.id == "api"}
@@ -416,7 +416,7 @@ def test_actions_module_calls_only_allowed_docker_endpoints():
               and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Attribute)
               and node.func.value.attr == "api"}
     assert calls <= {"start", "restart", "unpause", "inspect_container"}, calls
-    assert os.path.exists(REPO / "runbook_lib" / "actions.py")
+    assert os.path.exists(REPO / "runbook_lib" / "engine" / "actions.py")
 
 
 def test_report_parameters_are_strict():

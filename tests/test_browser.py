@@ -125,7 +125,7 @@ def _report_kinds() -> list[str]:
 
 
 def _params_for(kind: str, stack: dict) -> dict:
-    from runbook_lib import report
+    from runbook_lib.reports import runner as report
     declared = report.declared_parameters(report.notebook_path(kind))
     want = {"project": stack["project"], "compose_files": [str(stack["compose"])],
             "store_path": str(stack["tmp"] / "store.sqlite"), "audit_log": str(stack["tmp"] / "audit.log"),
@@ -136,7 +136,7 @@ def _params_for(kind: str, stack: dict) -> dict:
 @pytest.fixture(scope="module")
 def reports(stack, tmp_path_factory):
     """Every report kind, run by the runner: once self-contained, once with the shared plotly.js."""
-    from runbook_lib import report
+    from runbook_lib.reports import runner as report
     kinds = _report_kinds()
     out: dict[str, list] = {"embedded": [], "shared": [], "kinds": kinds}
     for mode in ("embedded", "shared"):

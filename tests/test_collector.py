@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from runbook_lib import collector
-from runbook_lib import store as st
-from runbook_lib import uptime as up
+from runbook_lib.history import collector
+from runbook_lib.history import store as st
+from runbook_lib.history import uptime as up
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from runbook_lib import compose, redact
-from runbook_lib.compose import Catalog, find_compose_files, interpolate, load_catalog, parse_port, parse_volume
+from runbook_lib import redact
+from runbook_lib.compose import catalog as compose
+from runbook_lib.compose.catalog import Catalog, find_compose_files, interpolate, load_catalog, parse_port, parse_volume
 from runbook_lib.config import RunbookConfig
 from runbook_lib.exceptions import ComposeError
 
@@ -755,7 +756,7 @@ def test_catalog_frame_is_masked_against_known_canaries(tmp_path):
 
 # ------------------------------------------------------ find_compose_files
 def _inv(rows: list[dict]) -> pd.DataFrame:
-    from runbook_lib.inventory import COLUMNS
+    from runbook_lib.engine.inventory import COLUMNS
     return pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=COLUMNS)
 
 
@@ -783,7 +784,7 @@ def test_find_compose_files_pure(tmp_path):
 
 @pytest.mark.docker
 def test_find_compose_files_from_real_containers(tmp_path, docker_client, containers):
-    from runbook_lib.inventory import gather_inventory
+    from runbook_lib.engine.inventory import gather_inventory
     f = write(tmp_path, """
         services:
           web: {image: busybox, depends_on: [db]}
@@ -842,7 +843,7 @@ def test_alias_bomb_is_refused_quickly(tmp_path):
 
 
 def test_cli_catalog(fixtures_dir, tmp_path, capsys, monkeypatch):
-    from runbook_lib.cli import main
+    from runbook_lib.cli.main import main
     monkeypatch.chdir(tmp_path)
     rc = main(["catalog", "-f", str(fixtures_dir / "docker-compose.yml"),
                "-f", str(fixtures_dir / "docker-compose.monitoring.yml")])
@@ -865,7 +866,7 @@ def test_cli_catalog(fixtures_dir, tmp_path, capsys, monkeypatch):
 
 @pytest.mark.docker
 def test_cli_catalog_from_running_containers(tmp_path, docker_client, containers, capsys, monkeypatch):
-    from runbook_lib.cli import main
+    from runbook_lib.cli.main import main
     monkeypatch.chdir(tmp_path)
     f = write(tmp_path, "services:\n  web: {image: busybox, healthcheck: {test: [CMD, 'true']}}\n")
     project = f"rbt-cli-{tmp_path.name[-8:].lower().replace('_', '')}"
@@ -907,8 +908,8 @@ def test_invalid_service_name(tmp_path):
 
 
 def test_untrusted_text_renders_inert(tmp_path):
-    from runbook_lib import render
-    from runbook_lib.compose import catalog_table
+    from runbook_lib.view import render
+    from runbook_lib.compose.catalog import catalog_table
     p = write(tmp_path, """
         services:
           web:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib import connect
+from runbook_lib.engine import connection as connect
 from runbook_lib.exceptions import EngineNotRunning, EnginePermissionDenied, EngineTimeout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def test_permission_denied_on_real_socket(docker_client):
     if os.geteuid() != 0:
         pytest.skip("needs root to switch to an unprivileged user")
     code = ("import sys; sys.path.insert(0, %r)\n"
-            "from runbook_lib import connect\n"
+            "from runbook_lib.engine import connection as connect\n"
             "from runbook_lib.exceptions import EnginePermissionDenied\n"
             "try:\n    connect.connect('unix://%s', timeout_s=2)\n"
             "except EnginePermissionDenied as e:\n    print('DENIED', e); sys.exit(0)\n"

@@ -8,9 +8,9 @@ import httpx
 import pytest
 import yaml
 
-from runbook_lib import demo
+from runbook_lib.demo import stack as demo
 from runbook_lib.exceptions import RunbookError
-from runbook_lib.inventory import PROJECT_LABEL
+from runbook_lib.engine.inventory import PROJECT_LABEL
 
 
 def free_port_base() -> int:
@@ -141,7 +141,7 @@ def test_demo_down_removes_only_demo_labelled(docker_client, busybox_image, test
 def test_demo_infrastructure_answers_the_native_probes(docker_client, demo_stack):
     """postgres (SELECT 1), redis (PING) and kafka (ApiVersions + Metadata) are up on the demo:
     real servers copied from the host where it has them, a Kafka wire-protocol responder."""
-    from runbook_lib import probes
+    from runbook_lib.probes import runner as probes
 
     if demo.host_postgres() is None or demo.host_redis() is None:
         pytest.skip("postgresql / redis-server not installed on this host (scripts/test-deps.sh installs them)")
@@ -174,7 +174,7 @@ def test_demo_server_images_are_cached_by_recipe(docker_client, demo_stack):
 
 def test_demo_redis_stand_in_speaks_resp(docker_client, test_label):
     """Without redis-server in the image the redis service runs a RESP stand-in the probe accepts."""
-    from runbook_lib import probes
+    from runbook_lib.probes import runner as probes
 
     key, val = test_label.split("=", 1)
     demo.ensure_image(docker_client)

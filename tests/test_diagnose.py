@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 import dockerenv
-from runbook_lib import demo, diagnose, logs
-from runbook_lib.inventory import gather_inventory
+from runbook_lib.demo import stack as demo
+from runbook_lib.analysis import diagnosis as diagnose
+from runbook_lib.engine import logs
+from runbook_lib.engine.inventory import gather_inventory
 from test_demo import free_port_base
 
 
@@ -153,7 +155,7 @@ def test_diagnose_empty_evidence_is_empty_frame():
 
 # -- the recovery report ---------------------------------------------------------------------
 def test_recovery_report_build_on_demo(demo_run, tmp_path):
-    from runbook_lib import recovery_report as rr
+    from runbook_lib.reports import recovery as rr
     r = rr.build(project=demo_run["project"], compose_files=[str(demo_run["cfg"])], output_dir=str(tmp_path))
     assert r.degraded_reasons == []
     assert "auth (missing-module)" in r.headline and "down since" in r.headline
@@ -169,7 +171,7 @@ def test_recovery_report_build_on_demo(demo_run, tmp_path):
 
 @pytest.mark.timeout(300)
 def test_recovery_report_notebook_on_demo(demo_run, tmp_path, monkeypatch):
-    from runbook_lib import report
+    from runbook_lib.reports import runner as report
     monkeypatch.setenv("RUNBOOK_OUTPUT_DIR", str(tmp_path))
     first = report.run_report("recovery_report", {"project": demo_run["project"],
                                                   "compose_files": [str(demo_run["cfg"])]},
@@ -188,7 +190,7 @@ def test_recovery_report_notebook_on_demo(demo_run, tmp_path, monkeypatch):
 
 
 def test_recovery_report_engine_down_is_degraded(tmp_path):
-    from runbook_lib import recovery_report as rr
+    from runbook_lib.reports import recovery as rr
     cfg = demo.write_compose(tmp_path / "docker-compose.yml", 27000)
     r = rr.build(compose_files=[str(cfg)], engine_url=f"unix://{tmp_path}/none.sock", output_dir=str(tmp_path))
     assert r.summary()["status"] == "degraded"
@@ -197,7 +199,7 @@ def test_recovery_report_engine_down_is_degraded(tmp_path):
 
 
 def test_kpi_changes_and_previous_report_lookup(tmp_path):
-    from runbook_lib import recovery_report as rr
+    from runbook_lib.reports import recovery as rr
     assert rr.kpi_changes({"a": 3, "b": 1}, {"a": 1, "b": 1}) == {"a": "+2 since previous", "b": "no change"}
     assert rr.kpi_changes({"a": 3}, None) == {"a": "no previous report"}
     day = tmp_path / "2026-11-27"
@@ -211,7 +213,8 @@ def test_kpi_changes_and_previous_report_lookup(tmp_path):
 
 
 def test_error_bursts_and_xss_in_timeline():
-    from runbook_lib import plots, recovery_report as rr
+    from runbook_lib.view import plots
+    from runbook_lib.reports import recovery as rr
     ev = pd.DataFrame([{"service": "<script>alert(1)</script>", "events": [
         {"time": "2026-11-27T01:00:05+00:00", "action": "die", "exit_code": 1, "detail": ""}],
         "log_lines": ["ERROR boom", "fine", "Error: x <img src=x onerror=alert(1)>"],

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from recovery_helpers import catalog, dep, hc, inventory
 
-from runbook_lib.expected import expected_vs_actual
-from runbook_lib.tiers import readiness_text
+from runbook_lib.analysis.expected import expected_vs_actual
+from runbook_lib.analysis.tiers import readiness_text
 
 
 def _by(df):

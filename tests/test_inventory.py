@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from dockerenv import wait_for
-from runbook_lib import inventory, kpis
+from runbook_lib.engine import inventory
+from runbook_lib.analysis import kpis
 from runbook_lib.redact import MASK
 
 pytestmark = pytest.mark.docker
@@ -105,7 +106,7 @@ def test_project_filter_excludes_others(docker_client, stack, containers):
 @pytest.mark.parametrize("fast", [True, False])
 def test_container_removed_mid_listing_is_skipped(docker_client, containers, test_label, fast):
     """The container vanishes between the list call and its inspect: skipped with a note."""
-    from runbook_lib.connect import engine_http
+    from runbook_lib.engine.connection import engine_http
     keep = containers(["sleep", "60"])
     gone = containers(["sleep", "60"])
     lean = engine_http(docker_client)
@@ -152,7 +153,7 @@ def test_status_table_worst_first(stack):
 def test_many_stopped_containers_do_not_stall_a_project_run(docker_client, busybox_image, test_label):
     """Hundreds of stopped containers of other projects: the filter runs in the engine, so a run
     for one project inspects only that project's containers."""
-    from runbook_lib.connect import engine_http
+    from runbook_lib.engine.connection import engine_http
     key, val = test_label.split("=", 1)
     mine = f"mine-{uuid.uuid4().hex[:8]}"
     made = []

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from runbook_lib import lint
-from runbook_lib.compose import load_catalog
+from runbook_lib.analysis import lint
+from runbook_lib.compose.catalog import load_catalog
 from runbook_lib.exceptions import ConfigError
-from runbook_lib.lint import LINT_COLUMNS, lint_catalog, lint_files
+from runbook_lib.analysis.lint import LINT_COLUMNS, lint_catalog, lint_files
 
 FIXTURE_SECRETS = ("vextrus_dev_2024", "vextrus_redis_2024", "vextrus_jwt_access_secret_dev_2024",
                    "vextrus_jwt_refresh_secret_dev_2024", "vextrus_minio_2024", "vextrus_grafana_2024")
@@ -314,7 +314,7 @@ def test_summary_counts(main_findings):
 def test_cli_lint_json_and_exit_code(fixtures_dir, capsys):
     import json
 
-    from runbook_lib.cli import main
+    from runbook_lib.cli.main import main
     rc = main(["lint", "-f", str(fixtures_dir / "docker-compose.yml"), "--json", "--min-severity", "medium"])
     out = capsys.readouterr().out
     data = json.loads(out)

@@ -6,8 +6,9 @@ import tracemalloc
 import pytest
 
 import dockerenv
-from runbook_lib import logs, redact
-from runbook_lib.inventory import gather_inventory
+from runbook_lib import redact
+from runbook_lib.engine import logs
+from runbook_lib.engine.inventory import gather_inventory
 
 
 def wait_exited(client, c, timeout_s: float = 120.0) -> None:
@@ -94,7 +95,7 @@ def test_200mb_of_logs_bounded_memory(docker_client, containers, test_label):
     assert len(row["log_lines"]) <= 200
     assert row["exit_code"] == 3
     assert peak < 32 * 1024 * 1024, f"peak {peak} bytes"
-    from runbook_lib import diagnose  # the report still gets its finding, with the last lines
+    from runbook_lib.analysis import diagnosis as diagnose# the report still gets its finding, with the last lines
     f = diagnose.diagnose(ev)
     assert len(f) >= 1 and any("FINAL-LINE" in e for e in f.iloc[0]["evidence"])
 
@@ -121,7 +122,7 @@ def test_binary_output_is_decoded_with_replacement(docker_client, containers, te
     assert row["log_lines"][-1] == "done-binary"
     assert all(isinstance(ln, str) for ln in row["log_lines"])
     assert row["exit_code"] == 2
-    from runbook_lib import diagnose
+    from runbook_lib.analysis import diagnosis as diagnose
     assert len(diagnose.diagnose(logs.gather_evidence(docker_client, gather_inventory(docker_client, label=test_label)
                                                       .query("name == @c.name")))) >= 1
 

@@ -5,8 +5,8 @@ import pytest
 from recovery_helpers import catalog, dep, hc, inventory
 
 from runbook_lib.exceptions import ComposeError
-from runbook_lib.expected import expected_vs_actual
-from runbook_lib.plan import MIN_TIMEOUT_S, recovery_plan, wait_timeout_s
+from runbook_lib.analysis.expected import expected_vs_actual
+from runbook_lib.analysis.plan import MIN_TIMEOUT_S, recovery_plan, wait_timeout_s
 
 
 def _plan(cat, inv, **kw):
@@ -166,7 +166,7 @@ def _fixture_sets(root):
 
 
 def test_every_fixture_plans_in_dependency_order(fixtures_dir):
-    from runbook_lib import compose
+    from runbook_lib.compose import catalog as compose
     for files in _fixture_sets(fixtures_dir):
         cat = compose.load_catalog(files, project_name="vextrus")
         status = expected_vs_actual(cat.frame, inventory([], project="vextrus"), project="vextrus")
@@ -180,7 +180,7 @@ def test_every_fixture_plans_in_dependency_order(fixtures_dir):
 
 
 def test_fixture_postgres_oom_is_the_one_root_cause(fixtures_dir):
-    from runbook_lib import compose
+    from runbook_lib.compose import catalog as compose
     cat = compose.load_catalog([fixtures_dir / "docker-compose.yml"], project_name="vextrus").frame
     inv = inventory([{"service": s, "state": "running", "health": "healthy" if h else "none"}
                      for s, h in zip(cat["service"], cat["has_healthcheck"]) if s != "postgres"]
@@ -196,8 +196,8 @@ def test_fixture_postgres_oom_is_the_one_root_cause(fixtures_dir):
 
 
 def test_plan_graph_figure_colours_states_and_escapes_names():
-    from runbook_lib.plots import plan_graph_figure
-    from runbook_lib.render import STATE_COLORS
+    from runbook_lib.view.plots import plan_graph_figure
+    from runbook_lib.view.render import STATE_COLORS
     evil = '"><img src=x onerror=alert(1)>'
     cat = catalog({"db": {}, "api": {"depends_on": ["db"]}, evil: {"depends_on": ["api"]}})
     inv = inventory([{"service": "db", "state": "exited", "exit_code": 1}, {"service": "api", "state": "running"}])

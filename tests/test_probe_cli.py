@@ -83,7 +83,8 @@ def test_probe_config_adds_probe(tmp_path, http_stub, postgres_server, redis_ser
 
 
 def test_probe_stack_for_collector_and_summary(tmp_path, postgres_server, redis_server, http_stub):
-    from runbook_lib import probe_derive, probes
+    from runbook_lib.probes import derive as probe_derive
+    from runbook_lib.probes import runner as probes
     f = _compose(tmp_path, postgres_server, redis_server, http_stub)
     rows, notes = probe_derive.probe_stack(compose_files=[str(f)], timeout_s=2.0)
     assert list(rows.columns) == probes.PROBE_COLUMNS
@@ -98,7 +99,7 @@ def test_probe_stack_for_collector_and_summary(tmp_path, postgres_server, redis_
 
 
 def test_discovery_cache_pins_working_path(tmp_path, postgres_server, redis_server, http_stub):
-    from runbook_lib import probes
+    from runbook_lib.probes import runner as probes
     f = _compose(tmp_path, postgres_server, redis_server, http_stub)
     cache: dict = {}
     first = probes.probe_stack(compose_files=[str(f)], discovery_cache=cache)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from runbook_lib import compose, probe_derive
+from runbook_lib.compose import catalog as compose
+from runbook_lib.probes import derive as probe_derive
 from runbook_lib.config import parse_config
-from runbook_lib.probe_derive import derive_probes, image_kind
-from runbook_lib.probes import ProbeSpec
+from runbook_lib.probes.derive import derive_probes, image_kind
+from runbook_lib.probes.runner import ProbeSpec
 
 
 @pytest.fixture(scope="module")

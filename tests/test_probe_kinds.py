@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 import standins as S
-from runbook_lib import probe_kinds, probes
-from runbook_lib.probes import ProbeSpec, run_round
+from runbook_lib.probes import protocols as probe_kinds
+from runbook_lib.probes import runner as probes
+from runbook_lib.probes.runner import ProbeSpec, run_round
 from servers import silent_server, tcp_blackhole  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(120)
@@ -585,7 +586,7 @@ def test_zookeeper_probed_from_inside_the_container(docker_client, containers):
 
 def test_server_text_renders_inert_and_secrets_stay_out(http):
     """What a server says (advertised names, versions) is data: escaped in HTML; passwords never appear."""
-    from runbook_lib import render
+    from runbook_lib.view import render
     payload = '"><img src=x onerror=alert(1)><script>alert(1)</script>'
     s = http({"/api/health": (503, "application/json", {"database": payload, "version": payload}, 0.0)})
     g = one(ProbeSpec("grafana", "grafana", port=s.port))

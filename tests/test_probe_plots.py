@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from runbook_lib import plots, probe_derive
+from runbook_lib.view import plots
+from runbook_lib.probes import derive as probe_derive
 
 XSS = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'

@@ -6,9 +6,9 @@ import time
 import pandas as pd
 import pytest
 
-from runbook_lib import probes
+from runbook_lib.probes import runner as probes
 from runbook_lib.exceptions import RunbookError
-from runbook_lib.probes import ProbeSpec, Thresholds, apply_thresholds, run_round
+from runbook_lib.probes.runner import ProbeSpec, Thresholds, apply_thresholds, run_round
 from servers import (HttpStub, http_stub, postgres_server, redis_server,  # noqa: F401
                      silent_server, tcp_blackhole, free_port)
 

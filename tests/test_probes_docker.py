@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import textwrap
 
-from runbook_lib import compose, probe_derive
-from runbook_lib.inventory import gather_inventory
-from runbook_lib.probes import ProbeSpec, run_round
+from runbook_lib.compose import catalog as compose
+from runbook_lib.probes import derive as probe_derive
+from runbook_lib.engine.inventory import gather_inventory
+from runbook_lib.probes.runner import ProbeSpec, run_round
 import dockerenv
 
 TERMINUS = json.dumps({"status": "ok", "info": {"database": {"status": "up"}}, "error": {},

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from dockerenv import wait_for
-from runbook_lib import report
-from runbook_lib.audit import read_audit
+from runbook_lib.reports import runner as report
+from runbook_lib.engine.audit import read_audit
 
 REPO = Path(__file__).resolve().parents[1]
 XSS = "<script>alert(1)</script>"

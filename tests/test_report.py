@@ -12,7 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from dockerenv import wait_for
-from runbook_lib import inventory, report
+from runbook_lib.engine import inventory
+from runbook_lib.reports import runner as report
 from runbook_lib.exceptions import ParameterError, ReportError
 from runbook_lib.redact import MASK
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from runbook_lib import redact
-from runbook_lib import signatures as sig
-from runbook_lib.signatures import MatchContext, Signature, classify, match_lines
+from runbook_lib.analysis import signatures as sig
+from runbook_lib.analysis.signatures import MatchContext, Signature, classify, match_lines
 
 STACK = MatchContext(
     service="auth",
@@ -320,7 +320,7 @@ def test_classify_reads_the_logs_evidence_frame_shape():
 
 
 def test_catalog_port_map_from_the_fixture(fixtures_dir):
-    from runbook_lib.compose import load_catalog
+    from runbook_lib.compose.catalog import load_catalog
     cat = load_catalog([fixtures_dir / "docker-compose.yml"], environ={})
     ports = sig.port_service_map(cat.frame)
     assert ports[5432] == ("postgres",) and ports[6379] == ("redis",) and "kafka" in ports[9093]
@@ -548,7 +548,7 @@ def test_real_oom_kill(containers):
 
 
 def test_hostile_log_text_renders_inert():
-    from runbook_lib import render
+    from runbook_lib.view import render
     payloads = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
     lines = [f"Error: Cannot find module '{payloads[1]}'", f"{payloads[0]} Error: connect ECONNREFUSED 127.0.0.1:5432",
              f"{payloads[0]} unexplained"]

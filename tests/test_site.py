@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from runbook_lib import cli, site
+from runbook_lib.cli import main as cli
+from runbook_lib.reports import site
 from runbook_lib.exceptions import ParameterError
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=timezone.utc)
@@ -265,7 +266,7 @@ def _executed_notebook_html(n_figs: int = 3) -> str:
     from nbconvert import HTMLExporter
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    code = "from runbook_lib import plots\nimport plotly.graph_objects as go\n" + "\n".join(
+    code = "from runbook_lib.view import plots\nimport plotly.graph_objects as go\n" + "\n".join(
         f"plots.show(go.Figure(go.Bar(y=[1, {i}, 3])))" for i in range(n_figs))
     nb.cells = [nbformat.v4.new_code_cell(code)]
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()

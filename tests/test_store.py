@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from runbook_lib import store as st
-from runbook_lib import uptime as up
+from runbook_lib.history import store as st
+from runbook_lib.history import uptime as up
 from runbook_lib.exceptions import StoreError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ T0 = pd.Timestamp("2026-11-20T00:00:00Z")
 WRITER = textwrap.dedent("""
     import sys, time
     import pandas as pd
-    from runbook_lib import store as st
+    from runbook_lib.history import store as st
     path, name, rounds, hold_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     s = st.open_store(path)
     t0 = 1_790_000_000

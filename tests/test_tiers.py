@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from runbook_lib import tiers
-from runbook_lib.compose import load_catalog
+from runbook_lib.analysis import tiers
+from runbook_lib.compose.catalog import load_catalog
 from runbook_lib.config import RunbookConfig
 
 

@@ -6,9 +6,9 @@ import math
 import pandas as pd
 import pytest
 
-from runbook_lib import uptime as up
+from runbook_lib.history import uptime as up
 from runbook_lib.exceptions import ParameterError
-from runbook_lib.store import Thresholds
+from runbook_lib.history.store import Thresholds
 
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")
 

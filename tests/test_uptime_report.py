@@ -6,9 +6,9 @@ import json
 import pandas as pd
 import pytest
 
-from runbook_lib import report
-from runbook_lib import store as st
-from runbook_lib import uptime as up
+from runbook_lib.reports import runner as report
+from runbook_lib.history import store as st
+from runbook_lib.history import uptime as up
 
 XSS = "<script>alert(1)</script>"
 CANARY = "c4n4ry-Secr3t-91"
@@ -82,9 +82,9 @@ def test_notebook_is_committed_clean():
         "window", "store_path", "project", "config_path"}
 
 
-# ---------------------------------------------------------------- runbook_lib.uptime_report (no kernel)
+# ---------------------------------------------------------------- runbook_lib.reports.uptime (no kernel)
 def test_build_without_store_is_degraded_with_a_clear_problem(tmp_path):
-    from runbook_lib import uptime_report
+    from runbook_lib.reports import uptime as uptime_report
     now = pd.Timestamp("2026-11-27 12:00", tz="UTC")
     r = uptime_report.build("24h", store_path=str(tmp_path / "none.sqlite3"), now=now)
     assert not r.has_data and r.store_path is None and r.table is None
@@ -99,14 +99,14 @@ def test_build_without_store_is_degraded_with_a_clear_problem(tmp_path):
 
 
 def test_build_rejects_a_bad_window(tmp_path):
-    from runbook_lib import uptime_report
+    from runbook_lib.reports import uptime as uptime_report
     from runbook_lib.exceptions import ParameterError
     with pytest.raises(ParameterError):
         uptime_report.build("soon", store_path=str(tmp_path / "none.sqlite3"))
 
 
 def test_build_from_a_small_store(tmp_path):
-    from runbook_lib import uptime_report
+    from runbook_lib.reports import uptime as uptime_report
     now = up.utcnow()
     path = tmp_path / "h.sqlite3"
     _fill(path, now)
@@ -141,7 +141,7 @@ def test_build_from_a_small_store(tmp_path):
 
 
 def test_build_project_lanes_and_config_problem(tmp_path):
-    from runbook_lib import uptime_report
+    from runbook_lib.reports import uptime as uptime_report
     now = up.utcnow()
     path = tmp_path / "h.sqlite3"
     _fill(path, now)
@@ -157,7 +157,7 @@ def test_build_project_lanes_and_config_problem(tmp_path):
 
 
 def test_assemble_counts_rounds_without_the_engine():
-    from runbook_lib import uptime_report
+    from runbook_lib.reports import uptime as uptime_report
     now = pd.Timestamp("2026-11-27 12:00", tz="UTC")
     start, end = now - pd.Timedelta(hours=1), now
     runs = pd.DataFrame({"project": ["p"], "service": ["db"], "state": ["up"], "start": [start], "end": [end],

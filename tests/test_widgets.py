@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib import widgets
+from runbook_lib.view import widgets
 from runbook_lib.redact import MASK
 
 XSS_LABEL = '<script>alert(1)</script>'
@@ -210,7 +210,7 @@ def test_static_rendering_never_acts(docker_client, stack, tmp_path):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_papermill_renders_static_tables_and_figures(docker_client, stack, tmp_path):
-    from runbook_lib import report
+    from runbook_lib.reports import runner as report
     out_dir = tmp_path / "outputs"
     before = _started_at(stack["db"]), _started_at(stack["web"])
     result = report.run_report("investigate", {"project": stack["project"], "service": "web",

@@ -22,7 +22,12 @@ run_probes: bool = True            # probe every service natively (postgres, red
 store_path: Optional[str] = None      # history store for 24 h uptime; None: RUNBOOK_STORE or default
 """),
     ("code", """
-from runbook_lib import connect, inventory, kpis, plots, probe_derive, probes, render, report, uptime
+from runbook_lib.engine import connection as connect, inventory
+from runbook_lib.analysis import kpis
+from runbook_lib.view import plots, render
+from runbook_lib.probes import derive as probe_derive, runner as probes
+from runbook_lib.reports import runner as report
+from runbook_lib.history import uptime
 
 client, engine_error = connect.try_connect(engine_url, engine_timeout_s)
 inv = (inventory.gather_inventory(client, project=project, include_stopped=include_stopped)

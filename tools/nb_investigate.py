@@ -31,7 +31,7 @@ cells = [
         "interactive: Optional[bool] = None    # None: widgets in JupyterLab, static under papermill",
         metadata={"tags": ["parameters"]}),
     new_code_cell(
-        "from runbook_lib import report, widgets\n\n"
+        "from runbook_lib.reports import runner as report\nfrom runbook_lib.view import widgets\n\n"
         "panel = widgets.Panel.connect(\n"
         "    engine_url=engine_url, engine_timeout_s=engine_timeout_s, project=project,\n"
         "    compose_files=compose_files, config_path=config_path, store_path=store_path,\n"

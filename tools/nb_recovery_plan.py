@@ -28,7 +28,10 @@ config_path: Optional[str] = None     # runbook.yaml (tier overrides)
 audit_log: Optional[str] = None       # audit log; None: RUNBOOK_AUDIT_LOG or ~/.local/share/runbook/audit.log
 """),
     ("code", """
-from runbook_lib import actions, connect, plan as rplan, plots, render, report, tiers
+from runbook_lib.engine import actions, connection as connect
+from runbook_lib.analysis import plan as rplan, tiers
+from runbook_lib.view import plots, render
+from runbook_lib.reports import runner as report
 from runbook_lib.exceptions import RunbookError
 
 # plain papermill passes -p values as strings: 'false' must not mean apply
@@ -101,7 +104,7 @@ Only when `apply` is true. Every step is in the audit log.
     ("code", """
 execution = None
 if ctx is not None and apply:
-    from runbook_lib.audit import AuditLog
+    from runbook_lib.engine.audit import AuditLog
     execution = actions.apply_plan(client, plan, ctx["catalog"], AuditLog(audit_log), budget_s=budget_s)
     state = execution.attrs["status"]
     render.banner(f"Plan {state}" + (f" at {execution.attrs['stopped_at']}; not touched: "

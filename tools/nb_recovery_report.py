@@ -31,7 +31,7 @@ cells = [
         metadata={"tags": ["parameters"]}),
     new_code_cell(
         "import yaml\n"
-        "from runbook_lib import plots, recovery_report, render, report\n\n"
+        "from runbook_lib.reports import recovery as recovery_report, runner as report\nfrom runbook_lib.view import plots, render\n\n"
         "if isinstance(compose_files, str):  # plain papermill -p passes '[a.yml]' as text\n"
         "    compose_files = yaml.safe_load(compose_files) or []\n"
         "    compose_files = [compose_files] if isinstance(compose_files, str) else list(compose_files)\n"

@@ -23,7 +23,8 @@ config_path: Optional[str] = None     # runbook.yaml (tier overrides)
 max_lanes: int = 60                # services shown in the timeline and heatmap (worst first)
 """),
     ("code", """
-from runbook_lib import plots, render, report, uptime_report
+from runbook_lib.view import plots, render
+from runbook_lib.reports import runner as report, uptime as uptime_report
 
 r = uptime_report.build(window, store_path=store_path, project=project, config_path=config_path,
                         max_lanes=max_lanes)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.exceptions import EngineError, RunbookError
-from runbook_lib.store import Store, Thresholds, open_store
+from runbook_lib.history.store import Store, Thresholds, open_store
 
 ProbeFunc = Callable[[], tuple[pd.DataFrame, list[str]]]
 
@@ -46,7 +46,7 @@ def _default_probe_func(compose_files: list[str], project: str | None, config_pa
                         engine_url: str | None, engine_timeout_s: float) -> ProbeFunc | None:
     """probe_derive.probe_stack bound to the command's options, or None when it is not installed."""
     try:
-        derive = importlib.import_module("runbook_lib.probe_derive")
+        derive = importlib.import_module("runbook_lib.probes.derive")
         stack = getattr(derive, "probe_stack")
     except (ImportError, AttributeError):
         return None
@@ -66,7 +66,7 @@ def collect_round(store: Store, *, client: Any = None, engine_url: str | None = 
     ``client``: a docker client to reuse (else one is connected per round, so an engine that
     comes back is picked up). ``ts`` overrides the round's timestamp (tests, back-fills).
     """
-    from runbook_lib.inventory import gather_inventory
+    from runbook_lib.engine.inventory import gather_inventory
 
     t_start = time.monotonic()
     ts = ts if ts is not None else pd.Timestamp(datetime.now(timezone.utc))
@@ -75,7 +75,7 @@ def collect_round(store: Store, *, client: Any = None, engine_url: str | None = 
     owned = None
     try:
         if client is None:
-            from runbook_lib.connect import connect
+            from runbook_lib.engine.connection import connect
             client = owned = connect(engine_url, timeout_s=engine_timeout_s)
         inventory = gather_inventory(client, project=project, label=label)
         notes.extend(inventory.attrs.get("notes", []))
@@ -91,7 +91,7 @@ def collect_round(store: Store, *, client: Any = None, engine_url: str | None = 
     if probes:
         func = probe_func
         if func is None:
-            notes.append("probes not installed (runbook_lib.probe_derive missing): inventory only")
+            notes.append("probes not installed (runbook_lib.probes.derive missing): inventory only")
         else:
             try:
                 rows, probe_notes = func()

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib.exceptions import ComposeError
-from runbook_lib.expected import _is_missing, _list
+from runbook_lib.analysis.expected import _is_missing, _list
 
 STEP_COLUMNS = ["wave", "step", "service", "container", "action", "condition", "timeout_s", "reason",
                 "depends_on", "manual", "command"]

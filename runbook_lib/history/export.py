@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib import uptime as up
+from runbook_lib.history import uptime as up
 from runbook_lib.exceptions import RunbookError
-from runbook_lib.store import Store, open_store
+from runbook_lib.history.store import Store, open_store
 
 FORMATS = ("parquet", "csv")
 

@@ -17,9 +17,10 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import config as rconfig
-from runbook_lib import tiers, uptime
+from runbook_lib.analysis import tiers
+from runbook_lib.history import uptime
 from runbook_lib.exceptions import RunbookError
-from runbook_lib.store import open_store
+from runbook_lib.history.store import open_store
 
 TABLE_COLUMNS = ["service", "state", "uptime", "available_pct", "degraded_pct", "down_pct", "coverage_pct",
                  "1h_pct", "24h_pct", "7d_pct", "30d_pct", "incidents", "mttr", "mtbf"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from runbook_lib.render import STATE_COLORS
+from runbook_lib.view.render import STATE_COLORS
 
 RENDERER = "plotly_mimetype+notebook"
 _ready = False

@@ -20,7 +20,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from runbook_lib import redact, signatures
+from runbook_lib import redact
+from runbook_lib.analysis import signatures
 
 LINT_COLUMNS = ["file", "service", "key", "category", "severity", "message", "fix"]
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -563,7 +564,7 @@ def lint_catalog(catalog: Any, rules: Iterable[str] | None = None) -> pd.DataFra
 
 def lint_files(files: list[str | Path] | str | Path, **load_kw: Any) -> pd.DataFrame:
     """Load compose files (compose.load_catalog) and lint them."""
-    from runbook_lib.compose import load_catalog
+    from runbook_lib.compose.catalog import load_catalog
 
     return lint_catalog(load_catalog(files, **load_kw))
 
@@ -585,13 +586,13 @@ def cmd_lint(args) -> int:
     """
     import json
 
-    from runbook_lib import compose
+    from runbook_lib.compose import catalog as compose
 
     files = [str(f) for f in (getattr(args, "compose", None) or [])]
     project = getattr(args, "project", None)
     if not files:
-        from runbook_lib.connect import connect
-        from runbook_lib.inventory import gather_inventory
+        from runbook_lib.engine.connection import connect
+        from runbook_lib.engine.inventory import gather_inventory
         client = connect(getattr(args, "engine_url", None), timeout_s=getattr(args, "engine_timeout", 5.0))
         files, project = compose.find_compose_files(gather_inventory(client, project=project), project)
     catalog = compose.load_catalog(files, project_name=project, profiles=getattr(args, "profile", None) or None,

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.audit import AuditLog
+from runbook_lib.engine.audit import AuditLog
 from runbook_lib.exceptions import ActionRefused, ParameterError
 
 ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait"})
@@ -255,10 +255,10 @@ def report_parameters(compose_files: Any, apply: Any, budget_s: Any) -> tuple[li
 def build(client, compose_files: list[str] | None, project: str | None = None, config_path: str | None = None,
           budget_s: float | None = None) -> dict[str, Any]:
     """Gather, load, compare and plan: {catalog, inventory, status, plan, files, project}."""
-    from runbook_lib import compose
-    from runbook_lib.expected import expected_vs_actual
-    from runbook_lib.inventory import gather_inventory
-    from runbook_lib.plan import recovery_plan
+    from runbook_lib.compose import catalog as compose
+    from runbook_lib.analysis.expected import expected_vs_actual
+    from runbook_lib.engine.inventory import gather_inventory
+    from runbook_lib.analysis.plan import recovery_plan
 
     files = [str(f) for f in (compose_files or [])]
     if not files:  # the usual call: the running containers' own labels name their files
@@ -295,7 +295,7 @@ def format_plan(plan: pd.DataFrame, project: str | None = None) -> str:
 
 def cmd_plan(args) -> int:
     """`runbook plan`: print the plan (dry-run, default); `--apply` executes it, audited."""
-    from runbook_lib.connect import connect
+    from runbook_lib.engine.connection import connect
 
     client = connect(args.engine_url, timeout_s=max(float(args.engine_timeout), 30.0 if args.apply else 0.0))
     out = build(client, args.compose, args.project, getattr(args, "config", None), args.budget)

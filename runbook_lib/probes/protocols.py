@@ -38,8 +38,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runbook_lib import probes
-from runbook_lib.probes import ProbeDown, ProbeOutcome, ProbeSpec, ProbeUnknown, register
+from runbook_lib.probes import runner as probes
+from runbook_lib.probes.runner import ProbeDown, ProbeOutcome, ProbeSpec, ProbeUnknown, register
 
 MAX_REPLY_BYTES = 64 * 1024
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from runbook_lib.probes import DEFAULT_TIMEOUT_S, ProbeSpec
+from runbook_lib.probes.runner import DEFAULT_TIMEOUT_S, ProbeSpec
 
 HEALTH_PATHS = ("/health", "/api/health", "/api/v1/health", "/health/live", "/health/ready")
 LOOPBACK_OK = {None, "", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1"}
@@ -40,7 +40,7 @@ _CONFIG_FIELDS = {"kind", "host", "port", "path", "timeout_s", "via", "container
 # ---------------------------------------------------------------- small pure helpers
 def _protocol_info() -> dict:
     try:
-        from runbook_lib.probe_kinds import KIND_INFO
+        from runbook_lib.probes.protocols import KIND_INFO
         return dict(KIND_INFO)
     except ImportError:  # protocol kinds not installed: core kinds only
         return {}
@@ -262,7 +262,7 @@ def derive_service(service: str, spec: Mapping[str, Any], inventory: pd.DataFram
             options.update(client_credentials(kind, (service, spec.get("container_name")), raw))
         elif info is not None:
             try:
-                from runbook_lib.probe_kinds import credential_options
+                from runbook_lib.probes.protocols import credential_options
                 options.update(credential_options(kind, env))
             except ImportError:
                 pass
@@ -413,7 +413,7 @@ def collapse_discovery(rows: pd.DataFrame, specs: list[ProbeSpec]) -> pd.DataFra
             row = sub[0]
         chosen[idx[0]] = row
     out = [rows.iloc[i].to_dict() if i in keep else chosen[i] for i in range(len(rows)) if i in keep or i in chosen]
-    from runbook_lib.probes import rows_frame
+    from runbook_lib.probes.runner import rows_frame
     return rows_frame(out)
 
 
@@ -550,7 +550,7 @@ def probe_stack(compose_files: list[str] | None = None, project: str | None = No
     """(rows, notes) of one round over the stack, for the collector: delegates to ``probes.probe_stack``
     (the I/O lives there; this module stays pure otherwise). Health paths found once are
     reused by later rounds of this process (rediscovered when they stop answering)."""
-    from runbook_lib import probes
+    from runbook_lib.probes import runner as probes
     res = probes.probe_stack(compose_files=compose_files, project=project, config_path=config_path,
                              engine_url=engine_url, engine_timeout_s=engine_timeout_s, timeout_s=timeout_s,
                              discovery_cache=_COLLECTOR_CACHE)

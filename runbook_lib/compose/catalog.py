@@ -27,7 +27,8 @@ import pandas as pd
 import yaml
 
 from runbook_lib import config as rb_config
-from runbook_lib import redact, tiers
+from runbook_lib import redact
+from runbook_lib.analysis import tiers
 from runbook_lib.exceptions import ComposeError
 
 COLUMNS = [
@@ -1128,8 +1129,8 @@ def cmd_catalog(args) -> int:
     files = [str(f) for f in (getattr(args, "compose", None) or [])]
     project = getattr(args, "project", None)
     if not files:
-        from runbook_lib.connect import connect
-        from runbook_lib.inventory import gather_inventory
+        from runbook_lib.engine.connection import connect
+        from runbook_lib.engine.inventory import gather_inventory
         client = connect(getattr(args, "engine_url", None), timeout_s=getattr(args, "engine_timeout", 5.0))
         files, project = find_compose_files(gather_inventory(client, project=project), project)
     catalog = load_catalog(files, project_name=project, profiles=getattr(args, "profile", None) or None,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from runbook_lib.exceptions import ParameterError
-from runbook_lib.store import (STATE_CODES, STATE_NAMES, Debounce, Thresholds, step)
+from runbook_lib.history.store import (STATE_CODES, STATE_NAMES, Debounce, Thresholds, step)
 
 WINDOWS = ("1h", "24h", "7d", "30d")
 _UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -401,7 +401,7 @@ def with_uptime_24h(table: pd.DataFrame, store_path: str | None = None, project:
     Reads the store (read-only); returns (table with an ``uptime 24h`` column, note or None).
     """
     from runbook_lib.exceptions import RunbookError
-    from runbook_lib.store import open_store
+    from runbook_lib.history.store import open_store
     out = table.copy()
     try:
         store = open_store(store_path, readonly=True)

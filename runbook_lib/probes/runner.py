@@ -137,9 +137,9 @@ def _load_plugins() -> None:
         return
     _load_plugins.done = True  # type: ignore[attr-defined]
     try:
-        import runbook_lib.probe_kinds  # noqa: F401
+        import runbook_lib.probes.protocols  # noqa: F401
     except ModuleNotFoundError as exc:
-        if exc.name != "runbook_lib.probe_kinds":
+        if exc.name != "runbook_lib.probes.protocols":
             raise
 
 
@@ -877,7 +877,10 @@ def probe_stack(compose_files: list[str] | None = None, project: str | None = No
     """Find the stack (compose files from the containers' labels when not given), derive the
     probes with no configuration, run one round. Engine down → probes still run from the catalog.
     ``discovery_cache`` (a dict kept across rounds) pins each app's working health path."""
-    from runbook_lib import compose, connect, inventory as inv_mod, probe_derive
+    from runbook_lib.compose import catalog as compose
+    from runbook_lib.engine import connection as connect
+    from runbook_lib.engine import inventory as inv_mod
+    from runbook_lib.probes import derive as probe_derive
     from runbook_lib import config as rb_config
     from runbook_lib.exceptions import ComposeError
     notes: list[str] = []
@@ -931,7 +934,7 @@ def probe_stack(compose_files: list[str] | None = None, project: str | None = No
 def stack_summary(res: StackProbe) -> dict:
     """The JSON summary for reports: counts by state, coverage, failing checks, the endpoint
     standardisation picture; status "degraded" with reasons when the engine was unreachable."""
-    from runbook_lib import probe_derive
+    from runbook_lib.probes import derive as probe_derive
     out = probe_summary(res.rows)
     out["endpoint_audit"] = probe_derive.standardisation(res.audit)
     if not res.engine_ok:
@@ -953,7 +956,7 @@ def cmd_probe(args) -> int:
     for note in res.notes:
         print(f"runbook: {note}", file=sys.stderr)
     if getattr(args, "json", False):
-        from runbook_lib import probe_derive
+        from runbook_lib.probes import derive as probe_derive
         print(json.dumps({"project": res.project, "engine_ok": res.engine_ok, "summary": probe_summary(rows),
                           "rows": rows_to_json(rows),
                           "endpoint_audit": probe_derive.standardisation(res.audit), "notes": res.notes},

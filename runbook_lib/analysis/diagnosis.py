@@ -48,7 +48,7 @@ def _graph(catalog: Any) -> dict[str, list[str]]:
         return {str(s): sorted({str(d["service"]) for d in (spec.get("depends_on") or [])}) for s, spec in raw.items()}
     frame = getattr(catalog, "frame", catalog)
     if isinstance(frame, pd.DataFrame) and "depends_on" in frame.columns:
-        from runbook_lib.expected import dependency_graph
+        from runbook_lib.analysis.expected import dependency_graph
         return dependency_graph(frame)
     return {}
 
@@ -72,7 +72,7 @@ def blocking(findings: pd.DataFrame, catalog: Any = None, status: pd.DataFrame |
     graph = _graph(catalog)
     if not graph:
         return failing, {}, {}
-    from runbook_lib.expected import root_causes
+    from runbook_lib.analysis.expected import root_causes
     for s in failing:
         graph.setdefault(s, [])
     return root_causes(graph, failing)
@@ -102,7 +102,7 @@ def _status_findings(status: pd.DataFrame | None, have: set[str]) -> list[dict]:
 def diagnose(evidence: pd.DataFrame | list[Mapping[str, Any]], catalog: Any = None,
              status: pd.DataFrame | None = None, signatures: Any = None) -> pd.DataFrame:
     """Findings (FINDING_COLUMNS), root causes first, then what they block; evidence masked."""
-    from runbook_lib import signatures as sigs
+    from runbook_lib.analysis import signatures as sigs
 
     ev = evidence if isinstance(evidence, pd.DataFrame) else pd.DataFrame(list(evidence))
     found = sigs.classify(ev, catalog=catalog, signatures=signatures) if len(ev) else sigs.classify([])
@@ -232,8 +232,8 @@ def run_diagnosis(engine_url: str | None = None, project: str | None = None, com
 
     Returns {findings, lint, evidence, inventory, catalog, status, notes, degraded_reasons}.
     """
-    from runbook_lib.connect import try_connect
-    from runbook_lib.inventory import gather_inventory
+    from runbook_lib.engine.connection import try_connect
+    from runbook_lib.engine.inventory import gather_inventory
 
     notes: list[str] = []
     degraded: list[str] = []
@@ -250,19 +250,19 @@ def run_diagnosis(engine_url: str | None = None, project: str | None = None, com
     files = _compose_files(list(compose_files or []), inv)
     if files:
         try:
-            from runbook_lib.compose import load_catalog
+            from runbook_lib.compose.catalog import load_catalog
             catalog = load_catalog(files, project_name=project, config=config)
         except Exception as exc:  # noqa: BLE001 - a broken compose file still leaves the engine view
             notes.append(redact.mask_text(f"compose files not read: {exc}"))
             degraded.append("compose")
     status = None
     if catalog is not None and inv is not None:
-        from runbook_lib.expected import expected_vs_actual
+        from runbook_lib.analysis.expected import expected_vs_actual
         status = expected_vs_actual(catalog.frame, inv, project=project)
     lint_df = None
     if catalog is not None:
         try:
-            from runbook_lib.lint import lint_catalog
+            from runbook_lib.analysis.lint import lint_catalog
             lint_df = lint_catalog(catalog)
         except Exception as exc:  # noqa: BLE001
             notes.append(redact.mask_text(f"lint failed: {exc}"))
@@ -273,7 +273,7 @@ def run_diagnosis(engine_url: str | None = None, project: str | None = None, com
                                   "log_lines": [], "state": None}])
         findings = diagnose(evidence, catalog=None, status=None)
     else:
-        from runbook_lib.logs import gather_evidence
+        from runbook_lib.engine.logs import gather_evidence
         evidence = gather_evidence(client, inv, all=all_containers, tail_lines=tail_lines, since=since)
         notes += [n for n in evidence.attrs.get("notes", []) if n not in notes]
         findings = diagnose(evidence, catalog=catalog, status=status)

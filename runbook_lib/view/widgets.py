@@ -30,7 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from runbook_lib import redact, render
+from runbook_lib import redact
+from runbook_lib.view import render
 
 NO_PROJECT = "(no compose project)"
 STATIC_REFUSAL = ("static rendering (papermill / report run): this panel never acts; "
@@ -133,7 +134,7 @@ class Panel:
     @classmethod
     def connect(cls, engine_url: str | None = None, engine_timeout_s: float = 5.0, **kw: Any) -> "Panel":
         """A panel on the engine at ``engine_url`` (degraded, with a note, when it is unreachable)."""
-        from runbook_lib.connect import try_connect
+        from runbook_lib.engine.connection import try_connect
         client, error = try_connect(engine_url, engine_timeout_s)
         panel = cls(client=client, engine_error=error, **kw)
         panel.refresh()
@@ -142,7 +143,7 @@ class Panel:
     # -- data -------------------------------------------------------------------------
     def refresh(self) -> pd.DataFrame:
         """Re-read containers (and the compose catalog when one is known); return the status table."""
-        from runbook_lib import inventory
+        from runbook_lib.engine import inventory
         self.notes = []
         if self.engine_error is not None:
             self.notes.append(redact.mask_text(f"engine unreachable: {self.engine_error}"))
@@ -172,8 +173,8 @@ class Panel:
         if self.project in (None, NO_PROJECT):
             return
         try:
-            from runbook_lib import compose
-            from runbook_lib.expected import expected_vs_actual
+            from runbook_lib.compose import catalog as compose
+            from runbook_lib.analysis.expected import expected_vs_actual
             files = list(self.compose_files)
             project = self.project
             if not files:
@@ -231,7 +232,7 @@ class Panel:
                      "created": 2, "paused": 2, "running-starting": 3}
             out = out.assign(_o=out["state"].map(order).fillna(9)).sort_values(["_o", "service"], kind="stable")
             return out.drop(columns="_o").reset_index(drop=True)
-        from runbook_lib import inventory
+        from runbook_lib.engine import inventory
         inv = self._project_inventory()
         if inv is None or len(inv) == 0:
             return pd.DataFrame(columns=["service", "container", "state", "health", "restarts"])
@@ -290,7 +291,7 @@ class Panel:
             view.notes.append("no log: " + ("engine unreachable" if self.client is None else "no container"))
             return
         try:
-            from runbook_lib import logs
+            from runbook_lib.engine import logs
             tail = logs.read_log_tail(self.client, view.container_id, tail_lines=self.tail_lines)
             view.log_lines = [redact.mask_text(x) for x in tail["log_lines"]]
             view.log_truncated = bool(tail["log_truncated"])
@@ -301,9 +302,9 @@ class Panel:
         if not view.log_lines:
             return
         try:
-            from runbook_lib import signatures
+            from runbook_lib.analysis import signatures
         except ImportError:
-            view.notes.append("log signatures unavailable (runbook_lib.signatures missing)")
+            view.notes.append("log signatures unavailable (runbook_lib.analysis.signatures missing)")
             return
         ctx = signatures.context_from_catalog(self.catalog, view.service) if self.catalog is not None else \
             signatures.MatchContext(service=view.service)
@@ -313,7 +314,7 @@ class Panel:
 
     def _history(self, view: ServiceView) -> None:
         try:
-            from runbook_lib import store
+            from runbook_lib.history import store
             path = store.resolve_path(self.store_path)
             if not path.exists():
                 view.notes.append(f"no probe history yet (no store at {path}): run `runbook collect`")
@@ -323,7 +324,7 @@ class Panel:
                 samples = st.samples(since=since, services=[view.service])
                 intervals = st.intervals(since=since, services=[view.service])
         except ImportError:
-            view.notes.append("probe history unavailable (runbook_lib.store missing)")
+            view.notes.append("probe history unavailable (runbook_lib.history.store missing)")
             return
         except Exception as exc:  # noqa: BLE001 - a store problem must not hide the rest of the panel
             view.notes.append(redact.mask_text(f"probe history unavailable: {exc}"))
@@ -336,7 +337,7 @@ class Panel:
     # -- plan and action ----------------------------------------------------------------
     def plan_for(self, service: str, view: ServiceView | None = None) -> pd.DataFrame:
         """This service's own recovery steps; a restart (or start) + wait when it needs none."""
-        from runbook_lib import plan as rplan
+        from runbook_lib.analysis import plan as rplan
         if self.catalog is not None and self.status is not None:
             try:
                 full = rplan.recovery_plan(self.catalog.frame, self.status, project=self.project)
@@ -411,8 +412,8 @@ class Panel:
         if self.client is None:
             self._armed = None
             return ActionResult(False, "engine unreachable: nothing was done")
-        from runbook_lib import actions
-        from runbook_lib.audit import AuditLog
+        from runbook_lib.engine import actions
+        from runbook_lib.engine.audit import AuditLog
         self._armed = None
         log = actions.apply_plan(self.client, plan, catalog=self.catalog, audit=AuditLog(self.audit_path),
                                  progress=progress or (lambda _m: None))
@@ -425,7 +426,7 @@ class Panel:
     # -- rendering ----------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         """The machine-readable summary for ``report.publish`` (status degraded when data is missing)."""
-        from runbook_lib import kpis
+        from runbook_lib.analysis import kpis
         inv = self._project_inventory()
         k = kpis.summary_kpis(inv) if inv is not None and len(inv.columns) else kpis.summary_kpis(
             pd.DataFrame(columns=["state", "has_healthcheck", "health", "exit_code", "oom_killed", "restart_count"]))
@@ -450,7 +451,7 @@ class Panel:
 
     def render_static(self, service: str | list[str] | None = None) -> list[str]:
         """Display the status table and, per service, its panel and history chart; never acts."""
-        from runbook_lib import plots
+        from runbook_lib.view import plots
         shown = self.static_services(service)
         for note in self.notes:
             render.banner(note, "warning")
@@ -475,7 +476,7 @@ class Panel:
         """The ipywidgets UI; every callback calls one of the plain methods above."""
         import ipywidgets as W
 
-        from runbook_lib import plots
+        from runbook_lib.view import plots
 
         project_dd = W.Dropdown(description="project", options=self.projects(), value=self.project
                                 if self.project in self.projects() else None)

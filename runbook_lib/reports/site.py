@@ -303,7 +303,7 @@ def _esc(value: Any) -> str:
 
 def _trend_html(reports: pd.DataFrame, plotlyjs: str | bool) -> str:
     """The running % / passing % trend chart (plotly, offline) or a note when there is no data."""
-    from runbook_lib import plots
+    from runbook_lib.view import plots
     fig_fn = getattr(plots, "report_trend_figure", None)
     if fig_fn is None:
         return '<p class="note">trend chart unavailable (plots.report_trend_figure missing)</p>'

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.connect import engine_http
+from runbook_lib.engine.connection import engine_http
 from runbook_lib.exceptions import EngineError
 
 PROJECT_LABEL = "com.docker.compose.project"

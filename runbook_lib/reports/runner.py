@@ -31,7 +31,7 @@ if "rfc3987_syntax" not in sys.modules:
 
 SUMMARY_MIME = "application/vnd.runbook.summary+json"
 PACKAGE_DIR = Path(__file__).resolve().parent
-NOTEBOOKS_DIR = Path(os.environ.get("RUNBOOK_NOTEBOOKS") or PACKAGE_DIR.parent / "notebooks")
+NOTEBOOKS_DIR = Path(os.environ.get("RUNBOOK_NOTEBOOKS") or PACKAGE_DIR.parent.parent / "notebooks")
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 REPORT_NAME_RE = re.compile(r"^(?P<kind>[A-Za-z0-9_]+)-(?P<time>\d{6}Z)(?:-(?P<n>\d+))?\.(?P<ext>ipynb|html|json)$")
 
@@ -157,7 +157,7 @@ def default_output_dir() -> Path:
 
 
 def _atomic_write(path: Path, data: str | bytes) -> None:
-    from runbook_lib.site import atomic_write_bytes
+    from runbook_lib.reports.site import atomic_write_bytes
     atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
 
 
@@ -271,7 +271,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
         status = "failed" if error else ("degraded" if summary.get("status") == "degraded" else "ok")
         html = export_html(nb)
         if shared_plotly:
-            from runbook_lib import site
+            from runbook_lib.reports import site
             asset = site.shared_plotly_asset(out_dir)
             html = site.externalize_plotly(html, os.path.relpath(asset, day))
         meta = {
@@ -312,7 +312,7 @@ def _kernel_manager_kwargs() -> dict[str, Any]:
 def refresh_site(out_dir: Path) -> None:
     """Rebuild outputs/index.html and outputs/latest.html."""
     try:
-        from runbook_lib import site
+        from runbook_lib.reports import site
     except ImportError:  # pragma: no cover - site.py ships with the package
         return
     site.write_index(out_dir)

@@ -43,7 +43,7 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.exceptions import RunbookError
-from runbook_lib.inventory import (CONFIG_FILES_LABEL, PROJECT_LABEL, SERVICE_LABEL, WORKDIR_LABEL,
+from runbook_lib.engine.inventory import (CONFIG_FILES_LABEL, PROJECT_LABEL, SERVICE_LABEL, WORKDIR_LABEL,
                                    gather_inventory)
 
 DEMO_PROJECT = "demo"
@@ -877,7 +877,7 @@ def _print_status(df: pd.DataFrame) -> None:
 
 def cmd_demo(args) -> int:
     """`runbook demo up|down|status`."""
-    from runbook_lib.connect import connect
+    from runbook_lib.engine.connection import connect
 
     client = connect(getattr(args, "engine_url", None), timeout_s=max(getattr(args, "engine_timeout", 5.0), 30.0))
     project = getattr(args, "project", None) or DEMO_PROJECT

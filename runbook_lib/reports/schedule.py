@@ -192,7 +192,7 @@ def default_unit_dir(euid: int | None = None, home: Path | None = None) -> Path:
 
 def install_units(units: dict[str, str], unit_dir: Path) -> list[tuple[Path, str]]:
     """Write each unit (atomic); return (path, "written" | "unchanged")."""
-    from runbook_lib.site import atomic_write_text
+    from runbook_lib.reports.site import atomic_write_text
     done = []
     unit_dir.mkdir(parents=True, exist_ok=True)
     for name, text in units.items():

@@ -1,0 +1,1 @@
+"""Pure analyses over frames: tiers, KPIs, expected vs actual, plan, lint, diagnosis."""

@@ -1,0 +1,1 @@
+"""Compose files: load, interpolate, merge, catalog."""

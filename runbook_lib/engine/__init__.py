@@ -1,0 +1,1 @@
+"""The Docker engine: connection, transport, inventory, logs, actions, audit."""

@@ -1,0 +1,1 @@
+"""History: the store, uptime, the collector, export."""

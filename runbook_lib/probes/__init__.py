@@ -1,0 +1,1 @@
+"""Native health probes: specs, the runner, derivation, kinds."""

@@ -1,0 +1,1 @@
+"""Report notebooks: runner, site, one module per report, templates."""

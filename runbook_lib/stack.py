@@ -1,0 +1,181 @@
+"""One gathered stack: what a command or notebook gathered once, for every analysis to read.
+
+``gather()`` connects to the engine (or records why it could not), lists the containers
+once, finds the compose files from the containers' own labels (``config_files`` joined to
+``working_dir``) unless they are given, loads the catalog and reads the runbook config.
+Analyses take the frames and the ``Stack``; they never connect on their own.
+
+A part that cannot be gathered is a note and a degraded reason, never an exception:
+``require_engine()`` and ``require_catalog()`` raise the saved error for the commands
+that cannot go on without it (``runbook catalog``, ``lint``, ``plan``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib import redact
+from runbook_lib.compose.catalog import Catalog, find_compose_files, load_catalog
+from runbook_lib.config import RunbookConfig, load_config
+from runbook_lib.engine.connection import DEFAULT_TIMEOUT_S, try_connect
+from runbook_lib.engine.inventory import empty_inventory, gather_inventory
+from runbook_lib.exceptions import ComposeError, EngineError, RunbookError
+
+
+@dataclass
+class Stack:
+    """Everything one command gathered: the engine, the containers, the compose model, the config."""
+
+    client: Any | None
+    engine_error: EngineError | None
+    inventory: pd.DataFrame
+    config: RunbookConfig
+    project: str | None = None
+    compose_files: list[str] = field(default_factory=list)
+    catalog: Catalog | None = None
+    catalogs: dict[str, Catalog] = field(default_factory=dict)
+    compose_error: RunbookError | None = None
+    ambiguous: bool = False  # several projects ran and none was chosen
+    notes: list[str] = field(default_factory=list)
+    degraded_reasons: list[str] = field(default_factory=list)
+    gathered_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC"))
+
+    @property
+    def engine_ok(self) -> bool:
+        """True when the engine answered and the inventory was read."""
+        return self.client is not None
+
+    @property
+    def engine_url(self) -> str | None:
+        target = getattr(self.client, "runbook_target", None)
+        return target.url if target is not None else None
+
+    def project_inventory(self, project: str | None = None) -> pd.DataFrame:
+        """The containers of one compose project (the stack's own by default)."""
+        project = project if project is not None else self.project
+        inv = self.inventory
+        if project is None or inv.empty or "project" not in inv.columns:
+            return inv
+        out = inv[inv["project"] == project].reset_index(drop=True)
+        out.attrs = dict(inv.attrs)
+        return out
+
+    def require_engine(self) -> Any:
+        """The docker client, or the saved engine error (for commands that must act)."""
+        if self.client is None:
+            raise self.engine_error or EngineError("the Docker engine was not contacted")
+        return self.client
+
+    def require_catalog(self) -> Catalog:
+        """The catalog, or the saved reason it could not be loaded (names the fix).
+
+        With several projects and none chosen, the reports analyse the first one; a command
+        that acts on one (catalog, lint, plan) asks which instead.
+        """
+        if self.catalog is not None and not self.ambiguous:
+            return self.catalog
+        if self.compose_error is not None:
+            raise self.compose_error
+        if self.engine_error is not None:
+            raise ComposeError(f"cannot find the compose files: {self.engine_error}",
+                               fix="pass --compose FILE (repeat for overrides).")
+        raise ComposeError("no compose files.", fix="pass --compose FILE (repeat for overrides).")
+
+    def refresh_inventory(self) -> pd.DataFrame:
+        """Read the containers again (after actions); the rest of the stack stays as gathered."""
+        if self.client is None:
+            return self.inventory
+        self.inventory = gather_inventory(self.client, project=self.project)
+        return self.inventory
+
+    def note(self, text: str, degraded: str | None = None) -> None:
+        """Add a (masked) note, and a degraded reason when ``degraded`` names the part lost."""
+        text = redact.mask_text(str(text))
+        if text not in self.notes:
+            self.notes.append(text)
+        if degraded and degraded not in self.degraded_reasons:
+            self.degraded_reasons.append(degraded)
+
+
+def _config(config: RunbookConfig | str | Path | None) -> RunbookConfig:
+    return config if isinstance(config, RunbookConfig) else load_config(config)
+
+
+def _projects_with_files(inventory: pd.DataFrame) -> list[str]:
+    if inventory.empty or "config_files" not in inventory.columns:
+        return []
+    has = inventory["config_files"].fillna("").astype(str).str.strip() != ""
+    return sorted(str(p) for p in inventory.loc[has, "project"].dropna().unique())
+
+
+def gather(engine_url: str | None = None, *, project: str | None = None,
+           compose_files: Iterable[str | Path] = (), config: RunbookConfig | str | Path | None = None,
+           profiles: Iterable[str] | None = None, engine_timeout_s: float = DEFAULT_TIMEOUT_S,
+           include_stopped: bool = True, all_projects: bool = False, client: Any = None,
+           load_compose: bool = True) -> Stack:
+    """Gather a stack once: engine, containers, compose files (from labels), catalog, config.
+
+    ``project`` narrows the containers to one compose project. Without it and without
+    ``compose_files``, the catalog is that of the only project with compose labels, or of
+    the first one (with a note) when several run; ``all_projects`` also loads every other
+    project's catalog into ``catalogs`` (reports that cover the whole engine).
+    """
+    cfg = _config(config)
+    stack = Stack(client=None, engine_error=None, inventory=empty_inventory(), config=cfg, project=project)
+    if client is None:
+        client, err = try_connect(engine_url, engine_timeout_s)
+        stack.engine_error = err
+    if client is not None:
+        try:
+            stack.inventory = gather_inventory(client, project=project, include_stopped=include_stopped)
+            stack.client = client
+            stack.notes.extend(stack.inventory.attrs.get("notes", []))
+        except EngineError as exc:  # the engine died between the ping and the listing
+            stack.engine_error = exc
+    if stack.client is None:
+        stack.note(f"engine unavailable: {stack.engine_error}", degraded="engine")
+    if not load_compose:
+        return stack
+
+    files = [str(f) for f in compose_files]
+    wanted = project
+    if not files and stack.client is not None:
+        known = _projects_with_files(stack.inventory)
+        if wanted is None and len(known) > 1:
+            wanted = known[0]
+            stack.ambiguous = True
+            stack.compose_error = ComposeError(f"several compose projects run here ({', '.join(known)}).",
+                                               fix="choose one with --project NAME (or pass --compose FILE).")
+            stack.note(f"several compose projects run here ({', '.join(known)}); analysing {wanted} "
+                       f"(choose one with project)")
+        try:
+            files, wanted = find_compose_files(stack.inventory, wanted)
+        except ComposeError as exc:
+            stack.compose_error = exc
+            stack.note(f"compose files not found: {exc}")
+            files = []
+    if files:
+        try:
+            stack.catalog = load_catalog(files, project_name=wanted, profiles=profiles, config=cfg)
+            stack.compose_files = list(stack.catalog.files)
+            stack.project = stack.project or stack.catalog.project
+            stack.catalogs[stack.catalog.project] = stack.catalog
+            stack.notes.extend(n for n in stack.catalog.notes if n not in stack.notes)
+        except RunbookError as exc:  # a broken compose file still leaves the engine view
+            stack.compose_error = exc
+            stack.compose_files = files
+            stack.note(f"compose files not read: {exc}", degraded="compose")
+    if all_projects and stack.client is not None and not compose_files:
+        for other in _projects_with_files(stack.inventory):
+            if other in stack.catalogs:
+                continue
+            try:
+                other_files, _ = find_compose_files(stack.inventory, other)
+                stack.catalogs[other] = load_catalog(other_files, project_name=other, profiles=profiles, config=cfg)
+            except RunbookError as exc:
+                stack.note(f"project {other}: compose files not read: {exc}")
+    return stack

@@ -1,0 +1,1 @@
+"""Display: plots, HTML rendering, widgets."""
