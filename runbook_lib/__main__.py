@@ -1,6 +1,6 @@
 """`python -m runbook_lib` is the `runbook` command."""
 import sys
 
-from runbook_lib.cli.main import main
+from runbook_lib.cli import main
 
 sys.exit(main())

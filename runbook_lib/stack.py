@@ -116,17 +116,18 @@ def gather(engine_url: str | None = None, *, project: str | None = None,
            compose_files: Iterable[str | Path] = (), config: RunbookConfig | str | Path | None = None,
            profiles: Iterable[str] | None = None, engine_timeout_s: float = DEFAULT_TIMEOUT_S,
            include_stopped: bool = True, all_projects: bool = False, client: Any = None,
-           load_compose: bool = True) -> Stack:
+           use_engine: bool = True, load_compose: bool = True) -> Stack:
     """Gather a stack once: engine, containers, compose files (from labels), catalog, config.
 
     ``project`` narrows the containers to one compose project. Without it and without
     ``compose_files``, the catalog is that of the only project with compose labels, or of
     the first one (with a note) when several run; ``all_projects`` also loads every other
     project's catalog into ``catalogs`` (reports that cover the whole engine).
+    ``use_engine=False`` reads only the given compose files (``runbook catalog -f FILE``).
     """
     cfg = _config(config)
     stack = Stack(client=None, engine_error=None, inventory=empty_inventory(), config=cfg, project=project)
-    if client is None:
+    if client is None and use_engine:
         client, err = try_connect(engine_url, engine_timeout_s)
         stack.engine_error = err
     if client is not None:
@@ -136,7 +137,7 @@ def gather(engine_url: str | None = None, *, project: str | None = None,
             stack.notes.extend(stack.inventory.attrs.get("notes", []))
         except EngineError as exc:  # the engine died between the ping and the listing
             stack.engine_error = exc
-    if stack.client is None:
+    if stack.client is None and use_engine:
         stack.note(f"engine unavailable: {stack.engine_error}", degraded="engine")
     if not load_compose:
         return stack

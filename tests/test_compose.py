@@ -843,7 +843,7 @@ def test_alias_bomb_is_refused_quickly(tmp_path):
 
 
 def test_cli_catalog(fixtures_dir, tmp_path, capsys, monkeypatch):
-    from runbook_lib.cli.main import main
+    from runbook_lib.cli import main
     monkeypatch.chdir(tmp_path)
     rc = main(["catalog", "-f", str(fixtures_dir / "docker-compose.yml"),
                "-f", str(fixtures_dir / "docker-compose.monitoring.yml")])
@@ -866,7 +866,7 @@ def test_cli_catalog(fixtures_dir, tmp_path, capsys, monkeypatch):
 
 @pytest.mark.docker
 def test_cli_catalog_from_running_containers(tmp_path, docker_client, containers, capsys, monkeypatch):
-    from runbook_lib.cli.main import main
+    from runbook_lib.cli import main
     monkeypatch.chdir(tmp_path)
     f = write(tmp_path, "services:\n  web: {image: busybox, healthcheck: {test: [CMD, 'true']}}\n")
     project = f"rbt-cli-{tmp_path.name[-8:].lower().replace('_', '')}"

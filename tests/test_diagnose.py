@@ -3,6 +3,8 @@ root causes over symptoms, `runbook diagnose --json`, engine unreachable."""
 from __future__ import annotations
 
 import json
+
+from runbook_lib import cli
 import types
 import uuid
 
@@ -76,9 +78,8 @@ def test_demo_lint_and_masking(demo_run):
 
 
 def test_cmd_diagnose_json(demo_run, capsys):
-    args = types.SimpleNamespace(engine_url=None, engine_timeout=30.0, project=demo_run["project"],
-                                 compose=[str(demo_run["cfg"])], config=None, json=True, all=False)
-    rc = diagnose.cmd_diagnose(args)
+    rc = cli.main(["diagnose", "--engine-timeout", "30", "--project", demo_run["project"],
+                   "--compose", str(demo_run["cfg"]), "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert rc == 1
     keys = {"service", "category", "cause", "fix", "evidence", "severity", "blocked_by", "blocks"}

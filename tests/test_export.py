@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from runbook_lib.cli import main as cli
+from runbook_lib import cli
 from runbook_lib.history import store as st
 
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")

@@ -314,7 +314,7 @@ def test_summary_counts(main_findings):
 def test_cli_lint_json_and_exit_code(fixtures_dir, capsys):
     import json
 
-    from runbook_lib.cli.main import main
+    from runbook_lib.cli import main
     rc = main(["lint", "-f", str(fixtures_dir / "docker-compose.yml"), "--json", "--min-severity", "medium"])
     out = capsys.readouterr().out
     data = json.loads(out)

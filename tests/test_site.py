@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from runbook_lib.cli import main as cli
+from runbook_lib import cli
 from runbook_lib.reports import site
 from runbook_lib.exceptions import ParameterError
 

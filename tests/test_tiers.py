@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from runbook_lib import knowledge
 from runbook_lib.analysis import tiers
 from runbook_lib.compose.catalog import load_catalog
 from runbook_lib.config import RunbookConfig
@@ -22,8 +23,8 @@ from runbook_lib.config import RunbookConfig
     "mongo@sha256:0123",
 ])
 def test_infrastructure_images(image):
-    assert tiers.is_infrastructure_image(image)
-    assert tiers.classify("svc", image, build=False) == "infrastructure"
+    assert knowledge.is_infrastructure_image(image)
+    assert knowledge.tier_of("svc", image, build=False) == "infrastructure"
 
 
 @pytest.mark.parametrize("image", [
@@ -31,21 +32,21 @@ def test_infrastructure_images(image):
     "acme/postgres-backup-tool:1", None, "",
 ])
 def test_application_images(image):
-    assert not tiers.is_infrastructure_image(image)
-    assert tiers.classify("svc", image, build=False) == "application"
+    assert not knowledge.is_infrastructure_image(image)
+    assert knowledge.tier_of("svc", image, build=False) == "application"
 
 
 def test_build_wins_over_known_image_and_config_wins_over_all():
-    assert tiers.classify("db", "postgres:16", build=True) == "application"
-    assert tiers.classify("db", "acme/x", build=True, overrides={"db": "infrastructure"}) == "infrastructure"
-    assert tiers.classify("gw", "traefik:v3", build=False, overrides={"gw": "Edge"}) == "Edge"
+    assert knowledge.tier_of("db", "postgres:16", build=True) == "application"
+    assert knowledge.tier_of("db", "acme/x", build=True, overrides={"db": "infrastructure"}) == "infrastructure"
+    assert knowledge.tier_of("gw", "traefik:v3", build=False, overrides={"gw": "Edge"}) == "Edge"
 
 
 def test_image_repository():
-    assert tiers.image_repository("registry:5000/org/name:tag@sha256:1") == "org/name"
-    assert tiers.image_repository("docker.io/library/postgres:16") == "postgres"
-    assert tiers.image_repository("Postgres") == "postgres"
-    assert tiers.image_repository(None) == ""
+    assert knowledge.image_repository("registry:5000/org/name:tag@sha256:1") == "org/name"
+    assert knowledge.image_repository("docker.io/library/postgres:16") == "postgres"
+    assert knowledge.image_repository("Postgres") == "postgres"
+    assert knowledge.image_repository(None) == ""
 
 
 def test_assign_tiers_frame():

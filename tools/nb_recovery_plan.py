@@ -28,28 +28,24 @@ config_path: Optional[str] = None     # runbook.yaml (tier overrides)
 audit_log: Optional[str] = None       # audit log; None: RUNBOOK_AUDIT_LOG or ~/.local/share/runbook/audit.log
 """),
     ("code", """
-from runbook_lib.engine import actions, connection as connect
+from runbook_lib import stack as gather_stack
+from runbook_lib.engine import actions
 from runbook_lib.analysis import plan as rplan, tiers
 from runbook_lib.view import plots, render
 from runbook_lib.reports import runner as report
-from runbook_lib.exceptions import RunbookError
 
 # plain papermill passes -p values as strings: 'false' must not mean apply
 compose_files, apply, budget_s = actions.report_parameters(compose_files, apply, budget_s)
-client, problem = connect.try_connect(engine_url, engine_timeout_s)
-ctx = None
-if client is not None:
-    try:
-        ctx = actions.build(client, compose_files, project, config_path, budget_s)
-    except RunbookError as exc:
-        problem = exc
+stack = gather_stack.gather(engine_url, project=project, compose_files=compose_files, config=config_path,
+                            engine_timeout_s=engine_timeout_s)
+ctx, problem = rplan.try_plan_stack(stack, budget_s)
 if ctx is None:
     render.banner(f"Degraded report, no plan: {problem}", "error")
     report.publish({"status": "degraded", "degraded_reasons": [str(problem)]})
 else:
-    status, plan = ctx["status"], ctx["plan"]
-    render.banner(f"Project {ctx['project']} from {', '.join(ctx['files'])}", "info")
-    notes = list(getattr(ctx["catalog"], "notes", ())) + status.attrs.get("notes", [])
+    status, plan = ctx.status, ctx.plan
+    render.banner(f"Project {ctx.project} from {', '.join(ctx.files)}", "info")
+    notes = list(getattr(ctx.catalog, "notes", ())) + status.attrs.get("notes", [])
     if notes:
         more = f" … and {len(notes) - 3} more notes" if len(notes) > 3 else ""
         render.banner(" | ".join(notes[:3]) + more, "warning")
@@ -105,7 +101,7 @@ Only when `apply` is true. Every step is in the audit log.
 execution = None
 if ctx is not None and apply:
     from runbook_lib.engine.audit import AuditLog
-    execution = actions.apply_plan(client, plan, ctx["catalog"], AuditLog(audit_log), budget_s=budget_s)
+    execution = actions.apply_plan(stack.client, plan, ctx.catalog, AuditLog(audit_log), budget_s=budget_s)
     state = execution.attrs["status"]
     render.banner(f"Plan {state}" + (f" at {execution.attrs['stopped_at']}; not touched: "
                   f"{', '.join(execution.attrs['not_run']) or 'none'}" if state == "stopped" else "")
@@ -118,7 +114,7 @@ elif ctx is not None:
     ("code", """
 if ctx is not None:
     report.publish({
-        "project": ctx["project"], "files": ctx["files"], "dry_run": not apply,
+        "project": ctx.project, "files": ctx.files, "dry_run": not apply,
         "readiness": readiness.to_dict("records"), "readiness_text": tiers.readiness_text(status),
         "root_causes": sorted(roots["service"]),
         "blocked": {s: b for s, b in zip(blocked["service"], blocked["blocked_by"])},

@@ -279,23 +279,3 @@ def run_diagnosis(engine_url: str | None = None, project: str | None = None, com
         findings = diagnose(evidence, catalog=catalog, status=status)
     return {"findings": findings, "lint": lint_df, "evidence": evidence, "inventory": inv, "catalog": catalog,
             "status": status, "notes": notes, "degraded_reasons": degraded, "compose_files": files}
-
-
-def cmd_diagnose(args) -> int:
-    """`runbook diagnose [--project NAME] [--compose FILE] [--json] [--all]`."""
-    out = run_diagnosis(engine_url=getattr(args, "engine_url", None), project=getattr(args, "project", None),
-                        compose_files=getattr(args, "compose", None) or [],
-                        all_containers=bool(getattr(args, "all", False)),
-                        engine_timeout_s=float(getattr(args, "engine_timeout", 5.0) or 5.0),
-                        config=getattr(args, "config", None))
-    findings, lint_df = out["findings"], out["lint"]
-    if getattr(args, "json", False):
-        doc = {"findings": findings_records(findings),
-               "lint": findings_records(lint_df) if lint_df is not None else [],
-               "notes": out["notes"], "degraded_reasons": out["degraded_reasons"]}
-        print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
-    else:
-        print(format_findings(findings, lint_df, out["notes"]), end="")
-    sys.stdout.flush()
-    has_critical = len(findings) and (findings["severity"].isin(["critical", "high"])).any()
-    return 1 if has_critical else 0

@@ -577,34 +577,3 @@ def lint_summary(findings: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(findings=("service", "size"), services=("service", "nunique")).reset_index()
     out = out.assign(_r=out["severity"].map(SEVERITY_RANK).fillna(9)).sort_values(["_r", "category"])
     return out.drop(columns=["_r"]).reset_index(drop=True)
-
-
-def cmd_lint(args) -> int:
-    """``runbook lint``: lint the compose files (given, or found from the running project's labels).
-
-    Exits 1 when a critical or high finding is shown, so CI can gate on it.
-    """
-    import json
-
-    from runbook_lib.compose import catalog as compose
-
-    files = [str(f) for f in (getattr(args, "compose", None) or [])]
-    project = getattr(args, "project", None)
-    if not files:
-        from runbook_lib.engine.connection import connect
-        from runbook_lib.engine.inventory import gather_inventory
-        client = connect(getattr(args, "engine_url", None), timeout_s=getattr(args, "engine_timeout", 5.0))
-        files, project = compose.find_compose_files(gather_inventory(client, project=project), project)
-    catalog = compose.load_catalog(files, project_name=project, profiles=getattr(args, "profile", None) or None,
-                                   config=getattr(args, "config", None))
-    findings = lint_catalog(catalog)
-    floor = SEVERITY_RANK[getattr(args, "min_severity", None) or "low"]
-    findings = findings[findings["severity"].map(SEVERITY_RANK) <= floor].reset_index(drop=True)
-    if getattr(args, "json", False):
-        print(json.dumps({"project": catalog.project, "files": list(catalog.files),
-                          "findings": findings.to_dict("records")}, indent=2))
-    else:
-        print(f"project {catalog.project}: {len(findings)} lint findings in {', '.join(catalog.files)}")
-        for r in findings.itertuples():
-            print(f"[{r.severity}] {r.service} {r.key} ({r.category}): {r.message}\n    fix: {r.fix}\n    file: {r.file}")
-    return 1 if (findings["severity"].map(SEVERITY_RANK) <= SEVERITY_RANK["high"]).any() else 0

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from runbook_lib.exceptions import ComposeError
-from runbook_lib.analysis.expected import _is_missing, _list
+from runbook_lib.analysis.expected import _is_missing, _list, expected_vs_actual
+from runbook_lib.exceptions import ComposeError, RunbookError
+from runbook_lib.stack import Stack
 
 STEP_COLUMNS = ["wave", "step", "service", "container", "action", "condition", "timeout_s", "reason",
                 "depends_on", "manual", "command"]
@@ -234,3 +236,33 @@ def plan_summary(plan: pd.DataFrame) -> dict[str, Any]:
         "restarts": int((acts["action"] == "restart").sum()) if len(acts) else 0,
         "manual": sorted(set(plan.loc[plan["manual"], "service"])) if len(plan) else [],
     }
+
+
+@dataclass
+class StackPlan:
+    """A gathered stack's recovery plan with what it was made from."""
+
+    project: str | None
+    files: list[str]
+    catalog: Any
+    status: pd.DataFrame
+    plan: pd.DataFrame
+
+
+def plan_stack(stack: Stack, budget_s: float | None = None) -> StackPlan:
+    """Expected vs actual and the plan of a gathered stack (raises when it has no catalog)."""
+    catalog = stack.require_catalog()
+    status = expected_vs_actual(catalog.frame, stack.project_inventory(), project=stack.project)
+    plan = recovery_plan(catalog.frame, status, budget_s=budget_s, project=stack.project)
+    return StackPlan(project=stack.project, files=list(stack.compose_files), catalog=catalog, status=status,
+                     plan=plan)
+
+
+def try_plan_stack(stack: Stack, budget_s: float | None = None) -> tuple[StackPlan | None, Exception | None]:
+    """``plan_stack`` for a report that goes on degraded: (plan, None) or (None, why not)."""
+    if not stack.engine_ok:
+        return None, stack.engine_error
+    try:
+        return plan_stack(stack, budget_s), None
+    except RunbookError as exc:
+        return None, exc

@@ -1,107 +1,26 @@
-"""Tiers: infrastructure (known images) vs application (built here / unknown image).
+"""Tiers: readiness per tier, from the tier each service has in the technology table.
 
 A service whose image is a known database, broker, proxy or observability tool is
 *infrastructure*; one built locally (``build:``) or with an unknown image is
-*application*. The runbook config (``tiers: {service: tier}``) overrides either,
-and may name its own tiers ("Core services", "Monitoring"). Readiness per tier
+*application* (``knowledge.tier_of``). The runbook config (``tiers: {service: tier}``)
+overrides either, and may name its own tiers ("Core services", "Monitoring"). Readiness per tier
 reads like the hand-written reports: "Infrastructure 8/8, Application 9/9".
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import pandas as pd
 
-INFRASTRUCTURE = "infrastructure"
-APPLICATION = "application"
-
-# Image repository names (registry and tag stripped) that are infrastructure.
-# Matched against the last path component and the full repository name.
-INFRA_IMAGE_PATTERNS: dict[str, str] = {
-    "postgres": r"postgres(ql)?|postgis|timescaledb|pgbouncer|pgvector",
-    "mysql": r"mysql|mariadb|percona",
-    "mongo": r"mongo(db)?(-community-server)?",
-    "redis": r"redis(-stack)?(-server)?|valkey|keydb|dragonfly",
-    "redis-ui": r"redis-commander|redisinsight",
-    "kafka": r"(cp-)?kafka|kafka-ui|redpanda|cp-schema-registry|schema-registry|kafdrop",
-    "zookeeper": r"(cp-)?zookeeper",
-    "elasticsearch": r"elasticsearch|opensearch",
-    "kibana": r"kibana|opensearch-dashboards",
-    "logstash": r"logstash|fluentd|fluent-bit|promtail|filebeat",
-    "temporal": r"temporal(-ui)?|temporal-admin-tools",
-    "traefik": r"traefik",
-    "nginx": r"nginx|openresty|haproxy|caddy|envoy",
-    "clickhouse": r"clickhouse(-server)?",
-    "minio": r"minio",
-    "rabbitmq": r"rabbitmq",
-    "nats": r"nats(-streaming)?",
-    "eventstore": r"eventstore(db)?",
-    "otel": r"opentelemetry-collector(-contrib)?|otel-collector|otelcol(-contrib)?",
-    "prometheus": r"prometheus|alertmanager|node-exporter|cadvisor|pushgateway|.*-exporter",
-    "grafana": r"grafana|loki|tempo|mimir",
-    "jaeger": r"jaeger(-all-in-one)?|zipkin",
-    "signoz": r"signoz(-otel-collector|-schema-migrator)?",
-    "mailhog": r"mailhog|mailpit|maildev",
-    "pgadmin": r"pgadmin4?|adminer",
-    "verdaccio": r"verdaccio|nexus3?",
-    "vault": r"vault|consul|etcd",
-    "memcached": r"memcached",
-    "keycloak": r"keycloak",
-}
-# Namespaces (``org/…``) whose images are all infrastructure.
-INFRA_NAMESPACES = ("bitnami", "confluentinc", "temporalio", "signoz", "grafana", "prom", "otel",
-                    "elastic", "clickhouse", "minio", "jaegertracing", "provectuslabs", "eventstore",
-                    "rediscommander", "dpage", "verdaccio", "mailhog", "axllent", "redpandadata",
-                    "opensearchproject", "hashicorp", "keycloak")
-# Names that are infrastructure only under one of the namespaces above (temporalio/ui).
-_GENERIC_NAMES = {"ui", "frontend", "registry", "mc", "all-in-one", "vector", "auto-setup", "query-service"}
-_INFRA_RE = re.compile("^(?:" + "|".join(f"(?:{p})" for p in INFRA_IMAGE_PATTERNS.values()) + ")$")
-
-
-def image_repository(image: str | None) -> str:
-    """``registry:5000/org/name:tag@sha`` -> ``org/name`` (lowercase, no registry, tag, digest)."""
-    if not image:
-        return ""
-    name = str(image).split("@", 1)[0].lower()
-    last = name.rsplit("/", 1)
-    if ":" in last[-1]:
-        name = name[: name.rfind(":")]
-    parts = name.split("/")
-    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
-        parts = parts[1:]
-    if parts and parts[0] == "library":
-        parts = parts[1:]
-    return "/".join(parts)
-
-
-def is_infrastructure_image(image: str | None) -> bool:
-    """True when the image is a known infrastructure image (database, broker, proxy …)."""
-    repo = image_repository(image)
-    if not repo:
-        return False
-    parts = repo.split("/")
-    if len(parts) > 1 and parts[0] in INFRA_NAMESPACES:
-        return True
-    last = parts[-1]
-    return last not in _GENERIC_NAMES and bool(_INFRA_RE.match(last))
-
-
-def classify(service: str, image: str | None, build: bool, overrides: Mapping[str, str] | None = None) -> str:
-    """Tier of one service: the config override, else infrastructure/application by image."""
-    if overrides and service in overrides:
-        return overrides[service]
-    if build:
-        return APPLICATION
-    return INFRASTRUCTURE if is_infrastructure_image(image) else APPLICATION
-
+from runbook_lib import knowledge
+from runbook_lib.knowledge import APPLICATION, INFRASTRUCTURE
 
 def assign_tiers(frame: pd.DataFrame, overrides: Mapping[str, str] | None = None) -> pd.Series:
     """Tier per row of a frame with ``service``, ``image`` and ``build`` columns."""
     if frame.empty:
         return pd.Series([], dtype=object, index=frame.index)
     builds = frame["build"] if "build" in frame.columns else pd.Series(False, index=frame.index)
-    return pd.Series([classify(s, i, bool(b), overrides)
+    return pd.Series([knowledge.tier_of(s, i, bool(b), overrides)
                       for s, i, b in zip(frame["service"], frame["image"], builds)],
                      index=frame.index, dtype=object)
 

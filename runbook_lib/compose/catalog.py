@@ -27,8 +27,7 @@ import pandas as pd
 import yaml
 
 from runbook_lib import config as rb_config
-from runbook_lib import redact
-from runbook_lib.analysis import tiers
+from runbook_lib import knowledge, redact
 from runbook_lib.exceptions import ComposeError
 
 COLUMNS = [
@@ -1042,7 +1041,7 @@ def _frame(raw: dict[str, dict], tier_overrides: Mapping[str, str]) -> pd.DataFr
     _learn_secrets(raw)
     rows = []
     for name, spec in raw.items():
-        tier = tiers.classify(name, spec["image"], spec["build"], tier_overrides)
+        tier = knowledge.tier_of(name, spec["image"], spec["build"], tier_overrides)
         spec["tier"] = tier
         rows.append(_masked_row(spec, tier))
     frame = pd.DataFrame(rows, columns=COLUMNS, dtype=object)  # keep None (not NaN) in text columns
@@ -1120,33 +1119,3 @@ def catalog_table(catalog: Catalog) -> pd.DataFrame:
         "depends_on": [deps(d) for d in f["depends_on"]],
         "ports": [ports(p) for p in f["ports"]],
     })
-
-
-def cmd_catalog(args) -> int:
-    """``runbook catalog``: load and validate the compose files, print one row per service."""
-    import json
-
-    files = [str(f) for f in (getattr(args, "compose", None) or [])]
-    project = getattr(args, "project", None)
-    if not files:
-        from runbook_lib.engine.connection import connect
-        from runbook_lib.engine.inventory import gather_inventory
-        client = connect(getattr(args, "engine_url", None), timeout_s=getattr(args, "engine_timeout", 5.0))
-        files, project = find_compose_files(gather_inventory(client, project=project), project)
-    catalog = load_catalog(files, project_name=project, profiles=getattr(args, "profile", None) or None,
-                           config=getattr(args, "config", None))
-    if getattr(args, "json", False):
-        print(json.dumps({"summary": catalog_summary(catalog),
-                          "services": catalog.frame.to_dict("records")}, default=str, indent=2))
-        return 0
-    summary = catalog_summary(catalog)
-    tiers_text = ", ".join(f"{tiers.tier_label(t)} {n}" for t, n in summary["by_tier"].items())
-    print(f"project {catalog.project}: {summary['services']} services ({tiers_text}); "
-          f"files: {', '.join(catalog.files)}")
-    with pd.option_context("display.max_rows", None, "display.max_colwidth", 60, "display.width", 200):
-        print(catalog_table(catalog).to_string(index=False))
-    for name, profs in catalog.inactive.items():
-        print(f"inactive: {name} (profiles: {', '.join(profs)})")
-    for note in catalog.notes:
-        print(f"note: {redact.mask_text(note)}")
-    return 0

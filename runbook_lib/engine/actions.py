@@ -252,26 +252,6 @@ def report_parameters(compose_files: Any, apply: Any, budget_s: Any) -> tuple[li
 
 # -- the command line -------------------------------------------------------------
 
-def build(client, compose_files: list[str] | None, project: str | None = None, config_path: str | None = None,
-          budget_s: float | None = None) -> dict[str, Any]:
-    """Gather, load, compare and plan: {catalog, inventory, status, plan, files, project}."""
-    from runbook_lib.compose import catalog as compose
-    from runbook_lib.analysis.expected import expected_vs_actual
-    from runbook_lib.engine.inventory import gather_inventory
-    from runbook_lib.analysis.plan import recovery_plan
-
-    files = [str(f) for f in (compose_files or [])]
-    if not files:  # the usual call: the running containers' own labels name their files
-        files, project = compose.find_compose_files(gather_inventory(client, project=project), project)
-    catalog = compose.load_catalog(files, project_name=project, config=config_path)
-    project = project or catalog.project
-    inventory = gather_inventory(client, project=project)
-    status = expected_vs_actual(catalog.frame, inventory, project=project)
-    plan = recovery_plan(catalog.frame, status, budget_s=budget_s, project=project)
-    return {"catalog": catalog, "inventory": inventory, "status": status, "plan": plan,
-            "files": files, "project": project}
-
-
 def format_plan(plan: pd.DataFrame, project: str | None = None) -> str:
     """The plan as a plain-text, left-aligned table for the terminal."""
     if len(plan) == 0:
@@ -291,43 +271,3 @@ def format_plan(plan: pd.DataFrame, project: str | None = None) -> str:
         lines.append(f"\n{len(manual)} service(s) have no container; create them first: "
                      f"docker compose{proj} up -d {' '.join(manual)}")
     return "\n".join(lines)
-
-
-def cmd_plan(args) -> int:
-    """`runbook plan`: print the plan (dry-run, default); `--apply` executes it, audited."""
-    from runbook_lib.engine.connection import connect
-
-    client = connect(args.engine_url, timeout_s=max(float(args.engine_timeout), 30.0 if args.apply else 0.0))
-    out = build(client, args.compose, args.project, getattr(args, "config", None), args.budget)
-    plan = out["plan"]
-    as_json = bool(getattr(args, "json", False))
-    result: dict[str, Any] = {
-        "project": out["project"], "files": out["files"], "dry_run": not args.apply,
-        "root_causes": sorted(out["status"].loc[out["status"]["root_cause"], "service"]),
-        "plan": json.loads(plan.to_json(orient="records")),
-    }
-    if not as_json:
-        print(f"Recovery plan for project {out['project'] or '?'} ({', '.join(out['files'])})")
-        print(format_plan(plan, out["project"]))
-    audit = AuditLog(args.audit_log)
-    if not args.apply:
-        # the dry-run goes through the same guarded path: audited (dry_run=true), no mutating call
-        apply_plan(client, plan, out["catalog"], audit, budget_s=args.budget, progress=None, dry_run=True)
-        result["audit_log"] = str(audit.path)
-        if as_json:
-            print(json.dumps(redact.mask_obj(result), indent=2, default=str))
-        else:
-            print(f"\nDry-run: nothing was changed (recorded in {audit.path}). "
-                  "Run `runbook plan --apply` to execute, audited.")
-        return 0
-    log = apply_plan(client, plan, out["catalog"], audit, budget_s=args.budget,
-                     progress=(lambda m: print(m, file=sys.stderr)) if as_json else print)
-    result["applied"] = json.loads(log.to_json(orient="records", date_format="iso"))
-    result["status"] = log.attrs["status"]
-    result["stopped_at"] = log.attrs["stopped_at"]
-    result["audit_log"] = str(audit.path)
-    if as_json:
-        print(json.dumps(redact.mask_obj(result), indent=2, default=str))
-    else:
-        print(f"Audit log: {audit.path}")
-    return 1 if log.attrs["status"] == "stopped" else 0

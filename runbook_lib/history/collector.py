@@ -10,7 +10,6 @@ after the current round.
 """
 from __future__ import annotations
 
-import importlib
 import math
 import signal
 import sys
@@ -26,6 +25,7 @@ import pandas as pd
 from runbook_lib import redact
 from runbook_lib.exceptions import EngineError, RunbookError
 from runbook_lib.history.store import Store, Thresholds, open_store
+from runbook_lib.probes import derive
 
 ProbeFunc = Callable[[], tuple[pd.DataFrame, list[str]]]
 
@@ -42,17 +42,11 @@ class RoundResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _default_probe_func(compose_files: list[str], project: str | None, config_path: str | None,
-                        engine_url: str | None, engine_timeout_s: float) -> ProbeFunc | None:
-    """probe_derive.probe_stack bound to the command's options, or None when it is not installed."""
-    try:
-        derive = importlib.import_module("runbook_lib.probes.derive")
-        stack = getattr(derive, "probe_stack")
-    except (ImportError, AttributeError):
-        return None
-
+def default_probe_func(compose_files: list[str], project: str | None, config_path: str | None,
+                       engine_url: str | None, engine_timeout_s: float) -> ProbeFunc:
+    """A probe round over the stack bound to the command's options (health paths kept across rounds)."""
     def run() -> tuple[pd.DataFrame, list[str]]:
-        return stack(compose_files=compose_files, project=project, config_path=config_path, engine_url=engine_url,
+        return derive.probe_stack(compose_files=compose_files, project=project, config_path=config_path, engine_url=engine_url,
                      engine_timeout_s=engine_timeout_s, timeout_s=None)
     return run
 
@@ -144,50 +138,3 @@ def run_loop(round_func: Callable[[], RoundResult], interval_s: float, count: in
             log(f"round took {now - started:.1f} s, longer than the interval: skipped {skipped} tick(s)")
         stop.wait(max(0.0, nxt - time.monotonic()))
     return done
-
-
-def cmd_collect(args) -> int:
-    """``runbook collect --interval 60 [--count N] [--store PATH]``."""
-    interval_s = float(getattr(args, "interval", 60.0) or 60.0)
-    if interval_s < 1:
-        raise RunbookError("--interval must be at least 1 (seconds between rounds; the store keeps whole "
-                           "seconds), e.g. --interval 60.")
-    count = getattr(args, "count", None)
-    config_path = getattr(args, "config", None)
-    thresholds = Thresholds()
-    try:
-        from runbook_lib.config import load_config
-        thresholds = Thresholds.from_config(load_config(config_path).thresholds)
-    except ImportError:
-        pass
-    store = open_store(getattr(args, "store", None), thresholds=thresholds)
-    project = getattr(args, "project", None)
-    engine_url = getattr(args, "engine_url", None)
-    engine_timeout_s = float(getattr(args, "engine_timeout", 5.0) or 5.0)
-    probe_func = _default_probe_func(list(getattr(args, "compose", []) or []), project, config_path,
-                                     engine_url, engine_timeout_s)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-        print(f"runbook collect: {signal.Signals(signum).name} received, stopping after this round",
-              file=sys.stderr, flush=True)
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def log(line: str) -> None:
-        print(redact.mask_text(line), flush=True)
-
-    print(f"runbook collect: store {store.path}, every {interval_s:g} s"
-          + (f", {count} round(s)" if count else "") + (f", project {project}" if project else ""), flush=True)
-    try:
-        n = run_loop(lambda: collect_round(store, engine_url=engine_url, engine_timeout_s=engine_timeout_s,
-                                           project=project, probe_func=probe_func, probes=True,
-                                           interval_s=interval_s),
-                     interval_s, count=count, stop=stop, log=log)
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-        store.close()
-    print(f"runbook collect: stopped cleanly after {n} round(s)", flush=True)
-    return 0

@@ -47,31 +47,3 @@ def write_frame(df: pd.DataFrame, path: Path, fmt: str) -> Path:
         out.to_csv(tmp, index=False)
     os.replace(tmp, path)
     return path
-
-
-def cmd_export(args) -> int:
-    """``runbook export --format parquet|csv --since 7d --until now [--store PATH] [--output-dir DIR]``."""
-    fmt = getattr(args, "format", "parquet") or "parquet"
-    if fmt not in FORMATS:
-        raise RunbookError(f"unknown export format {fmt!r}. Fix: use --format parquet or --format csv.")
-    now = up.utcnow()
-    since = up.parse_time(getattr(args, "since", None) or "30d", now)
-    until = up.parse_time(getattr(args, "until", None) or "now", now)
-    if until <= since:
-        raise RunbookError(f"--since ({since.isoformat()}) is not before --until ({until.isoformat()}). "
-                           f"Fix: put the earlier time in --since.")
-    out_dir = Path(getattr(args, "output_dir", None) or ".")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunbookError(f"cannot create {out_dir}: {exc.strerror}. Fix: choose another --output-dir.") from None
-    store = open_store(getattr(args, "store", None), readonly=True)
-    try:
-        frames = export_frames(store, since, until, now)
-    finally:
-        store.close()
-    stamp = f"{since:%Y%m%dT%H%M%SZ}-{until:%Y%m%dT%H%M%SZ}"
-    for name, df in frames.items():
-        path = write_frame(df, out_dir / f"{name}-{stamp}.{fmt}", fmt)
-        print(f"{path}  ({len(df)} rows)")
-    return 0

@@ -237,3 +237,12 @@ def image_ports(image: str | None) -> tuple[int, ...]:
     """Ports an image's server listens on inside its container (empty when unknown)."""
     tech = for_image(image)
     return tech.ports if tech is not None else ()
+
+
+def tier_of(service: str, image: str | None, build: bool, overrides: Mapping[str, str] | None = None) -> str:
+    """Tier of one service: the config override, else application when built here or unknown."""
+    if overrides and service in overrides:
+        return overrides[service]
+    if build:
+        return APPLICATION
+    return INFRASTRUCTURE if is_infrastructure_image(image) else APPLICATION

@@ -943,31 +943,6 @@ def stack_summary(res: StackProbe) -> dict:
     return out
 
 
-def cmd_probe(args) -> int:
-    """``runbook probe``: derive probes from the compose files, run one round, print rows.
-
-    Exit code 0 when nothing is down, 1 when something is down (unknown never counts)."""
-    import sys
-    res = probe_stack(compose_files=list(getattr(args, "compose", []) or []), project=getattr(args, "project", None),
-                      config_path=getattr(args, "config", None), engine_url=getattr(args, "engine_url", None),
-                      engine_timeout_s=float(getattr(args, "engine_timeout", 5.0) or 5.0),
-                      timeout_s=getattr(args, "timeout", None))
-    rows = res.rows
-    for note in res.notes:
-        print(f"runbook: {note}", file=sys.stderr)
-    if getattr(args, "json", False):
-        from runbook_lib.probes import derive as probe_derive
-        print(json.dumps({"project": res.project, "engine_ok": res.engine_ok, "summary": probe_summary(rows),
-                          "rows": rows_to_json(rows),
-                          "endpoint_audit": probe_derive.standardisation(res.audit), "notes": res.notes},
-                         default=str, indent=2))
-    else:
-        print(format_table(rows))
-        s = probe_summary(rows)
-        print(f"\n{s['probes_total']} checks: " + ", ".join(f"{k} {v}" for k, v in s["probes_by_state"].items()))
-    return 0 if rows.empty or not (rows["state"] == "down").any() else 1
-
-
 def probe_engine_stacks(inventory: pd.DataFrame, client=None, compose_files: list[str] | None = None,
                         project: str | None = None, config_path: str | None = None,
                         engine_url: str | None = None, engine_timeout_s: float = 5.0) -> tuple[StackProbe | None, list[str]]:

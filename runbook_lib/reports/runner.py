@@ -317,19 +317,3 @@ def refresh_site(out_dir: Path) -> None:
         return
     site.write_index(out_dir)
     site.write_latest(out_dir)
-
-
-def cmd_report(args) -> int:
-    """`runbook report NAME [-p NAME VALUE]... [--output-dir DIR]`."""
-    params = {k: parse_value(v) for k, v in args.parameter}
-    result = run_report(args.name, params, args.output_dir, progress=not args.quiet,
-                        shared_plotly=args.shared_plotly)
-    if result.status == "failed":
-        print(f"runbook: report {result.kind} FAILED ({result.error}); the HTML shows where.", file=sys.stderr)
-    elif result.status == "degraded":
-        reasons = "; ".join(result.summary.get("degraded_reasons", [])) or "part of the data is missing"
-        print(f"runbook: report {result.kind} is DEGRADED: {reasons}", file=sys.stderr)
-    print(result.html)
-    if result.status == "failed":
-        raise NotebookFailed(f"notebook {result.kind} failed: {result.error}")
-    return 0

@@ -226,29 +226,3 @@ def install_cron(line: str, job_name: str) -> str:
     if put.returncode != 0:
         raise RunbookError(f"crontab refused the new table: {put.stderr.strip()}; fix it with `crontab -e`")
     return "written"
-
-
-def cmd_schedule(args) -> int:
-    """``runbook schedule --every 1h --report NAME [--collect] [--cron] [--install]``."""
-    job = job_for(args.every, report=args.report, collect=args.collect,
-                  workdir=getattr(args, "workdir", None), timeout_s=getattr(args, "timeout", None))
-    if args.cron:
-        line = cron_line(job)
-        if not args.install:
-            print(line)
-            return 0
-        result = install_cron(line, job.name)
-        print(f"crontab entry {result}:\n{line}")
-        return 0
-    units = systemd_units(job)
-    if not args.install:
-        for name, text in units.items():
-            print(f"# {name}\n{text}")
-        return 0
-    unit_dir = Path(args.unit_dir) if getattr(args, "unit_dir", None) else default_unit_dir()
-    user = unit_dir != Path("/etc/systemd/system")
-    for path, result in install_units(units, unit_dir):
-        print(f"{result}: {path}\n{path.read_text()}")
-    ctl = "systemctl --user" if user else "systemctl"
-    print(f"nothing was enabled; to start the schedule run:\n  {ctl} daemon-reload && {ctl} enable --now {job.name}.timer")
-    return 0

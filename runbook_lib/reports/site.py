@@ -462,23 +462,3 @@ def clean(output_dir: str | Path, keep_days: float | None = None, keep_last: int
 
 
 # -- CLI --------------------------------------------------------------------------------
-
-def cmd_reports_clean(args) -> int:
-    """``runbook reports clean --keep-days N --keep-last M [--dry-run]``."""
-    root = Path(args.output_dir) if args.output_dir else default_output_dir()
-    removed = clean(root, keep_days=args.keep_days, keep_last=args.keep_last, dry_run=args.dry_run)
-    verb = "would remove" if args.dry_run else "removed"
-    for f in removed:
-        print(f"{verb} {f}")
-    n_reports = len({(f.parent, f.stem) for f in removed})
-    print(f"{verb} {n_reports} report(s), {len(removed)} file(s) from {root}")
-    return 0
-
-
-def cmd_reports_index(args) -> int:
-    """``runbook reports index``: rebuild index.html and latest.html."""
-    root = Path(args.output_dir) if args.output_dir else default_output_dir()
-    index = write_index(root)
-    latest = write_latest(root)
-    print(f"wrote {index}" + (f" and {latest}" if latest else " (no report yet for latest.html)"))
-    return 0

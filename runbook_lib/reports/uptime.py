@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from runbook_lib import config as rconfig
+from runbook_lib import config as rconfig, knowledge
 from runbook_lib.analysis import tiers
 from runbook_lib.history import uptime
 from runbook_lib.exceptions import RunbookError
@@ -162,7 +162,7 @@ def assemble(window: str, start: pd.Timestamp, end: pd.Timestamp, now: pd.Timest
     services, runs_30d = history.services, history.runs_30d
     names = list(services["service"])
     runs = runs_30d[(runs_30d["end"] > start) & (runs_30d["start"] < end)].reset_index(drop=True)
-    tier_of = {s: tiers.classify(s, i, False, overrides or {}) for s, i in zip(services["service"], services["image"])}
+    tier_of = {s: knowledge.tier_of(s, i, False, overrides or {}) for s, i in zip(services["service"], services["image"])}
     table = uptime.uptime_table(runs, start, end, runs_30d=runs_30d, services=names, tier_of=tier_of, now=now)
     inc = uptime.incidents(runs_30d, now=now, start=start, end=end)
     rounds = history.rounds

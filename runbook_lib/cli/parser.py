@@ -1,17 +1,13 @@
-"""The `runbook` command line. Each subcommand lives in the module of its concern.
+"""The `runbook` argument parser: one sub-command per task, handlers named "module:function".
 
-Handlers are named "module:function" and imported only when their command runs, so
-`runbook --help` stays fast. Errors under RunbookError print their message (which
-says what to do) and exit with the error's exit code; nothing prints a traceback.
+Handlers live in the cli command modules and are imported only when their command runs,
+so `runbook --help` never imports pandas, docker or plotly.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 
 from runbook_lib import __version__
-from runbook_lib.exceptions import RunbookError
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
@@ -41,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shared-plotly", action="store_true",
                    help="write plotly.js once under the output folder instead of embedding it in each report")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func="runbook_lib.reports.runner:cmd_report")
+    p.set_defaults(func="runbook_lib.cli.report:cmd_report")
 
     p = sub.add_parser("demo", help="start or remove the demo stack (compose project 'demo')")
     p.add_argument("action", choices=["up", "down", "status"])
@@ -49,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port-base", type=int, default=18000, metavar="N",
                    help="host ports are 127.0.0.1:N+offset (default 18000: 18432 postgres, 18400 api-gateway, ...)")
     _engine_args(p)
-    p.set_defaults(func="runbook_lib.demo.stack:cmd_demo")
+    p.set_defaults(func="runbook_lib.cli.demo:cmd_demo")
 
     p = sub.add_parser("plan", help="print the dependency-ordered recovery plan (dry-run); --apply executes it")
     _compose_args(p)
@@ -59,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to wait for each service to come up (default: from its healthcheck)")
     p.add_argument("--audit-log", default=None, metavar="FILE", help="audit log path")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
-    p.set_defaults(func="runbook_lib.engine.actions:cmd_plan")
+    p.set_defaults(func="runbook_lib.cli.plan:cmd_plan")
 
     p = sub.add_parser("catalog", help="load and validate the compose files; print one row per service")
     _compose_args(p)
@@ -67,14 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="append", default=[], metavar="NAME",
                    help="enable a compose profile (repeat; default: COMPOSE_PROFILES)")
     p.add_argument("--json", action="store_true", help="print the summary and the masked catalog as JSON")
-    p.set_defaults(func="runbook_lib.compose.catalog:cmd_catalog")
+    p.set_defaults(func="runbook_lib.cli.compose:cmd_catalog")
 
     p = sub.add_parser("probe", help="run one round of health probes and print the rows")
     _compose_args(p)
     _engine_args(p)
     p.add_argument("--json", action="store_true", help="print rows as JSON")
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="per-probe timeout")
-    p.set_defaults(func="runbook_lib.probes.runner:cmd_probe")
+    p.set_defaults(func="runbook_lib.cli.probe:cmd_probe")
 
     p = sub.add_parser("collect", help="sample the stack every interval into the history store")
     _compose_args(p)
@@ -82,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=60.0, metavar="S")
     p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N rounds")
     p.add_argument("--store", default=None, metavar="PATH", help="store path (default: RUNBOOK_STORE or the user data folder)")
-    p.set_defaults(func="runbook_lib.history.collector:cmd_collect")
+    p.set_defaults(func="runbook_lib.cli.history:cmd_collect")
 
     p = sub.add_parser("export", help="write raw samples and incidents (parquet or csv)")
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
@@ -90,14 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", default=None)
     p.add_argument("--store", default=None, metavar="PATH")
     p.add_argument("--output-dir", default=".", metavar="DIR")
-    p.set_defaults(func="runbook_lib.history.export:cmd_export")
+    p.set_defaults(func="runbook_lib.cli.history:cmd_export")
 
     p = sub.add_parser("diagnose", help="find causes and fixes for what is down")
     _compose_args(p)
     _engine_args(p)
     p.add_argument("--json", action="store_true", help='print {"findings": [...]}')
     p.add_argument("--all", action="store_true", help="gather evidence for healthy containers too")
-    p.set_defaults(func="runbook_lib.analysis.diagnosis:cmd_diagnose")
+    p.set_defaults(func="runbook_lib.cli.diagnose:cmd_diagnose")
 
     p = sub.add_parser("lint", help="check the compose files for outage-prone configuration (with fixes)")
     _compose_args(p)
@@ -107,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-severity", choices=["critical", "high", "medium", "low"], default="low",
                    help="hide findings below this severity (default: low, i.e. show all)")
     p.add_argument("--json", action="store_true", help='print {"findings": [...]}')
-    p.set_defaults(func="runbook_lib.analysis.lint:cmd_lint")
+    p.set_defaults(func="runbook_lib.cli.compose:cmd_lint")
 
     p = sub.add_parser("reports", help="manage the report site")
     rsub = p.add_subparsers(dest="reports_command", metavar="ACTION")
@@ -116,10 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--keep-last", type=int, default=None, metavar="M")
     c.add_argument("--output-dir", default=None)
     c.add_argument("--dry-run", action="store_true")
-    c.set_defaults(func="runbook_lib.reports.site:cmd_reports_clean")
+    c.set_defaults(func="runbook_lib.cli.report:cmd_reports_clean")
     c = rsub.add_parser("index", help="rebuild outputs/index.html")
     c.add_argument("--output-dir", default=None)
-    c.set_defaults(func="runbook_lib.reports.site:cmd_reports_index")
+    c.set_defaults(func="runbook_lib.cli.report:cmd_reports_index")
 
     p = sub.add_parser("schedule", help="print (or --install) a systemd timer or cron line")
     p.add_argument("--every", default="1h", help="interval: 15m, 1h, 1d")
@@ -132,28 +128,5 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit-dir", default=None, metavar="DIR",
                    help="where --install writes units (default: /etc/systemd/system as root, else ~/.config/systemd/user)")
     p.add_argument("--workdir", default=None, metavar="DIR", help="working folder of the runs (default: the current one)")
-    p.set_defaults(func="runbook_lib.reports.schedule:cmd_schedule")
+    p.set_defaults(func="runbook_lib.cli.report:cmd_schedule")
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return 2
-    module_name, func_name = func.split(":")
-    handler = getattr(importlib.import_module(module_name), func_name)
-    try:
-        return int(handler(args) or 0)
-    except RunbookError as exc:
-        print(f"runbook: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("runbook: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
