@@ -31,7 +31,7 @@ cells = [
         metadata={"tags": ["parameters"]}),
     new_code_cell(
         "import yaml\n"
-        "from runbook_lib.reports import recovery as recovery_report, runner as report\nfrom runbook_lib.view import plots, render\n\n"
+        "from runbook_lib.reports import recovery as recovery_report\nfrom runbook_lib.reports.publish import publish\nfrom runbook_lib.view import plots, render\n\n"
         "if isinstance(compose_files, str):  # plain papermill -p passes '[a.yml]' as text\n"
         "    compose_files = yaml.safe_load(compose_files) or []\n"
         "    compose_files = [compose_files] if isinstance(compose_files, str) else list(compose_files)\n"
@@ -98,12 +98,14 @@ cells = [
     new_code_cell(
         "if r.notes:\n"
         "    render.banner(' | '.join(r.notes[:5]), 'info')\n"
-        "report.publish(r.summary())"),
+        "publish(r.summary())"),
 ]
 
 nb = new_notebook(cells=cells, metadata={
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
     "language_info": {"name": "python"}})
+for i, c in enumerate(nb.cells):  # stable ids: regenerating gives the same file
+    c["id"] = f"c{i:02d}"
 out = HERE / "notebooks" / "recovery_report.ipynb"
 nbformat.write(nb, out)
 print(out)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.reports import archive
 
 REPORT_KIND = "recovery_report"
 ERROR_LINE_RE = re.compile(r"\b(error|fatal|exception|panic|econnrefused|enotfound|killed|failed)\b", re.IGNORECASE)
@@ -221,23 +222,7 @@ def timeline_frame(evidence: pd.DataFrame | None, inventory: pd.DataFrame | None
 def find_previous_report(output_dir: str | Path | None, before: pd.Timestamp | None = None,
                          kind: str = REPORT_KIND) -> Path | None:
     """The newest ``outputs/YYYY-MM-DD/<kind>-HHMMSSZ.json`` written before ``before``."""
-    from runbook_lib.reports.runner import REPORT_NAME_RE, default_output_dir
-
-    root = Path(output_dir) if output_dir else default_output_dir()
-    if not root.is_dir():
-        return None
-    best: tuple[str, Path] | None = None
-    limit = before.strftime("%Y-%m-%d%H%M%S") if before is not None else None
-    for p in root.glob(f"*/{kind}-*.json"):
-        m = REPORT_NAME_RE.match(p.name)
-        if not m or m.group("kind") != kind:
-            continue
-        key = p.parent.name + m.group("time")[:-1] + f"{int(m.group('n') or 0):04d}"
-        if limit is not None and key[:16] >= limit:
-            continue
-        if best is None or key > best[0]:
-            best = (key, p)
-    return best[1] if best else None
+    return archive.find_previous(output_dir, kind, before)
 
 
 def read_previous(path: str | Path | None) -> dict[str, Any] | None:
