@@ -11,6 +11,7 @@ Every write is atomic. The index is rendered by a Jinja2 template with autoescap
 from __future__ import annotations
 
 import html
+import fcntl
 import json
 import math
 import os
@@ -36,6 +37,7 @@ STATUSES = ("ok", "degraded", "failed")
 ASSETS_DIR = "assets"
 INDEX_NAME = "index.html"
 LATEST_NAME = "latest.html"
+LOCK_NAME = ".site.lock"
 MAX_KEEP_DAYS = 36500
 STALE_AFTER_S = 86400.0  # partial and temporary files of a run older than this are left-overs
 # KPIs shown in the index when a report publishes them (first found wins the column order).
@@ -281,9 +283,20 @@ def write_latest(output_dir: str | Path) -> Path | None:
 
 
 def refresh(output_dir: str | Path) -> None:
-    """Rewrite index.html and latest.html (what the runner and ``reports clean`` call)."""
-    write_index(output_dir)
-    write_latest(output_dir)
+    """Rewrite index.html and latest.html (what the runner and ``reports clean`` call).
+
+    Runs that finish together take turns (a lock file in the output folder): the last to
+    refresh scans after every earlier run's files are in place, so the index lists them all.
+    """
+    root = Path(output_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_NAME, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            write_index(root)
+            write_latest(root)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # -- retention --------------------------------------------------------------------------
