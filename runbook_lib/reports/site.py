@@ -29,7 +29,7 @@ from plotly.offline import get_plotlyjs, get_plotlyjs_version
 from runbook_lib import redact
 from runbook_lib.exceptions import ParameterError, ReportError
 from runbook_lib.reports.archive import (DATE_DIR_RE, REPORT_FILE_RE, ReportFiles, atomic_write_bytes,
-                                         atomic_write_text, default_output_dir, is_plain_file, scan_reports,
+                                         atomic_write_text, is_plain_file, scan_reports,
                                          stale_files)
 from runbook_lib.view import plots
 
