@@ -26,7 +26,7 @@ from runbook_lib.engine import connection as connect, inventory
 from runbook_lib.analysis import kpis
 from runbook_lib.view import plots, render
 from runbook_lib.probes import derive as probe_derive, runner as probes
-from runbook_lib.reports.publish import publish
+from runbook_lib.reports import runner as report
 from runbook_lib.history import uptime
 
 client, engine_error = connect.try_connect(engine_url, engine_timeout_s)
@@ -34,10 +34,10 @@ inv = (inventory.gather_inventory(client, project=project, include_stopped=inclu
        if client else inventory.empty_inventory())
 if engine_error:
     render.banner(f"Degraded report: {engine_error}", "error")
-    publish({"status": "degraded", "degraded_reasons": [str(engine_error)],
+    report.publish({"status": "degraded", "degraded_reasons": [str(engine_error)],
                     "engine": {"ok": False, "error": str(engine_error), "cause": engine_error.cause}})
 else:
-    publish({"engine": {"ok": True, "url": client.runbook_target.url}})
+    report.publish({"engine": {"ok": True, "url": client.runbook_target.url}})
 for note in inv.attrs.get("notes", []):
     render.banner(note, "warning")
 """),
@@ -48,7 +48,7 @@ render.kpis(kpis.kpi_tiles(k))
 render.banner(kpis.headline(k), "ok" if k["running"] == k["containers"] and k["unhealthy"] == 0 else "warning")
 by_project = kpis.kpis_by_project(inv)
 render.table(by_project)
-publish({"kpis": k, "headline": kpis.headline(k), "by_project": by_project.to_dict("records")})
+report.publish({"kpis": k, "headline": kpis.headline(k), "by_project": by_project.to_dict("records")})
 """),
     ("md", "## Containers"),
     ("code", """
@@ -56,7 +56,7 @@ table, note = uptime.with_uptime_24h(inventory.status_table(inv), store_path, pr
 render.table(table, state_col=["state", "health"], pre_cols=["last health output"])
 if note:
     render.banner(note, "info")
-publish({"containers": table.to_dict("records"),
+report.publish({"containers": table.to_dict("records"),
                 "labels": {n: l for n, l in zip(inv["name"], inv["labels"])}})
 """),
     ("md", """
@@ -77,7 +77,7 @@ if res is not None:
     render.table(res.rows.drop(columns=["detail", "ok"]), state_col="state")
     plots.show(plots.probe_status_grid(res.rows))
     plots.show(plots.probe_latency_chart(res.rows))
-    publish({"probes": s, "probe_rows": probes.rows_to_json(res.rows)})
+    report.publish({"probes": s, "probe_rows": probes.rows_to_json(res.rows)})
 """),
     ("md", "### Components and health endpoints"),
     ("code", """

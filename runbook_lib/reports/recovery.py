@@ -16,6 +16,9 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.analysis.diagnosis import root_cause_summary
+from runbook_lib.analysis.kpis import summary_kpis as container_kpis
+from runbook_lib.engine.logs import needs_evidence
 from runbook_lib.reports import archive
 
 REPORT_KIND = "recovery_report"
@@ -55,8 +58,6 @@ class RecoveryReport:
 
     def summary(self) -> dict[str, Any]:
         """The JSON the notebook publishes (the next report compares its KPIs with these)."""
-        from runbook_lib.analysis.diagnosis import root_cause_summary
-
         f = self.findings
         return {
             "status": "degraded" if self.degraded_reasons else "ok",
@@ -86,7 +87,6 @@ def down_services(status: pd.DataFrame | None, inventory: pd.DataFrame | None) -
     if status is not None and len(status) and "is_down" in status.columns:
         return sorted(str(s) for s in status.loc[status["is_down"].astype(bool), "service"])
     if inventory is not None and len(inventory):
-        from runbook_lib.engine.logs import needs_evidence
         return sorted({str(r["service"]) for r in inventory.to_dict("records") if needs_evidence(r)})
     return []
 
@@ -106,7 +106,6 @@ def down_since(inventory: pd.DataFrame | None, services: list[str]) -> pd.Timest
 
 def headline(findings: pd.DataFrame, down: list[str], since: pd.Timestamp | None, total: int | None) -> str:
     """One sentence: what is down, since when, the root causes."""
-    from runbook_lib.analysis.diagnosis import root_cause_summary
 
     if not down and (findings is None or not len(findings)):
         return f"All {total} services are up; no findings." if total else "Nothing is down; no findings."
@@ -151,7 +150,6 @@ def summary_kpis(status: pd.DataFrame | None, inventory: pd.DataFrame | None, fi
     k["findings"] = int(len(f))
     k["critical_findings"] = int((f["severity"] == "critical").sum()) if len(f) else 0
     if inventory is not None and len(inventory):
-        from runbook_lib.analysis.kpis import summary_kpis as container_kpis
         c = container_kpis(inventory)  # "running X/Y (%)", "passing A/B (%)" as the hand-written reports had
         for key in ("containers", "running", "running_pct", "with_healthcheck", "healthy", "passing_pct"):
             k[key] = c[key]

@@ -33,7 +33,7 @@ from traitlets import default
 from runbook_lib import redact
 from runbook_lib.exceptions import ReportError
 from runbook_lib.reports import archive, params as rparams, site
-from runbook_lib.reports.publish import SUMMARY_MIME, publish  # noqa: F401 - publish: older notebooks
+from runbook_lib.reports.publish import SUMMARY_MIME, publish  # noqa: F401 - publish: for notebooks not yet moved to reports.publish
 
 # jsonschema imports the optional `rfc3987_syntax` (it builds a Lark grammar: ~0.8 s) only for
 # "iri" format checks, which notebook validation never uses; keep it out of our processes.
