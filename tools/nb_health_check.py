@@ -26,7 +26,7 @@ from runbook_lib.engine import connection as connect, inventory
 from runbook_lib.analysis import kpis
 from runbook_lib.view import plots, render
 from runbook_lib.probes import derive as probe_derive, runner as probes
-from runbook_lib.reports import runner as report
+from runbook_lib.reports import publish as report
 from runbook_lib.history import uptime
 
 client, engine_error = connect.try_connect(engine_url, engine_timeout_s)

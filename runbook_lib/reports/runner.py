@@ -1,10 +1,11 @@
 """The report runner: a notebook, executed by papermill, into dated ipynb, HTML and JSON.
 
 ``runbook report NAME [-p K V]...`` validates the parameters against the notebook's
-declared ones (before anything runs), executes it into
-``outputs/YYYY-MM-DD/NAME-HHMMSSZ.ipynb`` under a temporary name, exports HTML with
-no code cells and nothing fetched from a CDN, writes the JSON summary the notebook
-published, and refreshes ``outputs/index.html`` and ``outputs/latest.html``.
+declared ones (``params.py``, before anything runs), reserves
+``outputs/YYYY-MM-DD/NAME-HHMMSSZ[-N]`` (``archive.py``), executes the notebook into the
+reserved partial file with its kernel's IPC files in a private temporary folder, exports
+HTML with no code cells and nothing fetched from a CDN, writes the JSON summary the
+notebook published, and refreshes ``outputs/index.html`` and ``outputs/latest.html``.
 No half-written file ever sits under a final name. A failing cell still yields the
 HTML (with papermill's error banner) and a non-zero exit.
 """
@@ -14,7 +15,6 @@ import json
 import os
 import re
 import signal
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -33,12 +33,7 @@ from traitlets import default
 from runbook_lib import redact
 from runbook_lib.exceptions import ReportError
 from runbook_lib.reports import archive, params as rparams, site
-from runbook_lib.reports.publish import SUMMARY_MIME, publish  # noqa: F401 - publish: for notebooks not yet moved to reports.publish
-
-# jsonschema imports the optional `rfc3987_syntax` (it builds a Lark grammar: ~0.8 s) only for
-# "iri" format checks, which notebook validation never uses; keep it out of our processes.
-if "rfc3987_syntax" not in sys.modules:
-    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+from runbook_lib.reports.publish import SUMMARY_MIME
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # runbook_lib/
 TEMPLATES_DIR = PACKAGE_ROOT / "reports" / "templates"
