@@ -147,39 +147,40 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
     if "output_dir" in declared and params.get("output_dir") is None:
         params["output_dir"] = str(out_dir)  # e.g. the recovery report compares with the previous one
     now = datetime.now(timezone.utc)
-    day, stem, partial = archive.reserve(out_dir, kind, now)
-    final_nb, final_html, final_json = (day / f"{stem}.{ext}" for ext in archive.REPORT_EXTS)
-    error: str | None = None
-    try:
-        with _terminate_as_exit(), tempfile.TemporaryDirectory(prefix="runbook-kernel-") as ipc_dir:
-            error = _execute(nb_file, partial, params, kernel_name, progress, Path(cwd or Path.cwd()),
-                             Path(ipc_dir), out_dir)
-        nb = nbformat.read(str(partial), as_version=4)
-        summary = collect_summaries(nb)
-        _strip_for_sharing(nb)
-        status = "failed" if error else ("degraded" if summary.get("status") == "degraded" else "ok")
-        html = export_html(nb)
-        if shared_plotly:
-            asset = site.shared_plotly_asset(out_dir)
-            html = site.externalize_plotly(html, os.path.relpath(asset, day))
-        meta = {
-            "kind": kind, "status": status, "generated_at": now.isoformat().replace("+00:00", "Z"),
-            "parameters": redact.mask_obj(params), "notebook": final_nb.name, "html": final_html.name,
-            "error": error,
-        }
-        doc = {**summary, **meta}
-        if summary.get("status") == "degraded" and status == "failed":
-            doc["degraded"] = True
-        archive.atomic_write_text(final_nb, nbformat.writes(nb))
-        archive.atomic_write_text(final_html, html)
-        archive.atomic_write_text(final_json, json.dumps(redact.mask_obj(doc), indent=2, default=str))
-    finally:
+    with _terminate_as_exit():  # SIGTERM unwinds: the partial file and kernel folder go
+        day, stem, partial = archive.reserve(out_dir, kind, now)
+        final_nb, final_html, final_json = (day / f"{stem}.{ext}" for ext in archive.REPORT_EXTS)
+        error: str | None = None
         try:
-            os.unlink(partial)
-        except OSError:
-            pass
-    site.refresh(out_dir)
-    return ReportResult(kind, status, final_nb, final_html, final_json, doc, error)
+            with tempfile.TemporaryDirectory(prefix="runbook-kernel-") as ipc_dir:
+                error = _execute(nb_file, partial, params, kernel_name, progress, Path(cwd or Path.cwd()),
+                                 Path(ipc_dir), out_dir)
+            nb = nbformat.read(str(partial), as_version=4)
+            summary = collect_summaries(nb)
+            _strip_for_sharing(nb)
+            status = "failed" if error else ("degraded" if summary.get("status") == "degraded" else "ok")
+            html = export_html(nb)
+            if shared_plotly:
+                asset = site.shared_plotly_asset(out_dir)
+                html = site.externalize_plotly(html, os.path.relpath(asset, day))
+            meta = {
+                "kind": kind, "status": status, "generated_at": now.isoformat().replace("+00:00", "Z"),
+                "parameters": redact.mask_obj(params), "notebook": final_nb.name, "html": final_html.name,
+                "error": error,
+            }
+            doc = {**summary, **meta}
+            if summary.get("status") == "degraded" and status == "failed":
+                doc["degraded"] = True
+            archive.atomic_write_text(final_nb, nbformat.writes(nb))
+            archive.atomic_write_text(final_html, html)
+            archive.atomic_write_text(final_json, json.dumps(redact.mask_obj(doc), indent=2, default=str))
+        finally:
+            try:
+                os.unlink(partial)
+            except OSError:
+                pass
+        site.refresh(out_dir)
+        return ReportResult(kind, status, final_nb, final_html, final_json, doc, error)
 
 
 def _execute(nb_file: Path, out_nb: Path, params: dict[str, Any], kernel_name: str, progress: bool,
