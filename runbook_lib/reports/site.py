@@ -233,13 +233,22 @@ def render_index(reports: pd.DataFrame, plotlyjs: str | bool = True,
     """The index page as HTML text (pure): status-coloured rows newest first, KPIs, links, trend."""
     now = generated_at or pd.Timestamp(datetime.now(timezone.utc))
     counts = reports["status"].value_counts().to_dict() if not reports.empty else {}
+    masked: dict[str, str] = {}  # the same kinds and KPI names repeat on every row: mask each once
+
+    def text(value: Any) -> str:
+        s = str(value)
+        if s not in masked:
+            masked[s] = _text(s)
+        return masked[s]
+
     rows = []
     for r in reports.itertuples(index=False):
+        kpis = " · ".join(f"{text(k)} {_fmt_kpi(k, v)}" for k, v in list(r.kpis.items())[:6])
         rows.append({
-            "kind": _text(r.kind), "status": _text(r.status), "iso": r.generated_at.isoformat(),
+            "kind": text(r.kind), "status": text(r.status), "iso": r.generated_at.isoformat(),
             "when": f"{r.generated_at:%Y-%m-%d %H:%M:%S}", "colour": _STATUS_COLOURS.get(r.status, "#57606a"),
             "reasons": _text("; ".join(r.degraded_reasons)) if r.degraded_reasons else "",
-            "kpis": [(_text(k), _text(_fmt_kpi(k, v))) for k, v in list(r.kpis.items())[:6]],
+            "kpis": kpis or Markup("&ndash;"),
             "links": [(label, p) for label, p in (("html", r.html_path), ("ipynb", r.ipynb_path),
                                                    ("json", r.json_path)) if isinstance(p, str) and p],
         })
