@@ -14,6 +14,7 @@ the project, then by ``container_name``.
 """
 from __future__ import annotations
 
+import graphlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -253,7 +254,6 @@ def _ancestors(graph: Mapping[str, list[str]], start: str) -> set[str]:
 
 def all_ancestors(graph: Mapping[str, list[str]]) -> dict[str, set[str]]:
     """service -> every service it depends on; memoised over a DAG, per node when there is a cycle."""
-    import graphlib
     try:
         order = list(graphlib.TopologicalSorter({s: [d for d in ds if d in graph] for s, ds in graph.items()})
                      .static_order())

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from runbook_lib import redact
+from runbook_lib import knowledge, redact
 from runbook_lib.analysis.lint_context import (
     HEALTH_PORT_ENV, LintContext, LintFinding, as_text, data_service, env_items, suggest_healthcheck,
 )
@@ -27,8 +27,7 @@ _NOT_SECRET_SUFFIX = re.compile(
 _SECRET_FLAG_RE = re.compile(r"(?:^|\s)--?[\w.\-]*(?:pass|pwd|secret|token|key|auth)[\w.\-]*(?:=|\s+)([^\s\"']+)",
                              re.IGNORECASE)
 _ONE_SHOT_RE = re.compile(r"seed|migrat|init|setup|bootstrap|job|once|backup", re.IGNORECASE)
-_SCHEME_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443, "postgres": 5432, "postgresql": 5432,
-                 "redis": 6379, "amqp": 5672, "mongodb": 27017, "mysql": 3306, "nats": 4222}
+_WEB_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
 def rule_localhost(ctx: LintContext) -> Iterator[LintFinding]:
@@ -42,7 +41,7 @@ def rule_localhost(ctx: LintContext) -> Iterator[LintFinding]:
         for key, name, value in texts:
             for m in _LOCAL_RE.finditer(value):
                 host, port_txt, scheme = m.group("host"), m.group("port"), (m.group("scheme") or "").lower()
-                port = int(port_txt) if port_txt else _SCHEME_PORTS.get(scheme)
+                port = int(port_txt) if port_txt else (_WEB_PORTS.get(scheme) or knowledge.scheme_port(scheme))
                 if port is None and name.upper().endswith(("_HOST", "_HOSTNAME", "_SERVER")):
                     sibling = re.sub(r"_(HOST|HOSTNAME|SERVER)$", "_PORT", name, flags=re.IGNORECASE)
                     port = int(env[sibling]) if str(env.get(sibling) or "").isdigit() else None
@@ -197,7 +196,7 @@ def rule_plaintext_secret(ctx: LintContext) -> Iterator[LintFinding]:
                     yield _finding(f, svc, f"environment.{k}", "plaintext-secret", "high",
                                    f"{k} has a literal secret in its value (masked here) -> {masked}",
                                    "build the value from a variable (e.g. `...:${REDIS_PASSWORD}`) kept in an "
-                                   f"uncommitted .env; rotate the secret", mask_fix=False)
+                                   "uncommitted .env; rotate the secret", mask_fix=False)
             hc = spec.get("healthcheck") if isinstance(spec.get("healthcheck"), dict) else {}
             for key, value in (("command", spec.get("command")), ("entrypoint", spec.get("entrypoint")),
                                ("healthcheck.test", (hc or {}).get("test"))):
@@ -218,12 +217,13 @@ def rule_data_volume(ctx: LintContext) -> Iterator[LintFinding]:
         if ds is None:
             continue
         dirs = list(ds.data_dirs)
-        if ds.name == "minio":
-            m = re.search(r"\bserver\s+(?:--\S+\s+)*(/\S+)", as_text(spec.get("command")))
-            if m:
-                dirs = [m.group(1)]
-        if ds.name == "postgres" and (spec.get("environment") or {}).get("PGDATA"):
-            dirs = [str(spec["environment"]["PGDATA"])]
+        m = re.search(ds.data_dir_command, as_text(spec.get("command"))) if ds.data_dir_command else None
+        if m:
+            dirs = [m.group(1)]
+        env = spec.get("environment") or {}
+        moved = next((env[k] for k in ds.data_dir_env if env.get(k)), None)
+        if moved:
+            dirs = [str(moved)]
         vols = [v for v in spec.get("volumes") or [] if v.get("target")]
 
         def covering(d: str) -> dict | None:
