@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.analysis.classify import classify
+from runbook_lib.analysis.classify import Finding, classify
 from runbook_lib.analysis.expected import dependency_graph, expected_vs_actual, root_causes
 from runbook_lib.analysis.lint import lint_catalog
 from runbook_lib.compose.catalog import Catalog
@@ -84,24 +84,23 @@ def blocking(findings: pd.DataFrame, catalog: Any = None, status: pd.DataFrame |
     return root_causes(graph, failing)
 
 
-def _status_findings(status: pd.DataFrame | None, have: set[str]) -> list[dict]:
+def _status_findings(status: pd.DataFrame | None, have: set[str]) -> list[Finding]:
     """Services down with no container evidence (not created, created but never started)."""
-    rows: list[dict] = []
+    rows: list[Finding] = []
     if status is None or not len(status) or "actual" not in status.columns:
         return rows
     for r in status.to_dict("records"):
         svc = str(r["service"])
         if svc in have or not r.get("expected", True) or r.get("actual") not in ("not-created", "created"):
             continue
-        rows.append({
-            "service": svc, "container": r.get("container"), "category": str(r["actual"]),
-            "title": "Not created" if r["actual"] == "not-created" else "Created, never started",
-            "severity": "high", "kind": "cause",
-            "cause": f"the compose file declares {svc} but no container of it "
-                     + ("exists" if r["actual"] == "not-created" else "was started"),
-            "fix": f"docker compose up -d {svc}", "evidence": [str(r.get("detail") or r["actual"])],
-            "match_count": 1, "source": "state", "details": [],
-        })
+        rows.append(Finding(
+            service=svc, container=r.get("container"), category=str(r["actual"]),
+            title="Not created" if r["actual"] == "not-created" else "Created, never started",
+            severity="high", kind="cause",
+            cause=f"the compose file declares {svc} but no container of it "
+                  + ("exists" if r["actual"] == "not-created" else "was started"),
+            fix=f"docker compose up -d {svc}", evidence=[str(r.get("detail") or r["actual"])],
+        ))
     return rows
 
 
@@ -110,7 +109,7 @@ def diagnose(evidence: pd.DataFrame | list[Mapping[str, Any]], catalog: Any = No
     """Findings (FINDING_COLUMNS), root causes first, then what they block; evidence masked."""
     ev = evidence if isinstance(evidence, pd.DataFrame) else pd.DataFrame(list(evidence))
     found = classify(ev, catalog=catalog, signatures=signatures) if len(ev) else classify([])
-    rows = found.to_dict("records") + _status_findings(status, set(found.get("service", [])))
+    rows = found.to_dict("records") + [asdict(f) for f in _status_findings(status, set(found.get("service", [])))]
     if not rows:
         return empty_findings()
     df = pd.DataFrame(rows)
@@ -270,7 +269,7 @@ def run_diagnosis(stack: Stack, *, all_containers: bool = False, tail_lines: int
         if "engine" not in degraded:
             degraded.insert(0, "engine")
         evidence = pd.DataFrame([{"service": None, "name": None,
-                                  "engine_error": redact.mask_text(str(stack.engine_error)),
+                                  "engine_error": redact.mask_text(str(stack.engine_error or "the Docker engine was not contacted")),
                                   "log_lines": [], "state": None}])
         findings = diagnose(evidence, catalog=None, status=None)
     else:
