@@ -190,7 +190,8 @@ def classify_one(ev: Mapping[str, Any], context: MatchContext | None = None,
         exit_txt = f" (exit code {int(exit_code)})" if exit_code is not None else ""
         rows.append(_row(ev, "unclassified",
                          f"no known signature matched{exit_txt}; read the last lines",
-                         "read the last lines below; if this recurs, add a signature to runbook_lib/knowledge/signatures.yaml",
+                         "read the last lines below; if this recurs, add a signature to "
+                         "runbook_lib/knowledge/signatures.yaml",
                          last_lines(log_lines) or last_lines(outputs) or ["(no log lines)"],
                          source="log"))
     return rows

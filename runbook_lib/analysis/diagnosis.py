@@ -269,7 +269,8 @@ def run_diagnosis(stack: Stack, *, all_containers: bool = False, tail_lines: int
         if "engine" not in degraded:
             degraded.insert(0, "engine")
         evidence = pd.DataFrame([{"service": None, "name": None,
-                                  "engine_error": redact.mask_text(str(stack.engine_error or "the Docker engine was not contacted")),
+                                  "engine_error": redact.mask_text(
+                                      str(stack.engine_error or "the Docker engine was not contacted")),
                                   "log_lines": [], "state": None}])
         findings = diagnose(evidence, catalog=None, status=None)
     else:

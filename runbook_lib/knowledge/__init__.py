@@ -7,6 +7,8 @@ signatures (well-known ports, typical failures). No module keeps its own copy.
 
 ``for_image(image)`` gives the record of an image (its variant resolved), or None for an
 image runbook does not know (an application, unless the config says otherwise).
+The log-signature table itself (patterns, causes, fixes) is ``signatures.yaml``, read by
+``knowledge.signatures``.
 """
 from __future__ import annotations
 
