@@ -30,8 +30,8 @@ from runbook_lib import knowledge, redact
 from runbook_lib.compose.discover import find_compose_files
 from runbook_lib.compose.interpolate import RecordingEnv, interpolate, interpolate_tree, parse_env_file
 from runbook_lib.compose.merge import merge, resolve_extends, strip_markers
-from runbook_lib.compose.normalise import (CONDITIONS, HEALTHCHECK_DEFAULTS, normalise_healthcheck, parse_port,
-                                           parse_volume, pre_normalise, scalar_text)
+from runbook_lib.compose.normalise import (CONDITIONS, HEALTHCHECK_DEFAULTS, check_fragment, normalise_healthcheck,
+                                           parse_port, parse_volume, pre_normalise, scalar_text)
 from runbook_lib.compose.yamlload import read_yaml
 from runbook_lib.exceptions import ComposeError
 
@@ -131,6 +131,7 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}          # service -> first file defining it
     seen_in: dict[str, list[str]] = {}   # service -> every file touching it
+    dep_origin: dict[tuple[str, str], str] = {}  # (service, dependency) -> first file naming it
     unset: set[str] = set()
     notes: list[str] = []
     has_markers = False
@@ -158,8 +159,11 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
         for name in services:
             spec = resolve_extends(str(name), services, fname, path.resolve().parent, env, unset)
             normal[str(name)] = pre_normalise(spec, fname, str(name), env)
+            check_fragment(normal[str(name)], fname, str(name))
             origin.setdefault(str(name), fname)
             seen_in.setdefault(str(name), []).append(fname)
+            for dep in normal[str(name)].get("depends_on") or {}:
+                dep_origin.setdefault((str(name), str(dep)), fname)
         data = {**data, "services": normal}
         merged = merge(merged, data, None, None) if merged else data
     if has_markers:
@@ -194,7 +198,7 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
     for name, spec in active.items():
         raw[name] = _final_spec(name, spec, origin[name], seen_in[name], project_dir, env, notes)
 
-    _check_dependencies(raw, inactive, origin)
+    _check_dependencies(raw, inactive, origin, dep_origin)
     if not services:
         notes.append("no services defined in " + ", ".join(str(p) for p in paths) + ".")
 
@@ -272,7 +276,9 @@ def _implicit_dependencies(spec: dict) -> list[str]:
     return out
 
 
-def _check_dependencies(raw: dict[str, dict], inactive: dict[str, list[str]], origin: dict[str, str]) -> None:
+def _check_dependencies(raw: dict[str, dict], inactive: dict[str, list[str]], origin: dict[str, str],
+                        dep_origin: Mapping[tuple[str, str], str]) -> None:
+    """Every required dependency exists and is enabled; no cycles. Errors name the file that wrote the entry."""
     for name, spec in raw.items():
         for dep in spec["depends_on"]:
             d = dep["service"]
@@ -280,11 +286,13 @@ def _check_dependencies(raw: dict[str, dict], inactive: dict[str, list[str]], or
                 continue
             if d in inactive:
                 raise ComposeError(f"depends on '{d}', which is only enabled with profile "
-                                   f"{', '.join(inactive[d])}.", file=origin[name], service=name,
+                                   f"{', '.join(inactive[d])}.", file=dep_origin.get((name, d), origin[name]),
+                                   service=name,
                                    fix=f"enable the profile (COMPOSE_PROFILES={inactive[d][0]}) "
                                        f"or mark the dependency 'required: false'.")
             known = ", ".join(sorted(raw)) or "none"
-            raise ComposeError(f"depends_on names unknown service '{d}'.", file=origin[name], service=name,
+            raise ComposeError(f"depends_on names unknown service '{d}'.", file=dep_origin.get((name, d), origin[name]),
+                               service=name,
                                fix=f"correct the name (services: {known}), add '{d}' to the compose files, "
                                    "or mark it 'required: false'.")
     graph = {s: {d["service"] for d in spec["depends_on"] if d["service"] in raw} for s, spec in raw.items()}

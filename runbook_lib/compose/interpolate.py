@@ -32,16 +32,38 @@ def parse_env_file(path: str | Path, environ: Mapping[str, str] | None = None) -
             raise ComposeError(f"line {lineno} is not KEY=VALUE.", file=str(path),
                                fix="write one KEY=VALUE per line (comments start with #).")
         value = value.strip()
-        if value[:1] == "'" and value.rfind("'") > 0:
-            value = value[1:value.rfind("'")]
+        quoted = _quoted(value)
+        if quoted is not None and value[0] == "'":
+            value = quoted  # single quotes: literal, no interpolation
         else:
-            if value[:1] == '"' and value.rfind('"') > 0:
-                value = value[1:value.rfind('"')].replace("\\n", "\n").replace('\\"', '"')
+            if quoted is not None:
+                value = quoted.replace("\\n", "\n").replace('\\"', '"')
             else:
                 value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
             value = interpolate(value, {**lookup, **env}, file=str(path))
         env[key] = value
     return env
+
+
+def _quoted(value: str) -> str | None:
+    """The inside of a value that opens with a quote, up to its own closing quote.
+
+    What follows the closing quote (``X="" # use "" or "/sub"``) is a comment, not part
+    of the value. None when the value is not quoted or the quote never closes.
+    """
+    q = value[:1]
+    if q not in ("'", '"'):
+        return None
+    i = 1
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and q == '"':
+            i += 2
+            continue
+        if c == q:
+            return value[1:i]
+        i += 1
+    return None
 
 
 def _find_close(text: str, start: int) -> int:

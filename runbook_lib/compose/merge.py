@@ -113,7 +113,7 @@ def resolve_extends(name: str, services: dict, file: str, base_dir: Path, env: M
             raise ComposeError(f"extends names service '{parent_name}' which {other} does not define.",
                                file=file, service=name, fix="fix the 'extends.service' name or 'extends.file'.")
         parent = resolve_extends(parent_name, other_services, str(other), other.parent, env, unset, seen + (key,))
-        parent = pre_normalise(parent, str(other), parent_name, env)
+        parent = _anchor_env_files(pre_normalise(parent, str(other), parent_name, env), other.parent)
     else:
         if parent_name not in services:
             raise ComposeError(f"extends names unknown service '{parent_name}'.", file=file, service=name,
@@ -123,3 +123,21 @@ def resolve_extends(name: str, services: dict, file: str, base_dir: Path, env: M
     parent = {k: v for k, v in parent.items() if k not in ("depends_on", "extends")}
     child = {k: v for k, v in pre_normalise(spec, file, name, env).items() if k != "extends"}
     return merge(parent, child, name, "services")
+
+
+def _anchor_env_files(spec: dict, base_dir: Path) -> dict:
+    """Make relative ``env_file`` paths absolute against the folder of the file that names them.
+
+    A service pulled in with ``extends: file:`` reads its env files from that file's folder.
+    """
+    entries = spec.get("env_file")
+    if not isinstance(entries, list):
+        return spec
+    out = []
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("path") is not None and not Path(str(entry["path"])).is_absolute():
+            entry = {**entry, "path": str(base_dir / str(entry["path"]))}
+        elif isinstance(entry, str) and not Path(entry).is_absolute():
+            entry = str(base_dir / entry)
+        out.append(entry)
+    return {**spec, "env_file": out}

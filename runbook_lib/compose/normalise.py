@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from runbook_lib.compose.yamlload import Override
+from runbook_lib.compose.yamlload import Override, Reset
 from runbook_lib.exceptions import ComposeError
 
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
@@ -32,14 +32,17 @@ def key_values(obj: Any, what: str, file: str, service: str, env: Mapping[str, s
     if obj is None:
         return {}
     if isinstance(obj, dict):
-        return {str(k): scalar_text(v) for k, v in obj.items()}
+        if env is None:
+            return {str(k): scalar_text(v) for k, v in obj.items()}
+        # "KEY:" with no value, like "- KEY": the value comes from the shell / .env, if any.
+        return {str(k): scalar_text(v) if v is not None else env.get(str(k)) for k, v in obj.items()}
     if isinstance(obj, list):
         out: dict[str, str | None] = {}
         for item in obj:
             item = str(item)
             k, sep, v = item.partition("=")
             if not sep:
-                # "KEY" alone: the value comes from the shell environment, if any.
+                # "KEY" alone: the value comes from the shell / .env, if any.
                 out[k.strip()] = (env or {}).get(k.strip())
             else:
                 out[k.strip()] = v
@@ -239,3 +242,28 @@ def pre_normalise(spec: dict, file: str, service: str, env: Mapping[str, str]) -
     if isinstance(out.get("healthcheck"), dict) and isinstance(out["healthcheck"].get("test"), str):
         out["healthcheck"] = {**out["healthcheck"], "test": ["CMD-SHELL", out["healthcheck"]["test"]]}
     return out
+
+
+def check_fragment(spec: dict, file: str, service: str) -> None:
+    """Validate the keys one file writes for a service, so an error names that file.
+
+    Ports, volumes and healthcheck durations are otherwise read only after the merge,
+    when the override that wrote a bad entry can no longer be told from the base file.
+    """
+    ports = spec.get("ports")
+    if isinstance(ports, list):
+        for entry in ports:
+            parse_port(entry, file, service)
+    volumes = spec.get("volumes")
+    if isinstance(volumes, list):
+        for entry in volumes:
+            if isinstance(entry, dict):
+                parse_volume(entry, file=file, service=service)
+    hc = spec.get("healthcheck")
+    if hc is not None and not isinstance(hc, (dict, Override, Reset)):
+        normalise_healthcheck(hc, file, service)
+    if isinstance(hc, dict):
+        for key in ("interval", "timeout", "start_period", "start_interval"):
+            duration_s(hc.get(key), f"healthcheck.{key}", file, service)
+        if hc.get("test") is not None:
+            normalise_healthcheck(hc, file, service)
