@@ -1,4 +1,4 @@
-"""Zero-configuration derivation over the real vextrus-erp compose files (pure, no engine)."""
+"""Zero-configuration derivation over the ledgerline-erp fixture compose files (pure, no engine)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -69,16 +69,19 @@ def test_published_ports_map_to_loopback_host_port(catalog):
 
 def test_redis_password_from_requirepass_never_in_target(catalog):
     redis = [s for s in derive_probes(catalog, None) if s.kind == "redis"][0]
-    assert redis.options["password"] == "vextrus_redis_2024"
-    assert "vextrus_redis_2024" not in redis.target
-    assert "vextrus_redis_2024" not in probe_derive.specs_frame([redis]).to_json()
+    assert redis.options["password"] == "ledgerline_redis_2025"
+    assert "ledgerline_redis_2025" not in redis.target
+    assert "ledgerline_redis_2025" not in probe_derive.specs_frame([redis]).to_json()
 
 
-def test_postgres_credentials_from_own_env_or_clients(complete, catalog):
+def test_postgres_credentials_from_own_env_or_clients(complete, catalog, fixtures_dir):
     pg = [s for s in derive_probes(complete, None) if s.kind == "postgres"][0]
     assert pg.options.get("user") and pg.options.get("password") and pg.options.get("dbname")
-    # docker-compose.yml: env_file missing and no client has the password → no credentials
-    pg2 = [s for s in derive_probes(catalog, None) if s.kind == "postgres"][0]
+    own = [s for s in derive_probes(catalog, None) if s.kind == "postgres"][0]
+    assert own.options == {"user": "ledgerline", "dbname": "ledgerline_erp", "password": "ledgerline_pg_2025"}
+    # without-temporal: POSTGRES_PASSWORD is ${POSTGRES_PASSWORD:-} (empty) and no client has one → no credentials
+    bare = compose.load_catalog([fixtures_dir / "archive" / "docker-compose-without-temporal.yml"], environ={}, config=None)
+    pg2 = [s for s in derive_probes(bare, None) if s.kind == "postgres"][0]
     assert "password" not in pg2.options
 
 
@@ -119,7 +122,7 @@ def test_config_overrides_adds_and_disables(catalog):
     assert auth[0].options["expected_status"] == 200
     assert not [s for s in specs if s.service == "kafka-ui" and s.kind == "tcp"]
     redis = [s for s in specs if s.kind == "redis"][0]
-    assert redis.port == 6380 and redis.options["password"] == "vextrus_redis_2024"  # credentials kept
+    assert redis.port == 6380 and redis.options["password"] == "ledgerline_redis_2025"  # credentials kept
     outside = [s for s in specs if s.service == "outside"][0]
     assert (outside.port, outside.timeout_s) == (9999, 0.5)
 
