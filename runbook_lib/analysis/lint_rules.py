@@ -75,7 +75,7 @@ def rule_localhost(ctx: LintContext) -> Iterator[LintFinding]:
 
 def rule_dependency_without_healthcheck(ctx: LintContext) -> Iterator[LintFinding]:
     """Services others depend on that have no healthcheck: dependants cannot wait for readiness."""
-    for svc, users in ctx.dependents().items():
+    for svc, users in ctx.dependents(waiting_for_readiness=True).items():
         spec = ctx.raw[svc]
         if not users or spec.get("has_healthcheck"):
             continue
