@@ -37,6 +37,7 @@ _KV_VALUE = re.compile(r"[^\s,;&\"'}\])]*")
 _FLAG_VALUE = re.compile(r"[^\s\"']*")
 _AUTH_TOKEN = re.compile(r"[A-Za-z0-9._~+/=\-]*")
 _TO_EOL_OR_QUOTE = re.compile(r"[^\n\"']*")
+_REFERENCE = re.compile(r"\$?\$(?:\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*|\((?:cat|<) [^()`;|&]*\))")
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----")
 _REDIS_A = re.compile(r"(?<![\w.\-])-a(?:[ \t]+|=)(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"']+)")
@@ -184,6 +185,11 @@ class _Scan:
     def _value(self, v: int, flag: bool) -> tuple[int, int] | None:
         text = self.text
         q = text[v]
+        if q == "$":  # ${VAR}, $$VAR, $$(cat $$X_FILE): names the secret, reveals nothing
+            ref = _REFERENCE.match(text, v)
+            if ref is not None:
+                self.cursor = max(self.cursor, ref.end())
+                return None
         if q in "\"'":
             close = -1 if self.unclosed.get(q, self.n) <= v else text.find(q, v + 1)
             if close < 0:
