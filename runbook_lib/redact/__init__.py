@@ -45,6 +45,9 @@ IDENTIFIER_FIELDS = frozenset({
     "depends_on", "compose_files", "project_dir", "key",
 })
 
+_NFA = ({"implementation": _ahocorasick.Implementation.NoncontiguousNFA}
+        if _ahocorasick is not None and hasattr(_ahocorasick, "Implementation") else {})
+_LONGEST_LEARNED = 4096  # longer values are masked where they stand (their key), not learned
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _JOINERS = frozenset("-./")
 _BOUNDARY_BEFORE = r"(?<![A-Za-z0-9_])(?<![A-Za-z0-9_][\-./])"
@@ -75,7 +78,7 @@ def _strip_quotes(v: str) -> str:
 
 
 def _worth_learning(value: str) -> bool:
-    if MASK in value or "-----BEGIN" in value:
+    if len(value) > _LONGEST_LEARNED or MASK in value or "-----BEGIN" in value:
         return False
     if "://" in value and not scan.url_credential_spans(value):
         return False
@@ -170,8 +173,9 @@ class Redactor:
                                 key=len, reverse=True)
                 if not values:
                     return None
-                if _ahocorasick is not None:
-                    auto = _ahocorasick.AhoCorasick(values, matchkind=_ahocorasick.MatchKind.Standard)
+                if _ahocorasick is not None:  # an NFA: built in time linear in the values (a DFA is not)
+                    auto = _ahocorasick.AhoCorasick(values, matchkind=_ahocorasick.MatchKind.Standard,
+                                                    **_NFA)
                 else:
                     auto = re.compile(_BOUNDARY_BEFORE + "(?:" + "|".join(map(re.escape, values)) + ")"
                                       + _BOUNDARY_AFTER)

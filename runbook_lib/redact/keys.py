@@ -52,9 +52,10 @@ _SPLIT_RE = re.compile(r"[_\-.:/\s]+")
 _CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "nil", "0", "1"})
 _VAR_REF_RE = re.compile(r"\$?\$(?:\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*|\((?:cat|<) [^()`;|&]*\))")
-_PATH_RE = re.compile(r"(?:~|\.{1,2})?/[\w.\-/@~%,]*|[A-Za-z]:\\[\w.\-\\]*")
-_REL_FILE_RE = re.compile(r"[\w.\-]+(?:/[\w.\-]+)+\.(?:pem|key|crt|cert|cer|p12|pfx|jks|json|txt|env|ya?ml|conf|cfg|"
-                          r"secret|asc|gpg|der|csr|keystore|truststore)", re.IGNORECASE)
+_PATH_RE = re.compile(r"(?:~|\.\.|\.)?/[\w.\-/@~%,]*|[A-Za-z]:\\[\w.\-\\]*")
+_FILE_CHARS_RE = re.compile(r"[\w.\-/]+")
+_FILE_EXTENSIONS = frozenset({"pem", "key", "crt", "cert", "cer", "p12", "pfx", "jks", "json", "txt", "env", "yaml",
+                              "yml", "conf", "cfg", "secret", "asc", "gpg", "der", "csr", "keystore", "truststore"})
 
 
 @lru_cache(maxsize=4096)
@@ -110,7 +111,8 @@ def looks_like_path(value: str) -> bool:
         return False
     if _PATH_RE.fullmatch(v):
         return v.startswith(("~", ".")) or v.count("/") >= 2 or "." in v.rsplit("/", 1)[-1] or len(v) < 24
-    return bool(_REL_FILE_RE.fullmatch(v))
+    # a relative file such as certs/server.key
+    return "/" in v and _FILE_CHARS_RE.fullmatch(v) is not None and v.rsplit(".", 1)[-1].lower() in _FILE_EXTENSIONS
 
 
 def is_reference(value: str) -> bool:

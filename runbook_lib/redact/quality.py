@@ -43,8 +43,9 @@ _PLACEHOLDER_PARTS = ("replaceme", "changeme", "changethis", "example", "placeho
                       "dummy", "notarealsecret", "fixme")
 _TEMPLATE_RE = re.compile(r"<[^<>]*>|\$\{[^{}]*\}|\{\{[^{}]*\}\}|%\([^()]*\)s|\[[^\[\]]*\]")
 _REPEAT_RE = re.compile(r"(.)\1*")
-_CLASS_RE = re.compile(r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+\.[A-Z][A-Za-z0-9_$]*")
-_DURATION_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:ms|[smhdwy])?")
+_PACKAGE_RE = re.compile(r"[a-z_][a-z0-9_]*")
+_CLASS_RE = re.compile(r"[A-Z][A-Za-z0-9_$]*")
+_DURATION_RE = re.compile(r"[0-9.]+(?:ms|[smhdwy])?")
 _NORMALISE_RE = re.compile(r"[^a-z0-9]+")
 _SPLIT_RE = re.compile(r"[^A-Za-z0-9]+")
 
@@ -122,6 +123,13 @@ def secret_quality(key: str | None, value: Any, identifiers: Iterable[Any] = ())
     return None
 
 
+def _is_class_name(value: str) -> bool:
+    """``org.apache.kafka.common.security.plain.PlainLoginModule``: packages, then a class."""
+    parts = value.split(".")
+    return len(parts) >= 3 and _CLASS_RE.fullmatch(parts[-1]) is not None and all(
+        _PACKAGE_RE.fullmatch(p) for p in parts[:-1])
+
+
 def is_plaintext_secret(key: str, value: Any) -> bool:
     """True when a compose file writes a literal secret under ``key`` (the lint's plaintext-secret).
 
@@ -133,7 +141,7 @@ def is_plaintext_secret(key: str, value: Any) -> bool:
     if value is None or isinstance(value, bool) or not keys.is_secret_key(key):
         return False
     v = _strip(value)
-    if len(v) < 3 or "$" in v or keys.looks_like_path(v) or _CLASS_RE.fullmatch(v):
+    if len(v) < 3 or "$" in v or keys.looks_like_path(v) or _is_class_name(v):
         return False
     if _DURATION_RE.fullmatch(v) and not v.isdigit():
         return False

@@ -56,10 +56,16 @@ def _lower_ascii(text: str) -> str:
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
-def _triggers(low: str) -> list[tuple[int, int]]:
+_URL, _PEM = 0, 1
+_CONTEXTS = frozenset(i for i, t in enumerate(_TRIGGERS) if t in ("redis-cli", "mysql", "mariadb"))
+_TRIGGER_INDEX = {t: i for i, t in enumerate(_TRIGGERS)}
+
+
+def _triggers(low: str) -> list[tuple[int, int, int]]:
+    """``(trigger index, start, end)`` of every trigger word, left to right."""
     if _TRIGGER_AC is not None:
-        return [(s, e) for _, s, e in _TRIGGER_AC.find_matches_as_indexes(low)]
-    return [m.span() for m in _TRIGGER_RE.finditer(low)]
+        return _TRIGGER_AC.find_matches_as_indexes(low)
+    return [(_TRIGGER_INDEX[m.group(0)], m.start(), m.end()) for m in _TRIGGER_RE.finditer(low)]
 
 
 def _token_like(tok: str) -> bool:
@@ -149,6 +155,8 @@ class _Scan:
         if word in _BARE_SCHEMES and e < self.n and text[e] in " \t":
             if self._bare_scheme(e):
                 return
+        if not keys.is_secret_key(key):
+            return
         flag = key.startswith("-") and not key.startswith("---")
         before = text[s - 1] if s > 0 else " "
         quote = before if before in "\"'" else ""
@@ -168,7 +176,7 @@ class _Scan:
         else:
             return
         v = _BLANKS.match(text, v).end()
-        if v >= self.n or not keys.is_secret_key(key):
+        if v >= self.n:
             return
         if word.endswith("authorization") or word.endswith("proxy-authorization"):
             self._authorization(v)
@@ -252,17 +260,17 @@ def secret_spans(text: str) -> list[tuple[int, int]]:
     if not text:
         return []
     scan = _Scan(text)
-    for s, e in _triggers(scan.low):
-        word = scan.low[s:e]
-        if word == "://":
-            scan.url(s)
-        elif word == "-----begin ":
-            if s >= scan.cursor:
-                scan.cursor = scan.pem(s)
-        elif word in ("redis-cli", "mysql", "mariadb"):
-            scan.context(s)
-        elif s >= scan.cursor:
+    for kind, s, e in _triggers(scan.low):
+        if s < scan.cursor and (kind == _PEM or kind > _PEM and kind not in _CONTEXTS):
+            continue  # inside a value or a run already read
+        if kind > _PEM and kind not in _CONTEXTS:
             scan.keyed(s, e)
+        elif kind == _URL:
+            scan.url(s)
+        elif kind == _PEM:
+            scan.cursor = scan.pem(s)
+        else:
+            scan.context(s)
     return merge(scan.spans)
 
 
