@@ -199,3 +199,17 @@ def test_commands_over_a_compose_file(compose_file, command):
         api = next(s for s in doc["services"] if s["service"] == "api")
         assert api["environment"]["DATABASE_URL"] == f"postgres://app:{MASK}@cache:5432/app"
         assert api["image"] == "ghcr.io/acme/api:1.2"
+
+
+def test_masking_twice_changes_nothing_more():
+    r = learned()
+    for line in LINES + [f"-----BEGIN RSA PRIVATE KEY-----\nMII{LEARNED}\n-----END RSA PRIVATE KEY-----"]:
+        once = r.mask_text(line)
+        assert r.mask_text(once) == once
+        assert_clean(once)
+
+
+def test_password_like_paths_are_not_mistaken_for_folders():
+    """PWD=/srv/web is a folder; DB_PASSWORD=/Zq9x7 is a password that starts with a slash."""
+    r = Redactor()
+    assert r.mask_env({"PWD": "/srv/web", "DB_PASSWORD": "/Zq9x7"}) == {"PWD": "/srv/web", "DB_PASSWORD": MASK}

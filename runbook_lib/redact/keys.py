@@ -110,7 +110,9 @@ def looks_like_path(value: str) -> bool:
     if not v or any(c.isspace() for c in v):
         return False
     if _PATH_RE.fullmatch(v):
-        return v.startswith(("~", ".")) or v.count("/") >= 2 or "." in v.rsplit("/", 1)[-1] or len(v) < 24
+        last = v.rsplit("/", 1)[-1]
+        # "/Zq9x7" is more likely a password than a folder: one level must read as a name
+        return v.startswith(("~", ".")) or v[1:3] == ":\\" or v.count("/") >= 2 or "." in last or last == last.lower()
     # a relative file such as certs/server.key
     return "/" in v and _FILE_CHARS_RE.fullmatch(v) is not None and v.rsplit(".", 1)[-1].lower() in _FILE_EXTENSIONS
 
