@@ -213,3 +213,11 @@ def test_password_like_paths_are_not_mistaken_for_folders():
     """PWD=/srv/web is a folder; DB_PASSWORD=/Zq9x7 is a password that starts with a slash."""
     r = Redactor()
     assert r.mask_env({"PWD": "/srv/web", "DB_PASSWORD": "/Zq9x7"}) == {"PWD": "/srv/web", "DB_PASSWORD": MASK}
+
+
+def test_private_key_blocks_even_inside_a_quoted_value():
+    r = Redactor()
+    pem = f"-----BEGIN PRIVATE KEY-----\nMII{LEARNED}\n-----END PRIVATE KEY-----"
+    assert r.mask_text(f'SSL_KEY="{pem}" next') == f'SSL_KEY="{MASK}" next'
+    assert r.mask_text(f"log: {pem} and more") == f"log: {MASK} and more"
+    assert r.mask_text("-----BEGIN CERTIFICATE-----\nMIIpub\n-----END CERTIFICATE-----").startswith("-----BEGIN CERT")

@@ -85,6 +85,7 @@ class _Scan:
         self.cursor = 0
         self.context_end = -1  # end of the line where redis-cli or mysql was seen
         self.unclosed: dict[str, int] = {}  # quote -> a position after which it never occurs
+        self.pem_end = 0  # end of the last private-key block looked at
 
     def run_start(self, pos: int, floor: int) -> int:
         """Start of the run of key characters that ends at ``pos`` (never before ``floor``)."""
@@ -261,14 +262,15 @@ def secret_spans(text: str) -> list[tuple[int, int]]:
         return []
     scan = _Scan(text)
     for kind, s, e in _triggers(scan.low):
-        if s < scan.cursor and (kind == _PEM or kind > _PEM and kind not in _CONTEXTS):
-            continue  # inside a value or a run already read
         if kind > _PEM and kind not in _CONTEXTS:
-            scan.keyed(s, e)
+            if s >= scan.cursor:  # else inside a value or a run already read
+                scan.keyed(s, e)
         elif kind == _URL:
             scan.url(s)
         elif kind == _PEM:
-            scan.cursor = scan.pem(s)
+            if s >= scan.pem_end:  # a key block inside a quoted or cut value is still hidden
+                scan.pem_end = scan.pem(s)
+                scan.cursor = max(scan.cursor, scan.pem_end)
         else:
             scan.context(s)
     return merge(scan.spans)
