@@ -221,3 +221,9 @@ def test_private_key_blocks_even_inside_a_quoted_value():
     assert r.mask_text(f'SSL_KEY="{pem}" next') == f'SSL_KEY="{MASK}" next'
     assert r.mask_text(f"log: {pem} and more") == f"log: {MASK} and more"
     assert r.mask_text("-----BEGIN CERTIFICATE-----\nMIIpub\n-----END CERTIFICATE-----").startswith("-----BEGIN CERT")
+
+
+def test_secret_values_for_the_lint():
+    text = f"redis-server --requirepass {NUMERIC} --port 6379 DB_PASSWORD=${{DB_PASSWORD}} --password={FLAG}"
+    assert redact.secret_values(text) == [NUMERIC, FLAG]
+    assert redact.secret_values('sh -c "redis-cli -a $$(cat $$REDIS_PASSWORD_FILE) ping"') == []

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - the regex fallback gives the same resu
     _ahocorasick = None
 
 __all__ = ["MASK", "IDENTIFIER_FIELDS", "Redactor", "DEFAULT", "is_secret_key", "is_secret_pair",
-           "is_plaintext_secret", "secret_quality", "learn", "learn_text", "learn_env", "learn_command",
+           "is_plaintext_secret", "secret_quality", "secret_values", "learn", "learn_text", "learn_env", "learn_command",
            "learn_identifiers", "mask_text", "mask_identifier", "mask_value", "mask_env", "mask_command",
            "mask_obj", "mask_frame"]
 
@@ -124,8 +124,8 @@ class Redactor:
         """Learn the secret values that ``text`` itself reveals (k=v, flags, URLs, tokens)."""
         if not text or not isinstance(text, str):
             return
-        for s, e in scan.secret_spans(text):
-            self.learn(text[s:e])
+        for value in secret_values(text):
+            self.learn(value)
 
     def learn_env(self, env: Mapping[str, Any] | Iterable[str] | None) -> None:
         """Learn values of secret keys (and URL passwords) from an environment."""
@@ -263,6 +263,16 @@ class Redactor:
             if c in out.columns:
                 out[c] = out[c].map(lambda v, c=str(c): self.mask_obj(v, c))
         return out
+
+
+def secret_values(text: str | None) -> list[str]:
+    """The secret values that the shape of ``text`` gives away (``--requirepass x``, ``k=v``, URLs).
+
+    Learned values play no part; ``${VAR}`` references are not values. Linear time.
+    """
+    if not text or not isinstance(text, str):
+        return []
+    return [text[s:e] for s, e in scan.secret_spans(text)]
 
 
 def _secret_args(args: list[str]) -> dict[int, str]:

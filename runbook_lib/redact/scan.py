@@ -142,8 +142,9 @@ class _Scan:
         self.context_end = self.n if eol < 0 else eol
         rx = _REDIS_A if self.low.startswith("redis-cli", pos) else _MYSQL_P
         for m in rx.finditer(self.text, pos, self.context_end):
-            if not keys.is_reference(m.group(1)):
-                self.add(*_unquoted(m.span(1), self.text))
+            vs, ve = _unquoted(m.span(1), self.text)
+            if not (self.text[vs] == "$" and _REFERENCE.match(self.text, vs)):  # $$(cat …) reveals nothing
+                self.add(vs, ve)
 
     def keyed(self, pos: int, end: int) -> None:
         """A trigger word inside a run of key characters: maybe ``key=value`` or ``--flag value``."""
