@@ -77,6 +77,9 @@ def test_structural_forms_need_no_learning():
     assert r.mask_text("app --password=x") == f"app --password={MASK}"
     assert r.mask_text("app --token x --v") == f"app --token {MASK} --v"
     assert r.mask_text("redis-cli -a x ping") == f"redis-cli -a {MASK} ping"
+    assert r.mask_text("valkey-cli -h cache -a 'x y' ping") == f"valkey-cli -h cache -a '{MASK}' ping"
+    assert r.mask_command(["valkey-cli", "-a", "x", "ping"]) == ["valkey-cli", "-a", MASK, "ping"]
+    assert r.mask_text("docker ps -a x") == "docker ps -a x"  # -a is a password only for redis-cli
     assert r.mask_text(f"postgres://app:{URL_PW}@db/app") == f"postgres://app:{MASK}@db/app"
     assert r.mask_text(f'{{"X-Auth-Token": "{TOKEN}"}}') == f'{{"X-Auth-Token": "{MASK}"}}'
 

@@ -283,7 +283,7 @@ def _secret_args(args: list[str]) -> dict[int, str]:
     while i < len(args):
         arg = args[i]
         base = arg.rsplit("/", 1)[-1]
-        if base in ("redis-cli", "mysql", "mysqladmin", "mariadb", "mariadb-admin"):
+        if base in ("redis-cli", "valkey-cli", "mysql", "mysqladmin", "mariadb", "mariadb-admin"):
             tool = base
         flag, eq, value = arg.partition("=")
         if arg.startswith("-") and is_secret_key(flag):
@@ -293,7 +293,7 @@ def _secret_args(args: list[str]) -> dict[int, str]:
                     and is_secret_pair(flag, args[i + 1]):
                 out[i + 1] = ""
                 i += 1
-        elif tool == "redis-cli" and arg == "-a" and i + 1 < len(args):
+        elif tool in ("redis-cli", "valkey-cli") and arg == "-a" and i + 1 < len(args):
             if not keys.is_reference(args[i + 1]):
                 out[i + 1] = ""
             i += 1

@@ -8,7 +8,7 @@ reads forward over a run that no later look reads again. So ``"-" * 1_000_000`` 
 What is found (as ``(start, end)`` spans of the value to hide):
 - ``scheme://user:password@host`` -> the password; ``scheme://key@host`` (a DSN) -> the key;
 - ``KEY=value``, ``key: value``, ``"key": "value"`` when the key names a secret;
-- ``--password=x``, ``--requirepass x``, ``redis-cli -a x``, ``mysql -px``;
+- ``--password=x``, ``--requirepass x``, ``redis-cli -a x`` (and valkey-cli), ``mysql -px``;
 - ``Authorization: Bearer x``, ``Bearer <token>``, ``Basic <token>``;
 - PEM private-key blocks.
 """
@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - the regex alternation gives the same s
     _ahocorasick = None
 
 _TRIGGERS = ("://", "-----begin ", "pass", "pwd", "secret", "token", "key", "cred", "auth", "dsn", "phrase",
-             "salt", "bearer", "basic", "redis-cli", "mysql", "mariadb")
+             "salt", "bearer", "basic", "redis-cli", "valkey-cli", "mysql", "mariadb")
 _TRIGGER_RE = re.compile("|".join(re.escape(t) for t in _TRIGGERS))
 _TRIGGER_AC = (_ahocorasick.AhoCorasick(list(_TRIGGERS), matchkind=_ahocorasick.MatchKind.LeftmostFirst)
                if _ahocorasick is not None else None)
@@ -57,7 +57,7 @@ _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
 _URL, _PEM = 0, 1
-_CONTEXTS = frozenset(i for i, t in enumerate(_TRIGGERS) if t in ("redis-cli", "mysql", "mariadb"))
+_CONTEXTS = frozenset(i for i, t in enumerate(_TRIGGERS) if t in ("redis-cli", "valkey-cli", "mysql", "mariadb"))
 _TRIGGER_INDEX = {t: i for i, t in enumerate(_TRIGGERS)}
 
 
@@ -140,7 +140,7 @@ class _Scan:
             return
         eol = self.text.find("\n", pos)
         self.context_end = self.n if eol < 0 else eol
-        rx = _REDIS_A if self.low.startswith("redis-cli", pos) else _MYSQL_P
+        rx = _REDIS_A if self.low.startswith(("redis-cli", "valkey-cli"), pos) else _MYSQL_P
         for m in rx.finditer(self.text, pos, self.context_end):
             vs, ve = _unquoted(m.span(1), self.text)
             if not (self.text[vs] == "$" and _REFERENCE.match(self.text, vs)):  # $$(cat …) reveals nothing
