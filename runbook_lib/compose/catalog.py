@@ -177,6 +177,7 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
     project = project_name or shell.get("COMPOSE_PROJECT_NAME") or dotenv.get("COMPOSE_PROJECT_NAME") \
         or merged.get("name") or project_dir.name
     project = normalise_project_name(str(project))
+    redact.learn_identifiers([project, project_dir.name])
 
     if profiles is None:
         profiles = shell.get("COMPOSE_PROFILES") or dotenv.get("COMPOSE_PROFILES") or ""
@@ -309,6 +310,8 @@ def _check_dependencies(raw: dict[str, dict], inactive: dict[str, list[str]], or
 
 def _learn_secrets(raw: dict[str, dict]) -> None:
     for spec in raw.values():
+        redact.learn_identifiers([spec["service"], spec["container_name"], spec["image"], *spec["networks"],
+                                  *(v.get("source") for v in spec["volumes"])])
         redact.learn_env(spec["environment"])
         redact.learn_command(spec["command"])
         redact.learn_command(spec["entrypoint"])
@@ -323,15 +326,15 @@ def _masked_row(spec: dict, tier: str) -> dict:
         hc = {**hc, "test": redact.mask_command(hc["test"])}
     return {
         "service": spec["service"], "file": spec["file"],
-        "container_name": redact.mask_text(spec["container_name"]),
-        "image": redact.mask_text(spec["image"]), "build": spec["build"], "tier": tier,
+        "container_name": redact.mask_identifier(spec["container_name"]),
+        "image": redact.mask_identifier(spec["image"]), "build": spec["build"], "tier": tier,
         "profiles": list(spec["profiles"]), "depends_on": [dict(d) for d in spec["depends_on"]],
         "healthcheck": hc, "has_healthcheck": spec["has_healthcheck"],
         "ports": [dict(p) for p in spec["ports"]],
         "environment": redact.mask_env(spec["environment"]),
         "command": redact.mask_command(spec["command"]),
         "restart": spec["restart"],
-        "volumes": [{**v, "source": redact.mask_text(v["source"])} for v in spec["volumes"]],
+        "volumes": [{**v, "source": redact.mask_identifier(v["source"])} for v in spec["volumes"]],
         "networks": list(spec["networks"]),
         "labels": redact.mask_obj(spec["labels"]),
     }

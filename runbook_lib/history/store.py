@@ -505,7 +505,7 @@ class Store:
                 seen.add(sid)
                 image = r.get("image")
                 if isinstance(image, str) and image and self._images.get(sid) != image:
-                    con.execute("UPDATE services SET image=? WHERE id=?", (redact.mask_text(str(image)), sid))
+                    con.execute("UPDATE services SET image=? WHERE id=?", (redact.mask_identifier(str(image)), sid))
                     self._images[sid] = image
                 started = r.get("started_ts")
                 started = None if started is None or _isnan(started) else float(started)

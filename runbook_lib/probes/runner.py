@@ -191,7 +191,7 @@ def _row(spec: ProbeSpec, state: str, *, latency_ms: float | None, reply: Any = 
         error = f"probe error: kind returned state {state!r}"
         state = "unknown"
     return {
-        "service": redact.mask_text(str(spec.service)),
+        "service": redact.mask_identifier(str(spec.service)),
         "kind": spec.kind,
         "target": redact.mask_text(target) if target else spec.target,
         "via": via or spec.via,
