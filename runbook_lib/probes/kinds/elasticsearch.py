@@ -1,4 +1,6 @@
-"""elasticsearch probe kind: ``GET /_cluster/health``: green up, yellow degraded, red down (Basic auth if a password is known)."""
+"""elasticsearch probe kind: ``GET /_cluster/health``: green up, yellow degraded, red down (Basic
+auth if a password is known).
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -7,7 +9,6 @@ from collections.abc import Mapping
 from runbook_lib.probes.http import http_get
 from runbook_lib.probes.kinds.base import ProbeKind, basic_auth, outcome, spec_path
 from runbook_lib.probes.spec import ProbeDown, ProbeOutcome, ProbeSpec, ProbeUnknown
-
 
 _ES_STATES = {"green": "up", "yellow": "degraded", "red": "down"}
 

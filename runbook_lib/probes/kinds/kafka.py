@@ -9,14 +9,9 @@ from runbook_lib.probes.kinds.base import ProbeKind
 from runbook_lib.probes.spec import ProbeDown, ProbeOutcome, ProbeSpec, ProbeUnknown
 from runbook_lib.probes.wire import connect, recv_exact, remaining
 
-
 KAFKA_API_NAMES = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit",
                    9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup", 18: "ApiVersions"}
-
-
 KAFKA_ERRORS = {35: "UNSUPPORTED_VERSION", 5: "LEADER_NOT_AVAILABLE", 6: "NOT_LEADER_OR_FOLLOWER"}
-
-
 _CLIENT_ID = b"runbook-probe"
 
 

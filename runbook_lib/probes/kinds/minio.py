@@ -1,4 +1,6 @@
-"""minio probe kind: MinIO ``/minio/health/live`` then ``/minio/health/cluster`` (503 = no write quorum → degraded)."""
+"""minio probe kind: MinIO ``/minio/health/live`` then ``/minio/health/cluster`` (503 = no write
+quorum → degraded).
+"""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,6 @@
-"""rabbitmq probe kind: RabbitMQ management ``/api/health/checks/alarms``; falls back to an AMQP header check."""
+"""rabbitmq probe kind: RabbitMQ management ``/api/health/checks/alarms``; falls back to an AMQP
+header check.
+"""
 from __future__ import annotations
 
 import struct
@@ -11,7 +13,6 @@ from runbook_lib.probes.http import http_get
 from runbook_lib.probes.kinds.base import ProbeKind, basic_auth, outcome, spec_path
 from runbook_lib.probes.spec import ProbeDown, ProbeOutcome, ProbeSpec, ProbeUnknown
 from runbook_lib.probes.wire import MAX_REPLY_BYTES, connect, recv_exact
-
 
 AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
 

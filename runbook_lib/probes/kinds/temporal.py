@@ -1,4 +1,6 @@
-"""temporal probe kind: Temporal frontend: gRPC ``grpc.health.v1.Health/Check`` (WorkflowService, then ""); TCP if unimplemented."""
+"""temporal probe kind: Temporal frontend: gRPC ``grpc.health.v1.Health/Check`` (WorkflowService,
+then ""); TCP if unimplemented.
+"""
 from __future__ import annotations
 
 import time
@@ -9,13 +11,8 @@ from runbook_lib.probes.kinds.base import ProbeKind
 from runbook_lib.probes.spec import ProbeDown, ProbeOutcome, ProbeSpec, ProbeUnknown
 from runbook_lib.probes.wire import connect, remaining
 
-
 GRPC_HEALTH_METHOD = "/grpc.health.v1.Health/Check"
-
-
 TEMPORAL_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
-
-
 _HEALTH_STATUS = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
 
 

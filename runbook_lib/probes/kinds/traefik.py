@@ -1,4 +1,6 @@
-"""traefik probe kind: Traefik ``/ping`` (needs ``--ping``); without it the API (``/api/version``) tells it is alive."""
+"""traefik probe kind: Traefik ``/ping`` (needs ``--ping``); without it the API (``/api/version``)
+tells it is alive.
+"""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,6 @@
-"""zookeeper probe kind: ZooKeeper ``ruok`` → ``imok`` and ``srvr`` (mode, latency); words not whitelisted → not down."""
+"""zookeeper probe kind: ZooKeeper ``ruok`` → ``imok`` and ``srvr`` (mode, latency); words not
+whitelisted → not down.
+"""
 from __future__ import annotations
 
 import time
@@ -7,7 +9,6 @@ from runbook_lib.probes.inside import detect_tools, engine_client, exec_run
 from runbook_lib.probes.kinds.base import ProbeKind, outcome
 from runbook_lib.probes.spec import ProbeDown, ProbeOutcome, ProbeSpec, ProbeUnknown
 from runbook_lib.probes.wire import connect, recv_all, remaining
-
 
 _ZK_SERVING = ("standalone", "leader", "follower", "observer")
 
