@@ -1,7 +1,8 @@
 """``runbook collect``: sample the stack every interval into the history store.
 
-One round = inventory (container state and health) + probes (when the probe modules are
-installed), written atomically by ``store.write_round``. Faults never stop the loop: an
+One round = inventory (container state and health) + probes (a ``probe_func``: by default
+``default_probe_func`` gathers the stack and runs ``probes.stack_round.probe_stack``),
+written atomically by ``write_round``. Faults never stop the loop: an
 unreachable engine is recorded as UNKNOWN for the services seen before (lost coverage,
 never down), a failing probe layer degrades the round to inventory-only with a note.
 Rounds never overlap: the loop is sequential, each round is scheduled from the previous

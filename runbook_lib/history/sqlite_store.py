@@ -319,11 +319,11 @@ def _lat_us(lat: Any) -> int | None:
 
 
 def open_sqlite(p: Path, *, thresholds: Thresholds | None = None,
-               busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, synchronous: str | None = None,
-               raw_retention_days: float = DEFAULT_RAW_RETENTION_DAYS,
-               interval_retention_days: float = DEFAULT_INTERVAL_RETENTION_DAYS,
-               mounts_text: str | None = None, readonly: bool = False) -> SqliteStore:
-    """Open (creating and migrating) the history store at --store PATH / RUNBOOK_STORE / the default.
+                busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, synchronous: str | None = None,
+                raw_retention_days: float = DEFAULT_RAW_RETENTION_DAYS,
+                interval_retention_days: float = DEFAULT_INTERVAL_RETENTION_DAYS,
+                mounts_text: str | None = None, readonly: bool = False) -> SqliteStore:
+    """Open (creating and migrating) the SQLite history store at ``p`` (see ``store.open_store``).
 
     Raises StoreError for read-only locations, network file systems and newer schemas.
     ``readonly=True`` opens an existing store for reading only (reports).
