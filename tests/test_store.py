@@ -217,3 +217,11 @@ def test_raw_retention_keeps_runs(tmp_path):
         assert lat.loc[0, "source"] == "hourly" and lat.loc[0, "p50_ms"] == 1.0 and lat.loc[0, "samples"] >= 70
         recent = s.latency_stats(T0 + pd.Timedelta(hours=60))
         assert recent.loc[0, "source"] == "raw"
+
+
+def test_open_store_takes_a_sqlite_url_and_names_unknown_backends(tmp_path):
+    from runbook_lib.history.interface import HistoryStore
+    with st.open_store(f"sqlite:///{tmp_path}/u.sqlite3") as s:
+        assert isinstance(s, HistoryStore) and s.path == tmp_path / "u.sqlite3"
+    with pytest.raises(StoreError, match="no history store backend for postgresql"):
+        st.open_store("postgresql://runbook@127.0.0.1/history")

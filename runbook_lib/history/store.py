@@ -44,7 +44,7 @@ def open_store(path: str | os.PathLike | None = None, **options: Any) -> History
     """
     text = str(path) if path is not None else None
     if text and text.startswith(SQLITE_PREFIX):
-        path = text[len(SQLITE_PREFIX) - 1:]
+        path = text[len(SQLITE_PREFIX):]  # sqlite:///relative or sqlite:////absolute (SQLAlchemy form)
     elif text and "://" in text:
         scheme = text.split("://", 1)[0]
         raise StoreError(f"no history store backend for {scheme}:// URLs. Fix: pass a file path "
