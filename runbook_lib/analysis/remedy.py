@@ -100,9 +100,9 @@ def remedy_for(finding: Mapping[str, Any], services: Iterable[str] = ()) -> str:
         names = sorted(str(s) for s in services)
         hosts = [str(d.get("dnshost") or "") for d in _details(finding)]
         hosts = [h for h in hosts if h]
-        if hosts and all(h.split(".")[0] in names for h in hosts):
+        if hosts and all(h in names for h in hosts):
             return "restart"
-        if hosts and names and any(difflib.get_close_matches(h.split(".")[0], names, n=1, cutoff=0.6)
+        if hosts and names and any("." not in h and difflib.get_close_matches(h, names, n=1, cutoff=0.6)
                                    for h in hosts):
             return "recreate"
         return "external"
