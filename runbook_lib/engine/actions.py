@@ -339,10 +339,10 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
                     f"(up to {params['timeout_s']:g} s) …")
                 outcome, detail = wait_for(client, target, str(step["condition"]), params["timeout_s"],
                                            poll_interval_s)
-                if outcome == "ok" and svc in confirmed and verify is not None:
+                if svc in confirmed and verify is not None:  # a fresh diagnosis says whether the fix took
                     took, why = verify(svc)
-                    outcome, detail = ("ok", f"{detail}; the fix took ({why})") if took else \
-                        ("failed", f"the fix did not take: {why}")
+                    outcome, detail = ("ok", f"{detail}; the fix took ({why})") if took and outcome == "ok" \
+                        else ("failed", f"{detail}; the fix did not take: {why}")
             else:
                 say(f"[wave {base['wave']}] {action} {step['service']} ({target}) …")
                 _call(client, action, target)
