@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from test_demo import free_port_base
+from test_diagnose import demo_run  # noqa: F401 - the module-scoped demo fixture
 
 from runbook_lib.analysis.plan import plan_stack
-from runbook_lib.demo import stack as demo
 from runbook_lib.engine.actions import compose_binary
 from runbook_lib.engine.audit import read_audit
 from runbook_lib.reports.recovery import down_services
@@ -25,18 +23,11 @@ NOT_RESTART = {"auth": "rebuild", "workflow": "rebuild", "api-gateway": "recreat
 
 
 @pytest.fixture(scope="module")
-def demo_plan(docker_client, test_label, tmp_path_factory):
-    """A demo project with a unique name, planned once; torn down even on failure."""
-    key, val = test_label.split("=", 1)
-    project = f"demo-{uuid.uuid4().hex[:8]}"
-    cfg = tmp_path_factory.mktemp("demo") / "docker-compose.yml"
-    try:
-        demo.demo_up(docker_client, project=project, port_base=free_port_base(), compose_file=cfg,
-                     extra_labels={key: val}, settle_s=40)
-        planned = plan_stack(gather(project=project, compose_files=[str(cfg)], engine_timeout_s=30))
-        yield {"project": project, "cfg": cfg, "planned": planned}
-    finally:
-        demo.demo_down(docker_client, project=project)
+def demo_plan(demo_run):
+    """The demo (test_diagnose's module fixture: its own project, torn down after), planned once."""
+    planned = plan_stack(gather(project=demo_run["project"], compose_files=[str(demo_run["cfg"])],
+                                engine_timeout_s=30))
+    return {"project": demo_run["project"], "cfg": demo_run["cfg"], "planned": planned}
 
 
 def test_every_service_a_restart_cannot_fix_gets_a_fix_step_first(demo_plan):

@@ -202,6 +202,7 @@ def _service_container(client, project: str | None, service: str, old: str | Non
     """The container of a compose service after a recreate: compose v2 and v1 names, else the old one."""
     import docker.errors
 
+    old = old if isinstance(old, str) and old else None
     names = ([f"{project}-{service}-1", f"{project}_{service}_1"] if project else []) + ([old] if old else [])
     for name in names:
         try:
@@ -288,47 +289,31 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
                              "audit_id": aid})
                 stopped_at = svc
             continue
+        manual_why = None
         if action in COMPOSE_ACTIONS:
             cmd = step.get("command") or f"docker compose up -d --no-deps {svc}"
             missing = [f for f in files if not Path(f).is_file()]
             if binary is None and files and not missing:
                 binary = compose or compose_binary()
-            if not files or missing or binary is None:
-                why = ("the compose files are not on this machine" if files else "no compose files") \
-                    if (missing or not files) else "neither `docker compose` nor `docker-compose` is installed"
-                aid = audit.event(action, svc, "manual", f"{why}: run `{cmd}`, then run the plan again", params,
-                                  dry_run=dry_run)
-                say(f"[wave {base['wave']}] {action} {svc}: {why}; run `{cmd}`; stopping here")
-                rows.append({**base, "outcome": "manual", "detail": f"{why}: run `{cmd}`", **done, "audit_id": aid})
-                stopped_at = svc
-                continue
-            argv = compose_argv(action, svc, project, files, binary)
-            aid = audit.started(action, svc, {**params, "argv": argv}, dry_run=dry_run)
-            if dry_run:
-                outcome, detail = "dry-run", "not executed (dry-run)"
+            if missing or not files:
+                manual_why = "the compose files are not on this machine" if files else "no compose files"
+            elif binary is None:
+                manual_why = "neither `docker compose` nor `docker-compose` is installed"
             else:
-                say(f"[wave {base['wave']}] {action} {svc}: {' '.join(argv)} …")
-                outcome, detail = _run_compose(client, argv, COMPOSE_TIMEOUT_S[action])
-                if outcome == "ok" and action == "recreate":
-                    recreated[svc] = _service_container(client, project, svc, target)
-            audit.outcome(aid, action, svc, outcome, detail, params, dry_run=dry_run)
-            dur = round(time.monotonic() - t0, 3)
-            say(f"[wave {base['wave']}] {action} {svc}: {outcome} ({detail}, {dur:.1f} s)")
-            rows.append({**base, "outcome": outcome, "detail": detail, "started_at": started_at,
-                         "duration_s": dur, "audit_id": aid})
-            if outcome not in ("ok", "dry-run"):
-                stopped_at = svc
-            continue
-        if target is None and action == "wait" and dry_run and svc in {r["service"] for r in rows}:
+                params["argv"] = compose_argv(action, svc, project, files, binary)
+                target = svc
+        elif target is None and action == "wait" and dry_run and svc in {r["service"] for r in rows}:
             target = svc  # created by the (dry-run) recreate before it
-        if target is None:
-            cmd = step.get("command") or f"docker compose up -d {step['service']}"
-            aid = audit.event(action, step["service"], "manual",
-                              f"no container: run `{cmd}`, then run the plan again", params, dry_run=dry_run)
-            say(f"[wave {base['wave']}] {action} {step['service']}: no container; run `{cmd}`; stopping here")
-            rows.append({**base, "outcome": "manual", "detail": f"run `{cmd}`", "started_at": started_at,
-                         "duration_s": 0.0, "audit_id": aid})
-            stopped_at = str(step["service"])
+        elif target is None:
+            cmd = step.get("command") or f"docker compose up -d {svc}"
+            manual_why = "no container"
+        if manual_why is not None:
+            aid = audit.event(action, svc, "manual", f"{manual_why}: run `{cmd}`, then run the plan again", params,
+                              dry_run=dry_run)
+            say(f"[wave {base['wave']}] {action} {svc}: {manual_why}; run `{cmd}`; stopping here")
+            rows.append({**base, "outcome": "manual", "detail": f"{manual_why}: run `{cmd}`", **done,
+                         "audit_id": aid})
+            stopped_at = svc
             continue
         aid = audit.started(action, target, params, dry_run=dry_run)
         try:
@@ -343,6 +328,11 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
                     took, why = verify(svc)
                     outcome, detail = ("ok", f"{detail}; the fix took ({why})") if took and outcome == "ok" \
                         else ("failed", f"{detail}; the fix did not take: {why}")
+            elif action in COMPOSE_ACTIONS:
+                say(f"[wave {base['wave']}] {action} {svc}: {' '.join(params['argv'])} …")
+                outcome, detail = _run_compose(client, params["argv"], COMPOSE_TIMEOUT_S[action])
+                if outcome == "ok" and action == "recreate":
+                    recreated[svc] = _service_container(client, project, svc, step["container"])
             else:
                 say(f"[wave {base['wave']}] {action} {step['service']} ({target}) …")
                 _call(client, action, target)
