@@ -98,3 +98,23 @@ def test_apply_stops_at_the_first_manual_step_and_resume_checks_the_fix(demo_pla
     rec = read_audit(audit)
     assert "recreate" in set(rec["action"]) and not rec["params"].map(
         lambda p: any(w in (p or {}).get("argv", []) for w in ("down", "rm", "-v", "--volumes"))).any()
+
+
+def test_plan_profile_enables_profiled_services(docker_client, tmp_path):
+    """`runbook plan --profile` as catalog and lint have it: a profiled service is planned only when enabled."""
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("services:\n  db:\n    image: busybox\n  worker:\n    image: busybox\n"
+                       "    profiles: [jobs]\n    depends_on: [db]\n")
+    project = f"rbtprof{Path(tmp_path).name[-6:].lower()}"
+
+    def services(*extra: str) -> set[str]:
+        proc = subprocess.run([sys.executable, "-m", "runbook_lib", "plan", "-f", str(compose), "--project",
+                               project, "--json", "--audit-log", str(tmp_path / "a.log"), *extra],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        plan = json.loads(proc.stdout)["plan"]
+        assert {s["action"] for s in plan} <= {"recreate", "wait"}  # never created: compose creates them
+        return {s["service"] for s in plan}
+
+    assert services() == {"db"}
+    assert services("--profile", "jobs") == {"db", "worker"}

@@ -248,6 +248,10 @@ def plan_summary(plan: pd.DataFrame) -> dict[str, Any]:
         "services": sorted(set(plan["service"])) if len(plan) else [],
         "starts": int((acts["action"] == "start").sum()) if len(acts) else 0,
         "restarts": int((acts["action"] == "restart").sum()) if len(acts) else 0,
+        "fixes": int((acts["action"] == "fix").sum()) if len(acts) else 0,
+        "recreates": int((acts["action"] == "recreate").sum()) if len(acts) else 0,
+        "builds": int((acts["action"] == "build").sum()) if len(acts) else 0,
+        "root_causes": list(plan.attrs.get("root_causes", [])),
         "manual": sorted(set(plan.loc[plan["manual"], "service"])) if len(plan) else [],
     }
 
