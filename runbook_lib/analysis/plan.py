@@ -43,7 +43,7 @@ from runbook_lib.analysis.diagnosis import Diagnosis, run_diagnosis
 from runbook_lib.analysis.expected import expected_vs_actual
 from runbook_lib.analysis.fold import root_services
 from runbook_lib.analysis.frames import as_list as _list, is_missing as _is_missing
-from runbook_lib.analysis.remedy import fix_text, remedy_for, finding_id
+from runbook_lib.analysis.remedy import finding_id, fix_text, remedy_for
 from runbook_lib.exceptions import ComposeError, RunbookError
 from runbook_lib.stack import Stack
 
