@@ -19,7 +19,7 @@ from runbook_lib import redact
 from runbook_lib.analysis import tiers
 from runbook_lib.analysis.diagnosis import root_cause_summary, run_diagnosis
 from runbook_lib.analysis.kpis import summary_kpis as container_kpis
-from runbook_lib.analysis.plan import recovery_plan
+from runbook_lib.analysis.plan import plan_from_diagnosis
 from runbook_lib.engine.logs import needs_evidence
 from runbook_lib.history import uptime
 from runbook_lib.reports import archive, uptime as uptime_report
@@ -272,7 +272,8 @@ def build(project: str | None = None, compose_files: list[str] | None = None, en
     plan = None
     if diag.catalog is not None and status is not None:
         try:
-            plan = recovery_plan(diag.catalog.frame, status, project=project or diag.catalog.project)
+            plan = plan_from_diagnosis(diag.findings, status, diag.catalog.frame,
+                                       project=project or diag.catalog.project, compose_files=diag.compose_files)
         except Exception as exc:  # noqa: BLE001
             degraded.append(redact.mask_text(f"plan: {exc}"))
 

@@ -9,7 +9,7 @@ masked. The static rendering never acts: ``confirm`` refuses.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,7 +17,7 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.analysis import kpis, plan as rplan, signatures
-from runbook_lib.analysis.expected import expected_vs_actual
+from runbook_lib.analysis.diagnosis import Diagnosis, run_diagnosis
 from runbook_lib.compose.catalog import find_compose_files, load_catalog
 from runbook_lib.engine import actions, inventory, logs
 from runbook_lib.engine.audit import AuditLog
@@ -98,6 +98,7 @@ class Panel:
         self.inventory: pd.DataFrame | None = None
         self.catalog = None
         self.status: pd.DataFrame | None = None
+        self.diagnosis: Diagnosis | None = None
         self.notes: list[str] = []
         self.service: str | None = None
         self.view: ServiceView | None = None
@@ -141,7 +142,7 @@ class Panel:
 
     def _load_status(self) -> None:
         """Catalog ⨝ inventory for the current project; degrade to the inventory alone."""
-        self.catalog, self.status = None, None
+        self.catalog, self.status, self.diagnosis = None, None, None
         if self.project in (None, NO_PROJECT):
             return
         try:
@@ -149,7 +150,11 @@ class Panel:
             if self.catalog is None:  # a project the stack did not load: its files from the labels
                 files, project = find_compose_files(self.inventory, project=self.project)
                 self.catalog = load_catalog(files, project_name=project, config=self.stack.config)
-            self.status = expected_vs_actual(self.catalog.frame, self.inventory, project=self.project)
+            # the diagnosis's status: crash loops counted down, exact blocked-by, its root causes
+            self.diagnosis = run_diagnosis(replace(
+                self.stack, project=self.project, catalog=self.catalog, inventory=self._project_inventory(),
+                compose_files=list(self.catalog.files)), tail_lines=100)
+            self.status = self.diagnosis.status
         except Exception as exc:  # noqa: BLE001 - compose files missing or broken: show containers only
             self.notes.append(redact.mask_text(
                 f"no compose catalog for {self.project} ({exc}); 'blocked by' and plans use the containers only"))
@@ -294,7 +299,10 @@ class Panel:
         """This service's own recovery steps; a restart (or start) + wait when it needs none."""
         if self.catalog is not None and self.status is not None:
             try:
-                full = rplan.recovery_plan(self.catalog.frame, self.status, project=self.project)
+                findings = self.diagnosis.findings if self.diagnosis is not None else None
+                files = self.diagnosis.compose_files if self.diagnosis is not None else []
+                full = rplan.plan_from_diagnosis(findings, self.status, self.catalog.frame,
+                                                 project=self.project, compose_files=files)
                 own = full[full["service"] == service]
                 if len(own):
                     own = own.copy()
