@@ -14,6 +14,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+import docker.errors
 import pandas as pd
 
 from runbook_lib import redact
@@ -132,8 +133,6 @@ def gather_inventory(client, project: str | None = None, include_stopped: bool =
     One list call, then one inspect per container over a single keep-alive connection
     (``fast``; docker-py's thread pool otherwise, e.g. for ssh:// or TLS engines).
     """
-    import docker.errors
-
     filters: dict[str, Any] = {}
     labels = []
     if project:
