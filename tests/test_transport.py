@@ -111,3 +111,51 @@ def test_a_client_made_elsewhere_gets_a_target_and_transport(docker_client):
     assert target.url.startswith("unix://")
     status, _ = connect.engine_http(docker_client).get_json("/_ping")
     assert status == 200
+
+
+class HangUpServer:
+    """Answers one request per connection, then hangs up without saying so (a keep-alive expiry)."""
+
+    def __init__(self) -> None:
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.srv.settimeout(0.2)
+        self.stop = threading.Event()
+        self.connections = 0
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        body = b'{"ok": true}'
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            with conn:
+                conn.settimeout(5)
+                try:
+                    while b"\r\n\r\n" not in conn.recv(65536):
+                        pass
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.srv.close()
+        self.thread.join(5)
+
+
+def test_a_connection_the_engine_closed_is_replaced_once():
+    srv = HangUpServer()
+    try:
+        lean = EngineHTTP(f"tcp://127.0.0.1:{srv.srv.getsockname()[1]}", "1.41", timeout_s=5)
+        for _ in range(3):
+            assert lean.get_json("/info") == (200, {"ok": True})
+        assert srv.connections == 3
+    finally:
+        srv.close()

@@ -89,17 +89,32 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
-class EngineHTTP:
-    """Read-only GETs over one keep-alive connection, each within ``deadline_s`` in total.
+class _Connection:
+    """One keep-alive connection and the deadline of the call it carries."""
 
-    ``api_version`` None sends unversioned paths (``/_ping`` before the version is known).
+    def __init__(self, origin: httpcore.Origin, uds: str | None) -> None:
+        self.deadline = _Deadline()
+        self.conn = httpcore.HTTPConnection(origin, uds=uds, network_backend=_DeadlineBackend(self.deadline))
+        self.used = False
+
+    def usable(self) -> bool:
+        return not self.used or (not self.conn.is_closed() and self.conn.is_available())
+
+
+class EngineHTTP:
+    """Read-only GETs over keep-alive connections, each call within ``deadline_s`` in total.
+
+    Calls from several threads use up to ``max_connections`` connections at once (the
+    inventory inspects concurrently); one thread reuses one connection. ``api_version``
+    None sends unversioned paths (``/_ping`` before the version is known).
     """
 
     def __init__(self, url: str, api_version: str | None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 deadline_s: float | None = None) -> None:
+                 deadline_s: float | None = None, max_connections: int = 4) -> None:
         self.api_version = api_version
         self.timeout_s = float(timeout_s)
         self.deadline_s = float(deadline_s if deadline_s is not None else timeout_s)
+        self.max_connections = max(1, int(max_connections))
         self._uds = socket_path(url)
         if self._uds is not None:
             self._origin = httpcore.Origin(b"http", b"docker", 80)
@@ -111,13 +126,12 @@ class EngineHTTP:
             self._origin = httpcore.Origin(b"http", host.strip("[]").encode(), int(port))
         else:
             raise ValueError(f"EngineHTTP does not handle {url}")
-        self._deadline = _Deadline()
-        self._backend = _DeadlineBackend(self._deadline)
         t = self.timeout_s
         self._extensions = {"timeout": {"connect": t, "read": t, "write": t, "pool": t}}
         self._headers = [(b"Host", b"docker"), (b"Accept", b"application/json")]
-        self._conn: httpcore.HTTPConnection | None = None
-        self._lock = threading.Lock()
+        self._idle: list[_Connection] = []
+        self._open = 0
+        self._cond = threading.Condition()
 
     def get(self, path: str, params: dict | None = None) -> tuple[int, bytes]:
         """GET /v<api>/<path> within the deadline: (status, body). httpcore's errors propagate.
@@ -125,15 +139,27 @@ class EngineHTTP:
         Retries once on a reused connection that the engine had closed meanwhile."""
         prefix = f"/v{self.api_version}" if self.api_version else ""
         target = f"{prefix}{path}" + (f"?{urlencode(params)}" if params else "")
-        with self._lock:
-            self._deadline.at = time.monotonic() + self.deadline_s
+        url = httpcore.URL(scheme=b"http", host=self._origin.host, port=self._origin.port, target=target.encode())
+        end = time.monotonic() + self.deadline_s
+        for attempt in (0, 1):
+            c = self._acquire(end)
+            reused = c.used
+            c.deadline.at, c.used = end, True
             try:
-                return self._get(target)
+                resp = c.conn.request("GET", url, headers=self._headers, extensions=self._extensions)
+            except _STALE:
+                self._release(c, keep=False)
+                if attempt or not reused:  # a fresh connection that fails is a real failure
+                    raise
+                self.close()  # the engine closed them all (restarted?): retry on a new one
+                continue
             except BaseException:
-                self.close()
+                self._release(c, keep=False)
                 raise
-            finally:
-                self._deadline.at = float("inf")
+            c.deadline.at = float("inf")
+            self._release(c, keep=True)
+            return resp.status, resp.content
+        raise RuntimeError("unreachable")
 
     def get_json(self, path: str, params: dict | None = None) -> tuple[int, Any]:
         """GET /v<api>/<path>: (status, decoded JSON or None); engine failures as EngineError."""
@@ -150,29 +176,35 @@ class EngineHTTP:
         except ValueError:
             return status, body.decode("utf-8", "replace")
 
-    def _connection(self) -> httpcore.HTTPConnection:
-        conn = self._conn
-        if conn is None or conn.is_closed() or not conn.is_available():
-            if conn is not None:
-                conn.close()
-            conn = self._conn = httpcore.HTTPConnection(self._origin, uds=self._uds, network_backend=self._backend)
-        return conn
+    def _acquire(self, end: float) -> _Connection:
+        with self._cond:
+            while True:
+                while self._idle:
+                    c = self._idle.pop()
+                    if c.usable():
+                        return c
+                    c.conn.close()
+                    self._open -= 1
+                if self._open < self.max_connections:
+                    self._open += 1
+                    return _Connection(self._origin, self._uds)
+                left = end - time.monotonic()
+                if left <= 0 or not self._cond.wait(left):
+                    raise httpcore.PoolTimeout("no engine connection came free before the deadline")
 
-    def _get(self, target: str) -> tuple[int, bytes]:
-        url = httpcore.URL(scheme=b"http", host=self._origin.host, port=self._origin.port, target=target.encode())
-        for attempt in (0, 1):
-            reused = self._conn is not None and not self._conn.is_closed()
-            try:
-                resp = self._connection().request("GET", url, headers=self._headers, extensions=self._extensions)
-                return resp.status, resp.content
-            except _STALE:
-                self.close()
-                if attempt or not reused:  # a fresh connection that fails is a real failure
-                    raise
-        raise RuntimeError("unreachable")
+    def _release(self, c: _Connection, keep: bool) -> None:
+        with self._cond:
+            if keep:
+                self._idle.append(c)
+            else:
+                c.conn.close()
+                self._open -= 1
+            self._cond.notify()
 
     def close(self) -> None:
-        """Drop the keep-alive connection (the next call opens a new one)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Drop the idle keep-alive connections (the next call opens a new one)."""
+        with self._cond:
+            for c in self._idle:
+                c.conn.close()
+            self._open -= len(self._idle)
+            self._idle.clear()
