@@ -1,9 +1,13 @@
 """Connecting to a Docker engine: where it is, and why it cannot be reached.
 
 Order of precedence: an explicit URL, then ``DOCKER_HOST``, then the active Docker CLI
-context, then the default socket. Every request carries a timeout well under
-docker-py's 60 s default; the three ways an engine fails (no daemon, permission
-denied, a daemon that accepts but never answers) each raise their own error.
+context (read with docker-py's ``ContextAPI``), then the default socket. Every request
+carries a timeout well under docker-py's 60 s default, and the ping a total deadline; the
+three ways an engine fails (no daemon, permission denied, a daemon that accepts but never
+answers) each raise their own error.
+
+What runbook knows about a client (where its engine is, its keep-alive transport) is kept
+beside the client, never patched onto it: ``engine_target(client)``, ``engine_http(client)``.
 """
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import docker
-import docker.errors
 from docker.context import ContextAPI
 
 from runbook_lib.engine.transport import DEFAULT_TIMEOUT_S, EngineHTTP, socket_path
@@ -29,7 +32,7 @@ class EngineTarget:
     """Where the engine is and how we learned it."""
 
     url: str
-    source: str  # "explicit" | "DOCKER_HOST" | "context:<name>" | "default"
+    source: str  # "explicit" | "DOCKER_HOST" | "context:<name>" | "default" | "client"
 
 
 @dataclass
