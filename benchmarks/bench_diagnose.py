@@ -1,4 +1,4 @@
-"""Benchmark: classify 40 failing containers x 10 000 log lines (signatures.classify).
+"""Benchmark: classify 40 failing containers x 10 000 log lines (analysis.classify).
 
 Compares runbook's matcher (needle pre-filter in one Aho-Corasick pass, patterns only
 on a window around each hit) with its stdlib fallback (one ``str.find`` per needle) and
@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runbook_lib.analysis import signatures as sig# noqa: E402
+from runbook_lib.analysis import signatures as sig  # noqa: E402
+from runbook_lib.analysis.classify import classify  # noqa: E402
 
 NOISE = [
     "[Nest] 1  - {ts}   LOG [RouterExplorer] Mapped {{/api/v1/items/{i}, GET}} route +{ms}ms",
@@ -106,14 +107,14 @@ def main() -> int:
     print(f"input: {args.containers} containers x {args.lines} lines = {total_lines} lines, {mb_in:.1f} MB of text")
 
     rows = []
-    wall, peak, df = measure(sig.classify, evidence, args.repeat)
+    wall, peak, df = measure(classify, evidence, args.repeat)
     rows.append(("runbook classify (Aho-Corasick)", wall, peak, len(df), ""))
 
     saved = sig._ac
     sig._ac = None
     sig._automaton.cache_clear()
     try:
-        wall_fb, peak_fb, df_fb = measure(sig.classify, evidence, args.repeat)
+        wall_fb, peak_fb, df_fb = measure(classify, evidence, args.repeat)
     finally:
         sig._ac = saved
         sig._automaton.cache_clear()
@@ -124,7 +125,7 @@ def main() -> int:
     scale = args.containers / n
     rows.append(("naive: every pattern on every line", wall_nv * scale, peak_nv, "-",
                  f"measured on {n} containers, scaled x{scale:g}" if scale != 1 else ""))
-    sub = sig.classify(evidence[:n])
+    sub = classify(evidence[:n])
     ours = int(sub.loc[sub["source"] == "log", "match_count"].sum())
     print(f"same lines found on the first {n} containers: runbook {ours}, naive {hits} "
           f"({'equal' if ours == hits else 'DIFFERENT'})")
@@ -135,7 +136,7 @@ def main() -> int:
         print(f"| {name:44} | {w:7.3f} | {total_lines / w:10.0f} | {p:8.1f} | {str(f):>9} | {note}")
     worst = [{**ev, "log_lines": [f"2026-11-27T00:00:{i % 60:02d}Z Error: connect ECONNREFUSED 127.0.0.1:5432"
                                   for i in range(args.lines)]} for ev in evidence]
-    wall_w, peak_w, df_w = measure(sig.classify, worst, 1)
+    wall_w, peak_w, df_w = measure(classify, worst, 1)
     print(f"| {'worst case: every line matches (crash loop)':44} | {wall_w:7.3f} | {total_lines / wall_w:10.0f} "
           f"| {peak_w:8.1f} | {len(df_w):>9} | {int(df_w['match_count'].sum())} matched lines")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

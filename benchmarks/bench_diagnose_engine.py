@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from runbook_lib.demo import stack as demo
 from runbook_lib.analysis import diagnosis as diagnose
 from runbook_lib.engine import logs
-from runbook_lib.analysis import signatures# noqa: E402
+from runbook_lib.analysis.classify import classify  # noqa: E402
 from runbook_lib.engine.connection import connect  # noqa: E402
 from runbook_lib.engine.inventory import gather_inventory  # noqa: E402
 
@@ -75,7 +75,7 @@ def naive(client, label: str):
         c.reload()
         rows.append({"service": c.name, "name": c.name, "state": c.status,
                      "exit_code": c.attrs["State"]["ExitCode"], "log_lines": text.splitlines(), "failing": True})
-    return signatures.classify(rows)
+    return classify(rows)
 
 
 def cli(client, label: str):

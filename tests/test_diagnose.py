@@ -16,6 +16,7 @@ from runbook_lib.demo import stack as demo
 from runbook_lib.analysis import diagnosis as diagnose
 from runbook_lib.engine import logs
 from runbook_lib.engine.inventory import gather_inventory
+from runbook_lib.stack import gather
 from test_demo import free_port_base
 
 
@@ -28,8 +29,8 @@ def demo_run(docker_client, test_label, tmp_path_factory):
     try:
         demo.demo_up(docker_client, project=project, port_base=free_port_base(), compose_file=cfg,
                      extra_labels={key: val}, settle_s=40)
-        out = diagnose.run_diagnosis(project=project, compose_files=[str(cfg)], engine_timeout_s=30)
-        yield {"project": project, "cfg": cfg, **out}
+        out = diagnose.run_diagnosis(gather(project=project, compose_files=[str(cfg)], engine_timeout_s=30))
+        yield {"project": project, "cfg": cfg, **vars(out)}
     finally:
         demo.demo_down(docker_client, project=project)
 
@@ -89,9 +90,9 @@ def test_cmd_diagnose_json(demo_run, capsys):
 
 
 def test_compose_files_found_from_labels(demo_run):
-    out = diagnose.run_diagnosis(project=demo_run["project"], engine_timeout_s=30)
-    assert out["compose_files"] == [str(demo_run["cfg"])]
-    assert out["lint"] is not None and len(out["lint"])
+    out = diagnose.run_diagnosis(gather(project=demo_run["project"], engine_timeout_s=30))
+    assert out.compose_files == [str(demo_run["cfg"])]
+    assert out.lint is not None and len(out.lint)
 
 
 # -- real busybox failures, one container each ---------------------------------------------
@@ -124,11 +125,11 @@ def test_real_failures_are_classified(docker_client, containers, test_label, cat
 
 def test_engine_unreachable_is_one_finding_and_lint_still_runs(tmp_path):
     cfg = demo.write_compose(tmp_path / "docker-compose.yml", 27000)
-    out = diagnose.run_diagnosis(engine_url=f"unix://{tmp_path}/no-such.sock", compose_files=[str(cfg)])
-    f = out["findings"]
+    out = diagnose.run_diagnosis(gather(f"unix://{tmp_path}/no-such.sock", compose_files=[str(cfg)]))
+    f = out.findings
     assert list(f["category"]) == ["engine-unreachable"]
-    assert "engine" in out["degraded_reasons"]
-    assert out["lint"] is not None and "localhost-reference" in set(out["lint"]["category"])
+    assert "engine" in out.degraded_reasons
+    assert out.lint is not None and "localhost-reference" in set(out.lint["category"])
 
 
 def test_diagnose_pure_blocked_by_from_catalog_frame():

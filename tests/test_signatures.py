@@ -10,7 +10,8 @@ import pytest
 
 from runbook_lib import redact
 from runbook_lib.analysis import signatures as sig
-from runbook_lib.analysis.signatures import MatchContext, Signature, classify, match_lines
+from runbook_lib.analysis.classify import classify
+from runbook_lib.analysis.signatures import MatchContext, Signature, match_lines
 
 STACK = MatchContext(
     service="auth",

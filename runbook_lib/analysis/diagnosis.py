@@ -5,21 +5,29 @@ signature table (``signatures.classify``) and joins the findings with "blocked b
 from the catalog: a failing service none of whose dependencies fails is a *root
 cause*; the services that depend on it are listed as what it *blocks*, and their own
 findings come after the root causes, except those that are the service's own fault
-(``OWN_FAULT``: a missing module, calling localhost …), which lead too. Pure over frames; ``cmd_diagnose`` does the I/O
-(engine, compose files) for ``runbook diagnose``.
+(``OWN_FAULT``: a missing module, calling localhost …), which lead too. Pure over frames.
+
+``run_diagnosis(stack)`` is what ``runbook diagnose`` and the recovery report run over a
+gathered ``Stack``: it reads the failing containers' logs through the stack's client,
+joins them with the catalog and the compose lint, and returns a ``Diagnosis``.
 """
 from __future__ import annotations
 
-import json
 import math
-import sys
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.analysis.classify import Finding, classify
+from runbook_lib.analysis.expected import dependency_graph, expected_vs_actual, root_causes
+from runbook_lib.analysis.lint import lint_catalog
+from runbook_lib.compose.catalog import Catalog
+from runbook_lib.engine.logs import gather_evidence
+from runbook_lib.stack import Stack
 
 FINDING_COLUMNS = [
     "service", "container", "category", "title", "severity", "kind", "cause", "fix", "evidence",
@@ -48,7 +56,6 @@ def _graph(catalog: Any) -> dict[str, list[str]]:
         return {str(s): sorted({str(d["service"]) for d in (spec.get("depends_on") or [])}) for s, spec in raw.items()}
     frame = getattr(catalog, "frame", catalog)
     if isinstance(frame, pd.DataFrame) and "depends_on" in frame.columns:
-        from runbook_lib.analysis.expected import dependency_graph
         return dependency_graph(frame)
     return {}
 
@@ -72,41 +79,37 @@ def blocking(findings: pd.DataFrame, catalog: Any = None, status: pd.DataFrame |
     graph = _graph(catalog)
     if not graph:
         return failing, {}, {}
-    from runbook_lib.analysis.expected import root_causes
     for s in failing:
         graph.setdefault(s, [])
     return root_causes(graph, failing)
 
 
-def _status_findings(status: pd.DataFrame | None, have: set[str]) -> list[dict]:
+def _status_findings(status: pd.DataFrame | None, have: set[str]) -> list[Finding]:
     """Services down with no container evidence (not created, created but never started)."""
-    rows: list[dict] = []
+    rows: list[Finding] = []
     if status is None or not len(status) or "actual" not in status.columns:
         return rows
     for r in status.to_dict("records"):
         svc = str(r["service"])
         if svc in have or not r.get("expected", True) or r.get("actual") not in ("not-created", "created"):
             continue
-        rows.append({
-            "service": svc, "container": r.get("container"), "category": str(r["actual"]),
-            "title": "Not created" if r["actual"] == "not-created" else "Created, never started",
-            "severity": "high", "kind": "cause",
-            "cause": f"the compose file declares {svc} but no container of it "
-                     + ("exists" if r["actual"] == "not-created" else "was started"),
-            "fix": f"docker compose up -d {svc}", "evidence": [str(r.get("detail") or r["actual"])],
-            "match_count": 1, "source": "state", "details": [],
-        })
+        rows.append(Finding(
+            service=svc, container=r.get("container"), category=str(r["actual"]),
+            title="Not created" if r["actual"] == "not-created" else "Created, never started",
+            severity="high", kind="cause",
+            cause=f"the compose file declares {svc} but no container of it "
+                  + ("exists" if r["actual"] == "not-created" else "was started"),
+            fix=f"docker compose up -d {svc}", evidence=[str(r.get("detail") or r["actual"])],
+        ))
     return rows
 
 
 def diagnose(evidence: pd.DataFrame | list[Mapping[str, Any]], catalog: Any = None,
              status: pd.DataFrame | None = None, signatures: Any = None) -> pd.DataFrame:
     """Findings (FINDING_COLUMNS), root causes first, then what they block; evidence masked."""
-    from runbook_lib.analysis import signatures as sigs
-
     ev = evidence if isinstance(evidence, pd.DataFrame) else pd.DataFrame(list(evidence))
-    found = sigs.classify(ev, catalog=catalog, signatures=signatures) if len(ev) else sigs.classify([])
-    rows = found.to_dict("records") + _status_findings(status, set(found.get("service", [])))
+    found = classify(ev, catalog=catalog, signatures=signatures) if len(ev) else classify([])
+    rows = found.to_dict("records") + [asdict(f) for f in _status_findings(status, set(found.get("service", [])))]
     if not rows:
         return empty_findings()
     df = pd.DataFrame(rows)
@@ -213,69 +216,67 @@ def format_findings(findings: pd.DataFrame, lint: pd.DataFrame | None = None, no
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _compose_files(args_files: list[str], inventory: pd.DataFrame | None) -> list[str]:
-    if args_files:
-        return list(args_files)
-    if inventory is None or not len(inventory) or "config_files" not in inventory.columns:
-        return []
-    for v in inventory["config_files"].dropna():
-        files = [f for f in str(v).split(",") if f]
-        if files and all(Path(f).is_file() for f in files):
-            return files
-    return []
+@dataclass
+class Diagnosis:
+    """What `runbook diagnose` and the recovery report show: findings first, then what they rest on."""
+
+    findings: pd.DataFrame
+    evidence: pd.DataFrame
+    lint: pd.DataFrame | None = None
+    status: pd.DataFrame | None = None
+    inventory: pd.DataFrame | None = None
+    catalog: Catalog | None = None
+    project: str | None = None
+    compose_files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    degraded_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def root_causes(self) -> pd.DataFrame:
+        """The findings that are root causes (the rest are blocked by them)."""
+        if self.findings is None or not len(self.findings):
+            return empty_findings()
+        return self.findings[self.findings["root_cause"].astype(bool)].reset_index(drop=True)
+
+    @property
+    def has_severe(self) -> bool:
+        """True when a finding is critical or high (`runbook diagnose` exits 1)."""
+        return bool(len(self.findings)) and bool(self.findings["severity"].isin(["critical", "high"]).any())
 
 
-def run_diagnosis(engine_url: str | None = None, project: str | None = None, compose_files: list[str] | None = None,
-                  all_containers: bool = False, engine_timeout_s: float = 5.0, tail_lines: int = 200,
-                  since: Any = None, config: Any = None) -> dict[str, Any]:
-    """Everything `runbook diagnose` and the recovery report need, degrading instead of failing.
+def run_diagnosis(stack: Stack, *, all_containers: bool = False, tail_lines: int = 200,
+                  since: datetime | pd.Timestamp | None = None) -> Diagnosis:
+    """Diagnose a gathered stack, degrading instead of failing (no engine: one finding, lint still runs).
 
-    Returns {findings, lint, evidence, inventory, catalog, status, notes, degraded_reasons}.
+    Reads the logs of the failing containers (every container with ``all_containers``)
+    through the stack's client; never connects on its own.
     """
-    from runbook_lib.engine.connection import try_connect
-    from runbook_lib.engine.inventory import gather_inventory
-
-    notes: list[str] = []
-    degraded: list[str] = []
-    client, err = try_connect(engine_url, engine_timeout_s)
-    inv = None
-    if client is not None:
-        try:
-            inv = gather_inventory(client, project=project)
-            notes += list(inv.attrs.get("notes", []))
-        except Exception as exc:  # noqa: BLE001 - the engine died between calls: degrade
-            err = exc
-            client = None
-    catalog = None
-    files = _compose_files(list(compose_files or []), inv)
-    if files:
-        try:
-            from runbook_lib.compose.catalog import load_catalog
-            catalog = load_catalog(files, project_name=project, config=config)
-        except Exception as exc:  # noqa: BLE001 - a broken compose file still leaves the engine view
-            notes.append(redact.mask_text(f"compose files not read: {exc}"))
-            degraded.append("compose")
+    notes = list(stack.notes)
+    degraded = list(stack.degraded_reasons)
+    catalog = stack.catalog
+    inv = stack.inventory if stack.engine_ok else None
     status = None
     if catalog is not None and inv is not None:
-        from runbook_lib.analysis.expected import expected_vs_actual
-        status = expected_vs_actual(catalog.frame, inv, project=project)
+        status = expected_vs_actual(catalog.frame, inv, project=stack.project)
     lint_df = None
     if catalog is not None:
         try:
-            from runbook_lib.analysis.lint import lint_catalog
             lint_df = lint_catalog(catalog)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - lint is a side section: degrade, never fail the diagnosis
             notes.append(redact.mask_text(f"lint failed: {exc}"))
             degraded.append("lint")
-    if client is None:
-        degraded.append("engine")
-        evidence = pd.DataFrame([{"service": None, "name": None, "engine_error": redact.mask_text(str(err)),
+    if not stack.engine_ok:
+        if "engine" not in degraded:
+            degraded.insert(0, "engine")
+        evidence = pd.DataFrame([{"service": None, "name": None,
+                                  "engine_error": redact.mask_text(
+                                      str(stack.engine_error or "the Docker engine was not contacted")),
                                   "log_lines": [], "state": None}])
         findings = diagnose(evidence, catalog=None, status=None)
     else:
-        from runbook_lib.engine.logs import gather_evidence
-        evidence = gather_evidence(client, inv, all=all_containers, tail_lines=tail_lines, since=since)
+        evidence = gather_evidence(stack.client, inv, all=all_containers, tail_lines=tail_lines, since=since)
         notes += [n for n in evidence.attrs.get("notes", []) if n not in notes]
         findings = diagnose(evidence, catalog=catalog, status=status)
-    return {"findings": findings, "lint": lint_df, "evidence": evidence, "inventory": inv, "catalog": catalog,
-            "status": status, "notes": notes, "degraded_reasons": degraded, "compose_files": files}
+    return Diagnosis(findings=findings, evidence=evidence, lint=lint_df, status=status, inventory=inv,
+                     catalog=catalog, project=stack.project, compose_files=list(stack.compose_files),
+                     notes=notes, degraded_reasons=degraded)

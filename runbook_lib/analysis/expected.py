@@ -14,12 +14,14 @@ the project, then by ``container_name``.
 """
 from __future__ import annotations
 
+import graphlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.analysis.frames import as_int, as_list, is_missing
 
 ACTUAL_STATES = ("not-created", "created", "running-healthy", "running-unhealthy", "running-starting",
                  "running-no-healthcheck", "restarting", "exited", "paused", "dead")
@@ -33,27 +35,10 @@ COLUMNS = [
 ]
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _list(value: Any) -> list:
-    if value is None or (not isinstance(value, (list, tuple, set)) and _is_missing(value)):
-        return []
-    if isinstance(value, (list, tuple, set)):
-        return list(value)
-    return [value]
-
-
 def dependency_names(depends_on: Any) -> list[str]:
     """Service names from a catalog ``depends_on`` cell (list of dicts or of names)."""
     out = []
-    for d in _list(depends_on):
+    for d in as_list(depends_on):
         name = d.get("service") if isinstance(d, Mapping) else d
         if name:
             out.append(str(name))
@@ -69,8 +54,8 @@ def dependency_graph(catalog_frame: pd.DataFrame) -> dict[str, list[str]]:
 
 def classify(state: Any, health: Any, has_healthcheck: Any = None) -> str:
     """Engine state + health -> one of ACTUAL_STATES."""
-    state = "" if _is_missing(state) else str(state)
-    health = "none" if _is_missing(health) else str(health)
+    state = "" if is_missing(state) else str(state)
+    health = "none" if is_missing(health) else str(health)
     if state == "running":
         if health == "healthy":
             return "running-healthy"
@@ -93,7 +78,7 @@ def _index(frame: pd.DataFrame, column: str) -> dict[str, list[dict]]:
         return out
     for row in frame.to_dict("records"):
         key = row.get(column)
-        if not _is_missing(key):
+        if not is_missing(key):
             out.setdefault(str(key), []).append(row)
     return out
 
@@ -114,13 +99,13 @@ def _pick_container(rows: list[dict]) -> dict | None:
 def port_issues(declared: Any, published: Any) -> list[str]:
     """Ports the catalog declares with a host side that the container does not publish."""
     issues = []
-    pub = _list(published)
-    for p in _list(declared):
+    pub = as_list(published)
+    for p in as_list(declared):
         if not isinstance(p, Mapping):
             continue
         cport, hport = p.get("container_port"), p.get("host_port")
         proto = str(p.get("protocol") or "tcp")
-        if _is_missing(hport) or hport in ("", None):
+        if is_missing(hport) or hport in ("", None):
             continue  # not published to the host by design
         try:
             cport_i = int(cport)
@@ -130,28 +115,21 @@ def port_issues(declared: Any, published: Any) -> list[str]:
             hport_i: int | None = int(hport)
         except (TypeError, ValueError):
             hport_i = None
-        found = [q for q in pub if isinstance(q, Mapping) and _as_int(q.get("container_port")) == cport_i
+        found = [q for q in pub if isinstance(q, Mapping) and as_int(q.get("container_port")) == cport_i
                  and str(q.get("protocol") or "tcp") == proto]
         if not found:
             issues.append(f"{hport}:{cport_i}/{proto} declared, not published")
-        elif hport_i is not None and not any(_as_int(q.get("host_port")) == hport_i for q in found):
+        elif hport_i is not None and not any(as_int(q.get("host_port")) == hport_i for q in found):
             got = ", ".join(str(q.get("host_port")) for q in found)
             issues.append(f"{hport}:{cport_i}/{proto} declared, published on host port {got}")
     return issues
-
-
-def _as_int(v: Any) -> int | None:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def _completion_deps(catalog_frame: pd.DataFrame) -> set[str]:
     """Services some other service waits on with condition service_completed_successfully."""
     out = set()
     for deps in catalog_frame.get("depends_on", []):
-        for d in _list(deps):
+        for d in as_list(deps):
             if isinstance(d, Mapping) and str(d.get("condition") or "") == "service_completed_successfully":
                 out.add(str(d.get("service")))
     return out
@@ -162,7 +140,7 @@ def _detail(actual: str, row: dict | None) -> str:
         return "no container"
     if actual == "exited" or actual == "dead":
         code = row.get("exit_code")
-        text = f"exit code {int(code)}" if not _is_missing(code) else "stopped"
+        text = f"exit code {int(code)}" if not is_missing(code) else "stopped"
         if bool(row.get("oom_killed")):
             text += ", OOM killed"
         return text
@@ -181,7 +159,7 @@ def _active(profiles: Any, active_profiles: set[str] | None, has_container: bool
     ``active_profiles`` None means the catalog is already filtered (compose.load_catalog
     drops services of inactive profiles): every service in it is expected.
     """
-    profs = [str(p) for p in _list(profiles)]
+    profs = [str(p) for p in as_list(profiles)]
     if not profs or has_container or active_profiles is None:
         return True
     return bool(active_profiles and active_profiles.intersection(profs))
@@ -206,7 +184,7 @@ def expected_vs_actual(catalog_frame: pd.DataFrame, inventory_frame: pd.DataFram
     for svc in catalog_frame[wanted].to_dict("records"):
         name = str(svc["service"])
         cname = svc.get("container_name")
-        cname = None if _is_missing(cname) else str(cname)
+        cname = None if is_missing(cname) else str(cname)
         match = by_service.get(name)
         if match is None and cname:
             match = by_name.get(cname)
@@ -216,7 +194,7 @@ def expected_vs_actual(catalog_frame: pd.DataFrame, inventory_frame: pd.DataFram
         else:
             actual = classify(c.get("state"), c.get("health"), c.get("has_healthcheck"))
         expected = _active(svc.get("profiles"), profiles, c is not None)
-        exit_code = None if c is None or _is_missing(c.get("exit_code")) else int(c.get("exit_code"))
+        exit_code = None if c is None or is_missing(c.get("exit_code")) else int(c.get("exit_code"))
         is_up = actual in UP_STATES
         is_down = actual in DOWN_STATES
         if actual == "exited" and exit_code == 0 and name in completes:
@@ -228,7 +206,7 @@ def expected_vs_actual(catalog_frame: pd.DataFrame, inventory_frame: pd.DataFram
         tier = svc.get("tier")
         rows.append({
             "service": name,
-            "tier": "application" if _is_missing(tier) else str(tier),
+            "tier": "application" if is_missing(tier) else str(tier),
             "container": (str(c.get("name")) if c is not None else cname),
             "container_id": (str(c.get("id")) if c is not None else None),
             "image": svc.get("image") or None,  # the catalog frame is masked already
@@ -236,7 +214,7 @@ def expected_vs_actual(catalog_frame: pd.DataFrame, inventory_frame: pd.DataFram
             "actual": actual,
             "state": None if c is None else c.get("state"),
             "health": None if c is None else c.get("health"),
-            "has_healthcheck": bool(svc.get("has_healthcheck")) if not _is_missing(svc.get("has_healthcheck"))
+            "has_healthcheck": bool(svc.get("has_healthcheck")) if not is_missing(svc.get("has_healthcheck"))
             else bool(svc.get("healthcheck")),
             "exit_code": exit_code,
             "oom_killed": bool(c.get("oom_killed")) if c is not None else False,
@@ -276,7 +254,6 @@ def _ancestors(graph: Mapping[str, list[str]], start: str) -> set[str]:
 
 def all_ancestors(graph: Mapping[str, list[str]]) -> dict[str, set[str]]:
     """service -> every service it depends on; memoised over a DAG, per node when there is a cycle."""
-    import graphlib
     try:
         order = list(graphlib.TopologicalSorter({s: [d for d in ds if d in graph] for s, ds in graph.items()})
                      .static_order())

@@ -30,7 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from runbook_lib.analysis.expected import _is_missing, _list, expected_vs_actual
+from runbook_lib.analysis.expected import expected_vs_actual
+from runbook_lib.analysis.frames import as_list as _list, is_missing as _is_missing
 from runbook_lib.exceptions import ComposeError, RunbookError
 from runbook_lib.stack import Stack
 

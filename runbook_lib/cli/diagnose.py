@@ -5,21 +5,21 @@ import json
 import sys
 
 from runbook_lib.analysis.diagnosis import findings_records, format_findings, run_diagnosis
+from runbook_lib.stack import gather
 
 
 def cmd_diagnose(args) -> int:
     """`runbook diagnose [--project NAME] [--compose FILE] [--json] [--all]`."""
-    out = run_diagnosis(engine_url=args.engine_url, project=args.project, compose_files=args.compose or [],
-                        all_containers=bool(args.all), engine_timeout_s=float(args.engine_timeout or 5.0),
-                        config=args.config)
-    findings, lint_df = out["findings"], out["lint"]
+    stack = gather(args.engine_url, project=args.project, compose_files=args.compose or [], config=args.config,
+                   engine_timeout_s=float(args.engine_timeout or 5.0))
+    out = run_diagnosis(stack, all_containers=bool(args.all))
+    findings, lint_df = out.findings, out.lint
     if args.json:
         doc = {"findings": findings_records(findings),
                "lint": findings_records(lint_df) if lint_df is not None else [],
-               "notes": out["notes"], "degraded_reasons": out["degraded_reasons"]}
+               "notes": out.notes, "degraded_reasons": out.degraded_reasons}
         print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
     else:
-        print(format_findings(findings, lint_df, out["notes"]), end="")
+        print(format_findings(findings, lint_df, out.notes), end="")
     sys.stdout.flush()
-    has_critical = len(findings) and (findings["severity"].isin(["critical", "high"])).any()
-    return 1 if has_critical else 0
+    return 1 if out.has_severe else 0

@@ -7,6 +7,8 @@ signatures (well-known ports, typical failures). No module keeps its own copy.
 
 ``for_image(image)`` gives the record of an image (its variant resolved), or None for an
 image runbook does not know (an application, unless the config says otherwise).
+The log-signature table itself (patterns, causes, fixes) is ``signatures.yaml``, read by
+``knowledge.signatures``.
 """
 from __future__ import annotations
 
@@ -68,6 +70,9 @@ class Technology:
     probe: ProbeInfo | None = None
     ports: tuple[int, ...] = ()
     data_dirs: tuple[str, ...] = ()
+    data_dir_env: tuple[str, ...] = ()
+    data_dir_command: str | None = None
+    schemes: tuple[str, ...] = ()
     healthcheck: Healthcheck | None = None
     signatures: tuple[str, ...] = ()
     hints: tuple[str, ...] = ()
@@ -114,7 +119,8 @@ def _probe(raw: Any) -> ProbeInfo | None:
 def _technology(raw: Mapping[str, Any], base: Technology | None = None) -> Technology:
     if base is not None:  # a variant: only the fields it names override the record
         changes: dict[str, Any] = {"images": _tuple(raw.get("images")), "variants": ()}
-        for key, conv in (("ports", _tuple), ("data_dirs", _tuple), ("healthcheck", _healthcheck),
+        for key, conv in (("ports", _tuple), ("data_dirs", _tuple), ("data_dir_env", _tuple),
+                          ("data_dir_command", str), ("schemes", _tuple), ("healthcheck", _healthcheck),
                           ("probe", _probe), ("signatures", _tuple), ("hints", _tuple)):
             if key in raw:
                 changes[key] = conv(raw[key])
@@ -122,6 +128,8 @@ def _technology(raw: Mapping[str, Any], base: Technology | None = None) -> Techn
     tech = Technology(name=str(raw["name"]), tier=str(raw.get("tier") or INFRASTRUCTURE),
                       images=_tuple(raw.get("images")), probe=_probe(raw.get("probe")),
                       ports=tuple(int(p) for p in raw.get("ports") or ()), data_dirs=_tuple(raw.get("data_dirs")),
+                      data_dir_env=_tuple(raw.get("data_dir_env")), data_dir_command=raw.get("data_dir_command"),
+                      schemes=_tuple(raw.get("schemes")),
                       healthcheck=_healthcheck(raw.get("healthcheck")), signatures=_tuple(raw.get("signatures")),
                       hints=_tuple(raw.get("hints")))
     return replace(tech, variants=tuple(_technology(v, tech) for v in raw.get("variants") or ()))
@@ -237,6 +245,15 @@ def image_ports(image: str | None) -> tuple[int, ...]:
     """Ports an image's server listens on inside its container (empty when unknown)."""
     tech = for_image(image)
     return tech.ports if tech is not None else ()
+
+
+def scheme_port(scheme: str | None) -> int | None:
+    """The default port of a URL scheme a technology speaks (``postgresql://`` -> 5432), or None."""
+    scheme = (scheme or "").lower()
+    for tech in technologies():
+        if scheme in tech.schemes and tech.ports:
+            return tech.ports[0]
+    return None
 
 
 def tier_of(service: str, image: str | None, build: bool, overrides: Mapping[str, str] | None = None) -> str:

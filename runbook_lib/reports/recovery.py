@@ -256,20 +256,21 @@ def build(project: str | None = None, compose_files: list[str] | None = None, en
     """Gather once, assemble every section; a failing section is a degraded reason, not a crash."""
     from runbook_lib.history import uptime
     from runbook_lib.analysis.diagnosis import run_diagnosis
+    from runbook_lib.stack import gather
 
     now = now or pd.Timestamp.now(tz="UTC")
     try:
         start, end = uptime.parse_window(str(window), now)
     except Exception:  # noqa: BLE001 - uptime.py missing or a bad window: last 24 h
         start, end = now - pd.Timedelta(hours=24), now
-    diag = run_diagnosis(engine_url=engine_url, project=project, compose_files=compose_files,
-                         engine_timeout_s=engine_timeout_s, tail_lines=tail_lines,
-                         since=start.to_pydatetime(), config=config_path)
-    degraded = [f"{r}: unavailable" for r in diag["degraded_reasons"]]
-    if "engine" in diag["degraded_reasons"] and len(diag["findings"]):
-        degraded = [f"engine: {diag['findings'].iloc[0]['evidence'][0]}"] + degraded[1:]
-    status, inv, findings, lint = diag["status"], diag["inventory"], diag["findings"], diag["lint"]
-    if diag["catalog"] is None and "engine" not in diag["degraded_reasons"]:
+    stack = gather(engine_url, project=project, compose_files=compose_files or (), config=config_path,
+                   engine_timeout_s=engine_timeout_s)
+    diag = run_diagnosis(stack, tail_lines=tail_lines, since=start.to_pydatetime())
+    degraded = [f"{r}: unavailable" for r in diag.degraded_reasons]
+    if "engine" in diag.degraded_reasons and len(diag.findings):
+        degraded = [f"engine: {diag.findings.iloc[0]['evidence'][0]}"] + degraded[1:]
+    status, inv, findings, lint = diag.status, diag.inventory, diag.findings, diag.lint
+    if diag.catalog is None and "engine" not in diag.degraded_reasons:
         degraded.append("no compose files (pass compose_files, or run containers with compose labels): "
                         "no lint, no plan")
 
@@ -285,10 +286,10 @@ def build(project: str | None = None, compose_files: list[str] | None = None, en
         degraded.append(f"readiness: {exc}")
 
     plan = None
-    if diag["catalog"] is not None and status is not None:
+    if diag.catalog is not None and status is not None:
         try:
             from runbook_lib.analysis.plan import recovery_plan
-            plan = recovery_plan(diag["catalog"].frame, status, project=project or diag["catalog"].project)
+            plan = recovery_plan(diag.catalog.frame, status, project=project or diag.catalog.project)
         except Exception as exc:  # noqa: BLE001
             degraded.append(redact.mask_text(f"plan: {exc}"))
 
@@ -297,20 +298,20 @@ def build(project: str | None = None, compose_files: list[str] | None = None, en
         from runbook_lib.reports import uptime as uptime_report
         up = uptime_report.build(window, store_path=store_path, project=project, config_path=config_path, now=now)
     except Exception as exc:  # noqa: BLE001 - no store yet is normal for a first report
-        diag["notes"].append(redact.mask_text(f"uptime: {exc}"))
+        diag.notes.append(redact.mask_text(f"uptime: {exc}"))
 
-    timeline = timeline_frame(diag["evidence"], inv, start)
+    timeline = timeline_frame(diag.evidence, inv, start)
     down = down_services(status, inv)
     since = down_since(inv, down)
     total = int(len(status)) if status is not None else (int(inv["service"].nunique()) if inv is not None else None)
     prev_path = Path(previous_report) if previous_report else find_previous_report(output_dir, before=now)
     return RecoveryReport(
-        project=project or (diag["catalog"].project if diag["catalog"] is not None else None), window=str(window),
+        project=project or (diag.catalog.project if diag.catalog is not None else None), window=str(window),
         start=start, end=end, findings=findings, lint=lint, status=status, inventory=inv, readiness=readiness,
         plan=plan, timeline=timeline, uptime=up, kpis=summary_kpis(status, inv, findings, lint),
         previous=read_previous(prev_path), previous_path=str(prev_path) if prev_path else None,
-        headline=headline(findings, down, since, total), down_since=since, notes=diag["notes"],
-        degraded_reasons=degraded, compose_files=diag["compose_files"])
+        headline=headline(findings, down, since, total), down_since=since, notes=diag.notes,
+        degraded_reasons=degraded, compose_files=diag.compose_files)
 
 
 def findings_display(findings: pd.DataFrame) -> pd.DataFrame:
