@@ -14,17 +14,16 @@ from runbook_lib.exceptions import EngineTimeout
 TRICKLE_GAP_S = 0.05  # far under the per-read timeout: only a total deadline can stop it
 
 
-class TrickleServer:
-    """Answers every request slowly, one byte per gap: the headers or a long body (bounded)."""
+class LocalServer:
+    """A tiny HTTP server on a unix socket or 127.0.0.1: one thread per connection, stops itself."""
 
-    def __init__(self, family: int, address, part: str) -> None:
-        self.part = part
+    def __init__(self, family: int = socket.AF_INET, address=("127.0.0.1", 0)) -> None:
         self.srv = socket.socket(family, socket.SOCK_STREAM)
         self.srv.bind(address)
-        self.srv.listen(4)
+        self.srv.listen(8)
         self.srv.settimeout(0.2)
         self.stop = threading.Event()
-        self.requests = 0
+        self.requests = self.connections = 0
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
@@ -34,7 +33,24 @@ class TrickleServer:
                 conn, _ = self.srv.accept()
             except OSError:
                 continue
+            self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.stop.set()
+        self.srv.close()
+        self.thread.join(5)
+
+
+class TrickleServer(LocalServer):
+    """Answers every request slowly, one byte per gap: the headers or a long body (bounded)."""
+
+    def __init__(self, family: int, address, part: str) -> None:
+        self.part = part
+        super().__init__(family, address)
 
     def _serve(self, conn: socket.socket) -> None:
         body = b"[" + b" " * 2000 + b"]"
@@ -55,11 +71,6 @@ class TrickleServer:
                     time.sleep(TRICKLE_GAP_S)
             except OSError:
                 return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.srv.close()
-        self.thread.join(5)
 
 
 @pytest.fixture(params=["unix", "tcp"])
@@ -113,41 +124,20 @@ def test_a_client_made_elsewhere_gets_a_target_and_transport(docker_client):
     assert status == 200
 
 
-class HangUpServer:
+class HangUpServer(LocalServer):
     """Answers one request per connection, then hangs up without saying so (a keep-alive expiry)."""
 
-    def __init__(self) -> None:
-        self.srv = socket.socket()
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(8)
-        self.srv.settimeout(0.2)
-        self.stop = threading.Event()
-        self.connections = 0
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
+    def _serve(self, conn: socket.socket) -> None:
         body = b'{"ok": true}'
-        while not self.stop.is_set():
+        with conn:
+            conn.settimeout(5)
             try:
-                conn, _ = self.srv.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            with conn:
-                conn.settimeout(5)
-                try:
-                    while b"\r\n\r\n" not in conn.recv(65536):
-                        pass
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-                except OSError:
+                while b"\r\n\r\n" not in conn.recv(65536):
                     pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.srv.close()
-        self.thread.join(5)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                pass
 
 
 def test_a_connection_the_engine_closed_is_replaced_once():
