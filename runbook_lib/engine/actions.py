@@ -200,8 +200,6 @@ def _now() -> pd.Timestamp:
 
 def _service_container(client, project: str | None, service: str, old: str | None) -> str | None:
     """The container of a compose service after a recreate: compose v2 and v1 names, else the old one."""
-    import docker.errors
-
     old = old if isinstance(old, str) and old else None
     names = ([f"{project}-{service}-1", f"{project}_{service}_1"] if project else []) + ([old] if old else [])
     for name in names:
