@@ -39,6 +39,7 @@ import yaml
 
 from runbook_lib import redact
 from runbook_lib.engine.audit import AuditLog, read_audit
+from runbook_lib.engine.connection import engine_target
 from runbook_lib.exceptions import ActionRefused, ParameterError
 
 ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait", "fix", "build", "recreate"})
@@ -106,7 +107,7 @@ def compose_binary() -> list[str] | None:
 def _compose_env(client) -> dict[str, str]:
     """The environment of a compose run: DOCKER_HOST pointed at the engine the plan was made on."""
     env = dict(os.environ)
-    target = getattr(client, "runbook_target", None)
+    target = engine_target(client)
     url = getattr(target, "url", None)
     if isinstance(url, str) and url.startswith(("unix://", "tcp://", "ssh://")):
         env["DOCKER_HOST"] = url
