@@ -28,7 +28,8 @@ from runbook_lib import redact
 from runbook_lib.engine.audit import AuditLog
 from runbook_lib.exceptions import ActionRefused, ParameterError
 
-ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait"})
+ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait",
+                             "service-update-force", "service-scale"})  # the last two: engine/swarm_actions.py
 MUTATING_ACTIONS = frozenset({"start", "restart", "unpause"})
 RESTART_STOP_TIMEOUT_S = 10
 LOG_COLUMNS = ["wave", "step", "service", "container", "action", "condition", "outcome", "detail",
