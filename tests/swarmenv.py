@@ -42,7 +42,7 @@ def can_run() -> str | None:
 class ExtraEngine:
     """One dockerd in its own network namespace, reachable over a unix socket (and tcp when asked)."""
 
-    def __init__(self, lab: "EngineLab", index: int, tcp: bool = False) -> None:
+    def __init__(self, lab: "EngineLab", index: int, tcp: bool = False, extra_args: tuple[str, ...] = ()) -> None:
         self.lab, self.index = lab, index
         self.netns = f"rb{lab.tag}n{index}"
         self.veth_host, self.veth_ns = f"rb{lab.tag}h{index}", f"rb{lab.tag}v{index}"
@@ -51,6 +51,7 @@ class ExtraEngine:
         self.sock = self.root / "docker.sock"
         self.pidfile = self.root / "docker.pid"
         self.tcp_port = 23750 if tcp else None
+        self.extra_args = tuple(extra_args)
         self.pid: int | None = None
         self._log = None
 
@@ -82,7 +83,8 @@ class ExtraEngine:
         proc = subprocess.Popen(
             ["nsenter", ns, "dockerd", "--data-root", str(self.root / "data"), "--exec-root",
              str(self.root / "exec"), "--pidfile", str(self.pidfile), *hosts, "--iptables=false",
-             "--ip6tables=false", "--bridge=none", "--ip-masq=false", "--userland-proxy=false"],
+             "--ip6tables=false", "--bridge=none", "--ip-masq=false", "--userland-proxy=false",
+             *self.extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.pid = proc.pid  # nsenter execs dockerd: same pid
         deadline = time.monotonic() + 60
@@ -187,9 +189,10 @@ class EngineLab:
         # the shared engine sets FORWARD to DROP and br_netfilter sends bridged frames through it
         _run("iptables", "-I", "FORWARD", *self._forward_rule, check=False)
 
-    def engine(self, tcp: bool = False, image: str | None = dockerenv.BUSYBOX_IMAGE) -> ExtraEngine:
+    def engine(self, tcp: bool = False, image: str | None = dockerenv.BUSYBOX_IMAGE,
+               extra_args: tuple[str, ...] = ()) -> ExtraEngine:
         self._ensure_bridge()
-        eng = ExtraEngine(self, len(self.engines) + 1, tcp=tcp)
+        eng = ExtraEngine(self, len(self.engines) + 1, tcp=tcp, extra_args=extra_args)
         self.engines.append(eng)
         eng.start()
         if image:
