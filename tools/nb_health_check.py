@@ -25,7 +25,8 @@ store_path: Optional[str] = None      # history store for 24 h uptime; None: RUN
 from runbook_lib.engine import connection as connect, inventory
 from runbook_lib.analysis import kpis
 from runbook_lib.view import plots, render
-from runbook_lib.probes import derive as probe_derive, runner as probes
+from runbook_lib import stack as rb_stack
+from runbook_lib.probes import discovery, rows as probe_rows, stack_round
 from runbook_lib.reports import runner as report
 from runbook_lib.history import uptime
 
@@ -67,24 +68,29 @@ ApiVersions, Elasticsearch cluster health, NestJS Terminus `/health` …), deriv
 files with no configuration. "unknown" means the probe could not run; it never counts as down.
 """),
     ("code", """
-res, probe_notes = (probes.probe_engine_stacks(inv, client, compose_files, project, config_path, engine_url,
-                                               engine_timeout_s) if run_probes else (None, ["probes not requested"]))
+if run_probes:
+    gathered = rb_stack.gather(engine_url, project=project, compose_files=compose_files, config=config_path,
+                               engine_timeout_s=engine_timeout_s, client=client,
+                               all_projects=not (project or compose_files))
+    res, probe_notes = stack_round.probe_projects(gathered)
+else:
+    res, probe_notes = None, ["probes not requested"]
 for note in probe_notes:
     render.banner(note, "warning")
 if res is not None:
-    s = probes.stack_summary(res)
+    s = stack_round.stack_summary(res)
     render.kpis({"Checks": s["probes_total"], **s["probes_by_state"], "Coverage": f"{s['probe_coverage_pct']} %"})
     render.table(res.rows.drop(columns=["detail", "ok"]), state_col="state")
     plots.show(plots.probe_status_grid(res.rows))
     plots.show(plots.probe_latency_chart(res.rows))
-    report.publish({"probes": s, "probe_rows": probes.rows_to_json(res.rows)})
+    report.publish({"probes": s, "probe_rows": probe_rows.rows_to_json(res.rows)})
 """),
     ("md", "### Components and health endpoints"),
     ("code", """
 if res is not None:
     render.table(plots.probe_components_frame(res.rows), state_col="status")
     plots.show(plots.probe_components_figure(res.rows))
-    render.table(probe_derive.audit_matrix(res.audit))
+    render.table(discovery.audit_matrix(res.audit))
     plots.show(plots.endpoint_audit_figure(res.audit))
 """),
     ("md", "## Charts"),
