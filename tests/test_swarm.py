@@ -166,6 +166,19 @@ def test_recovery_plan_orders_and_scales_back(swarm, tmp_path):
     assert all(p.get("engine_host") == "swarm1" for p in rec["params"])
 
 
+def test_stopped_node_reads_down(swarm):
+    """Last test of the module: it stops the worker's daemon."""
+    swarm["worker"].stop()
+
+    def down():
+        f = gather_swarm(swarm["client"], STACK, with_logs=False)
+        d = diagnose_swarm(f.nodes, f.services, f.tasks)
+        rows = d[d["category"] == "swarm_node_down"].to_dict("records")
+        return rows[0] if rows else None
+    row = dockerenv.wait_for(down, timeout_s=90, interval_s=2)
+    assert row["severity"] == "critical" and row["node"] and "start dockerd" in row["fix"]
+
+
 def test_destructive_actions_refused(tmp_path):
     for bad in ("service-rm", "stack-rm", "volume-rm", "restart"):
         with pytest.raises(ActionRefused):
