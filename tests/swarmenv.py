@@ -19,6 +19,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 import dockerenv
 
 
@@ -37,6 +39,16 @@ def can_run() -> str | None:
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return None
+
+
+def new_lab(what: str) -> "EngineLab":
+    """An EngineLab, or fail (CI) / skip (elsewhere) saying why extra engines cannot start here."""
+    why = can_run()
+    if why:
+        if dockerenv.in_ci():
+            pytest.fail(f"{what} required in CI: {why}")
+        pytest.skip(why)
+    return EngineLab()
 
 
 class ExtraEngine:
