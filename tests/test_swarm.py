@@ -10,8 +10,8 @@ import pytest
 
 import dockerenv
 import swarmenv
-from runbook_lib.analysis.swarm import (classify_task_error, compose_replicas, diagnose_swarm, kpis_by_stack,
-                                        swarm_kpis, swarm_recovery_plan)
+from runbook_lib.analysis.swarm import (classify_task_error, compose_replicas, diagnose_swarm, format_swarm,
+                                        kpis_by_stack, swarm_kpis, swarm_recovery_plan)
 from runbook_lib.compose.catalog import load_catalog
 from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.engine.connection import connect
@@ -136,6 +136,8 @@ def test_diagnosis_names_swarm_failures(swarm):
     pinned = d[d["category"] == "swarm_no_suitable_node"].iloc[0]
     assert "constraints" in pinned["cause"] and "placement" in pinned["fix"]
     assert (f"{STACK}_db", "swarm_task_exiting") not in by
+    text = format_swarm(d, swarm_kpis(f.services), host="lab")
+    assert text.startswith("Swarm on lab: services converged 2/5") and f"{STACK}_pinned: No suitable node" in text
 
 
 def test_recovery_plan_orders_and_scales_back(swarm, tmp_path):

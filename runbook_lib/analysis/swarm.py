@@ -317,3 +317,18 @@ def swarm_recovery_plan(services: pd.DataFrame, stack: str, catalog_frame: pd.Da
     df = df[PLAN_COLUMNS]
     df.attrs["order"] = [s for s in order if s in by_name]
     return df
+
+
+def format_swarm(findings: pd.DataFrame, kpis: Mapping[str, Any], host: str | None = None) -> str:
+    """The Swarm diagnosis as plain text for the terminal (``runbook diagnose`` on a manager)."""
+    head = f"Swarm{f' on {host}' if host else ''}: {kpis.get('headline', '')}"
+    if not len(findings):
+        return head + "\nNo Swarm failures found."
+    lines = [head]
+    for r in findings.to_dict("records"):
+        where = r.get("service") if not is_missing(r.get("service")) else f"node {r.get('node')}"
+        lines.append(f"- [{r['severity']}] {where}: {r['title']}: {r['cause']}")
+        lines.append(f"    fix: {r['fix']}")
+        for ev in list(r.get("evidence") or [])[:2]:
+            lines.append(f"    evidence: {ev}")
+    return "\n".join(lines)
