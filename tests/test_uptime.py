@@ -96,7 +96,8 @@ def test_time_weighted_and_windows():
     inc = up.incidents(runs, now=now)
     assert len(inc) == 1 and bool(inc.loc[0, "ongoing"]) and inc.loc[0, "duration_s"] == 600
     rel = up.reliability(inc, up.uptime(runs, T0, now, now=now))
-    assert rel.loc[0, "incidents"] == 1 and math.isnan(rel.loc[0, "mttr_s"]) and rel.loc[0, "mtbf_s"] == 3000
+    # one ongoing incident: no closed incident (MTTR) and no second failure (MTBF): empty, never 0
+    assert rel.loc[0, "incidents"] == 1 and math.isnan(rel.loc[0, "mttr_s"]) and math.isnan(rel.loc[0, "mtbf_s"])
 
 
 def test_mttr_mtbf_two_incidents():
@@ -137,3 +138,17 @@ def test_incidents_window_keeps_overlapping_and_ongoing():
     assert list(late["ongoing"]) == [True]
     middle = up.incidents(runs, now=now, start=T0 + pd.Timedelta(minutes=11), end=T0 + pd.Timedelta(minutes=12))
     assert len(middle) == 1 and not middle.loc[0, "ongoing"]
+
+
+def test_mtbf_needs_two_failures_and_mttr_a_closed_incident():
+    """Issue 11: nothing to average reads as empty (blank in tables, null in JSON), never 0 s."""
+    import json
+    runs = up.to_intervals(up.effective_states(frame("SSSSFFSSSS"), Thresholds(1, 1)))
+    now = T0 + pd.Timedelta(minutes=10)
+    rel = up.reliability(up.incidents(runs, now=now), up.uptime(runs, T0, now, now=now))
+    assert rel.loc[0, "incidents"] == 1 and rel.loc[0, "mttr_s"] == 120  # one closed incident: MTTR
+    assert math.isnan(rel.loc[0, "mtbf_s"])                               # one failure: no MTBF
+    assert up.fmt_duration(rel.loc[0, "mtbf_s"]) == ""
+    assert json.loads(rel.to_json(orient="records"))[0]["mtbf_s"] is None
+    none = up.reliability(up.incidents(runs.iloc[0:0], now=now), up.uptime(runs, T0, now, now=now))
+    assert none.empty or (math.isnan(none.loc[0, "mttr_s"]) and math.isnan(none.loc[0, "mtbf_s"]))

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from runbook_lib.reports import runner as report
+from runbook_lib.reports import params, runner as report
 from runbook_lib.history import debounce as db
 from runbook_lib.history import store as st
 from runbook_lib.history import uptime as up
@@ -79,7 +79,7 @@ def test_notebook_is_committed_clean():
     assert "parameters" in code[0].metadata.get("tags", [])
     assert all(not c.outputs and c.execution_count is None for c in code)
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert set(report.declared_parameters(report.notebook_path("uptime_report"))) >= {
+    assert set(params.declared_parameters(report.notebook_path("uptime_report"))) >= {
         "window", "store_path", "project", "config_path"}
 
 

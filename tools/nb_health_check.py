@@ -22,17 +22,19 @@ run_probes: bool = True            # probe every service natively (postgres, red
 store_path: Optional[str] = None      # history store for 24 h uptime; None: RUNBOOK_STORE or default
 """),
     ("code", """
-from runbook_lib.engine import connection as connect, inventory
+from runbook_lib.engine import inventory
 from runbook_lib.analysis import kpis
 from runbook_lib.view import plots, render
-from runbook_lib import stack as rb_stack
+from runbook_lib.stack import gather
 from runbook_lib.probes import discovery, rows as probe_rows, stack_round
-from runbook_lib.reports import runner as report
+from runbook_lib.reports import publish as report
 from runbook_lib.history import uptime
 
-client, engine_error = connect.try_connect(engine_url, engine_timeout_s)
-inv = (inventory.gather_inventory(client, project=project, include_stopped=include_stopped)
-       if client else inventory.empty_inventory())
+# One gathered stack for the whole report: engine, containers and (for probes) compose catalogs.
+stack = gather(engine_url, project=project, compose_files=compose_files, config=config_path,
+               engine_timeout_s=engine_timeout_s, include_stopped=include_stopped,
+               all_projects=not (project or compose_files), load_compose=run_probes)
+client, engine_error, inv = stack.client, stack.engine_error, stack.inventory
 if engine_error:
     render.banner(f"Degraded report: {engine_error}", "error")
     report.publish({"status": "degraded", "degraded_reasons": [str(engine_error)],
@@ -68,13 +70,7 @@ ApiVersions, Elasticsearch cluster health, NestJS Terminus `/health` …), deriv
 files with no configuration. "unknown" means the probe could not run; it never counts as down.
 """),
     ("code", """
-if run_probes:
-    gathered = rb_stack.gather(engine_url, project=project, compose_files=compose_files, config=config_path,
-                               engine_timeout_s=engine_timeout_s, client=client,
-                               all_projects=not (project or compose_files))
-    res, probe_notes = stack_round.probe_projects(gathered)
-else:
-    res, probe_notes = None, ["probes not requested"]
+res, probe_notes = stack_round.probe_projects(stack) if run_probes else (None, ["probes not requested"])
 for note in probe_notes:
     render.banner(note, "warning")
 if res is not None:

@@ -237,9 +237,13 @@ def incidents(intervals: pd.DataFrame, now: pd.Timestamp | None = None, start: p
     return res.reset_index(drop=True)
 
 
+MTBF_MIN_FAILURES = 2  # one failure has no "between"
+
+
 def reliability(incident_frame: pd.DataFrame, uptime_frame: pd.DataFrame) -> pd.DataFrame:
     """Per service: incidents, MTTR (mean duration of resolved incidents) and MTBF (available
-    time / incidents), in seconds; NaN where undefined."""
+    time / incidents), in seconds. NaN (blank in tables, null in JSON) where there is nothing
+    to average: MTTR needs a closed incident, MTBF at least two failures."""
     rows = []
     for _, u in uptime_frame.iterrows():
         svc = u["service"]
@@ -248,7 +252,7 @@ def reliability(incident_frame: pd.DataFrame, uptime_frame: pd.DataFrame) -> pd.
         resolved = inc[~inc["ongoing"].astype(bool)] if n else inc
         mttr = float(resolved["duration_s"].mean()) if len(resolved) else float("nan")
         avail = float(u["up_s"] + u["degraded_s"])
-        mtbf = avail / n if n and u["measured_s"] > 0 else float("nan")
+        mtbf = avail / n if n >= MTBF_MIN_FAILURES and u["measured_s"] > 0 else float("nan")
         rows.append({"service": svc, "incidents": n, "ongoing": int(inc["ongoing"].astype(bool).sum()) if n else 0,
                      "mttr_s": mttr, "mtbf_s": mtbf})
     return pd.DataFrame(rows, columns=["service", "incidents", "ongoing", "mttr_s", "mtbf_s"])
