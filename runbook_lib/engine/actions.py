@@ -42,7 +42,8 @@ from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.engine.connection import engine_target
 from runbook_lib.exceptions import ActionRefused, ParameterError
 
-ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait", "fix", "build", "recreate"})
+ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait", "fix", "build", "recreate",
+                             "service-update-force", "service-scale"})  # the last two: engine/swarm_actions.py
 MUTATING_ACTIONS = frozenset({"start", "restart", "unpause", "build", "recreate"})
 COMPOSE_ACTIONS = {"recreate": ("up", "-d", "--no-deps"), "build": ("build",)}
 FORBIDDEN_WORDS = frozenset({"down", "rm", "-v", "--volumes", "prune", "kill", "stop", "--force-recreate",
