@@ -31,7 +31,8 @@ from docker.context import ContextAPI
 from runbook_lib import redact
 from runbook_lib.config import RunbookConfig
 from runbook_lib.engine.audit import AuditLog
-from runbook_lib.engine.connection import DEFAULT_TIMEOUT_S, EngineTarget, _classify, connect
+from runbook_lib.engine.connection import (DEFAULT_TIMEOUT_S, EngineTarget, attach_target, classify_error,
+                                           connect, engine_target)
 from runbook_lib.exceptions import ConfigError, EngineError
 
 ENV_VAR = "RUNBOOK_HOSTS"
@@ -204,7 +205,7 @@ def connect_host(spec: HostSpec, timeout_s: float | None = None) -> Any:
     timeout = float(timeout_s or spec.timeout_s or DEFAULT_TIMEOUT_S)
     if spec.scheme in ("unix", "tcp", "http") and not spec.uses_tls:
         client = connect(spec.url, timeout)
-        client.runbook_host = spec.name  # type: ignore[attr-defined]
+        attach_target(client, engine_target(client), host=spec.name)
         return client
     base_url = spec.url
     target = EngineTarget(spec.url, f"host:{spec.name}")
@@ -227,9 +228,8 @@ def connect_host(spec: HostSpec, timeout_s: float | None = None) -> Any:
         client = factory(base_url=base_url, timeout=timeout, version="auto", **kwargs)
         client.ping()
     except Exception as exc:  # noqa: BLE001 - classified into our own errors
-        raise _classify(exc, target, timeout) from None
-    client.runbook_target = target  # type: ignore[attr-defined]
-    client.runbook_host = spec.name  # type: ignore[attr-defined]
+        raise classify_error(exc, target, timeout) from None
+    attach_target(client, target, host=spec.name)
     return client
 
 

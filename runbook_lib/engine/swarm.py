@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.engine.inventory import _ts
+from runbook_lib.engine.inventory import to_timestamp
 from runbook_lib.exceptions import EngineError
 
 STACK_LABEL = "com.docker.stack.namespace"
@@ -110,10 +110,10 @@ def service_row(raw: Mapping[str, Any], running: int, desired: int | None) -> di
         "image": image.split("@sha256:")[0],
         "update_state": upd.get("State"),
         "update_message": redact.mask_text(upd.get("Message") or ""),
-        "update_started_at": _ts(upd.get("StartedAt")),
-        "update_completed_at": _ts(upd.get("CompletedAt")),
-        "created_at": _ts(raw.get("CreatedAt")),
-        "updated_at": _ts(raw.get("UpdatedAt")),
+        "update_started_at": to_timestamp(upd.get("StartedAt")),
+        "update_completed_at": to_timestamp(upd.get("CompletedAt")),
+        "created_at": to_timestamp(raw.get("CreatedAt")),
+        "updated_at": to_timestamp(raw.get("UpdatedAt")),
     }
 
 
@@ -139,8 +139,8 @@ def task_row(raw: Mapping[str, Any], services: Mapping[str, Mapping[str, Any]],
         "error": redact.mask_text(status.get("Err") or ""),
         "exit_code": int(code) if code is not None and state in ("failed", "complete", "shutdown") else None,
         "container_id": (cstat.get("ContainerID") or "")[:12] or None,
-        "created_at": _ts(raw.get("CreatedAt")),
-        "updated_at": _ts(status.get("Timestamp") or raw.get("UpdatedAt")),
+        "created_at": to_timestamp(raw.get("CreatedAt")),
+        "updated_at": to_timestamp(status.get("Timestamp") or raw.get("UpdatedAt")),
     }
 
 
