@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.compose.yamlload import Override
+from runbook_lib.compose.yamlload import Override, read_bounded
 from runbook_lib.exceptions import ComposeError
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -20,7 +20,7 @@ def parse_env_file(path: str | Path, environ: Mapping[str, str] | None = None) -
     path = Path(path)
     env: dict[str, str] = {}
     lookup = dict(environ or {})
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_bounded(path, ".env file").splitlines(), 1):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
