@@ -30,7 +30,8 @@ BAD = [
     "reports clean --keep-days nan", "reports clean --keep-days -1", "reports clean --keep-last -2",
     "schedule --collect --timeout 0", "schedule --collect --every 0m", "lint --engine-timeout -1",
     "catalog --engine-timeout 0", "collect --store mysql://u@h/db --count 1", "export --store ftp://h/x",
-    "export --store sqlite://relative", "report health_check -p tail_lines -5",
+    "export --store sqlite://relative", "report health_check -p tail_lines -5", "collect --bogus-flag",
+    "demo sideways",
 ]
 
 
@@ -44,10 +45,16 @@ def _run(*argv: str, **kw) -> subprocess.CompletedProcess:
 def test_bad_value_is_one_line_exit_2(line, tmp_path):
     import shlex
     proc = _run(*shlex.split(line), cwd=tmp_path)
-    err_lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith(("usage:", "  "))]
+    err_lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2, (line, proc.stderr)
     assert "Traceback" not in proc.stderr and len(err_lines) == 1, (line, proc.stderr)
     assert proc.stdout == ""  # nothing ran
+
+
+def test_unknown_scheme_in_runbook_store_is_refused(tmp_path):
+    proc = _run("export", "--output-dir", str(tmp_path), store="mysql://u:s3cretPw99@h/db")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "s3cretPw99" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "mysql://" in proc.stderr
 
 
 def test_postgresql_url_is_a_store_scheme(tmp_path):

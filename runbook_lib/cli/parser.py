@@ -6,9 +6,17 @@ so `runbook --help` never imports pandas, docker or plotly.
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from runbook_lib import __version__
 from runbook_lib.cli.validate import count, days, seconds, store_location, time_or_age
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with every refusal on ONE line of stderr (exit status 2): the message and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
@@ -26,7 +34,7 @@ def _compose_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runbook", description="Operations runbook for Docker service stacks.")
+    parser = _Parser(prog="runbook", description="Operations runbook for Docker service stacks.")
     parser.add_argument("--version", action="version", version=f"runbook {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
