@@ -42,7 +42,7 @@ def open_store(path: str | os.PathLike | None = None, **options: Any) -> History
     raw_retention_days, interval_retention_days, mounts_text, readonly). Raises
     ``StoreError`` for unusable locations and unknown URL schemes.
     """
-    text = str(path) if path is not None else None
+    text = str(path) if path is not None else os.environ.get(ENV_VAR) or None
     if text and text.startswith(SQLITE_PREFIX):
         path = text[len(SQLITE_PREFIX):]  # sqlite:///relative or sqlite:////absolute (SQLAlchemy form)
     elif text and "://" in text:
