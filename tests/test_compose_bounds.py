@@ -96,3 +96,16 @@ def test_bomb_through_the_cli_is_one_line_exit_2(tmp_path):
                           text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "excessive aliasing" in proc.stderr
+
+
+def test_big_variable_used_thousands_of_times_is_refused(tmp_path):
+    """A 100 KB .env value used 3,000 times would be 300 MB after interpolation."""
+    (tmp_path / ".env").write_text("BIG=" + "y" * 100_000 + "\n")
+    p = tmp_path / "docker-compose.yml"
+    p.write_text("services:\n  a:\n    image: busybox\n    labels:\n"
+                 + "".join(f"      l{i}: ${{BIG}}\n" for i in range(3000)))
+    with pytest.raises(ComposeError, match="interpolation makes the file larger.*RUNBOOK_MAX_EXPANDED_BYTES"):
+        load_catalog([p])
+    p.write_text("services:\n  a:\n    image: busybox\n    labels:\n"
+                 + "".join(f"      l{i}: ${{BIG}}\n" for i in range(30)))
+    assert len(load_catalog([p]).frame) == 1

@@ -51,6 +51,11 @@ def max_file_bytes(environ: Mapping[str, str] | None = None) -> int:
     return _limit(MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES, environ)
 
 
+def max_expanded_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The ceiling of a document's text once aliases and ``${VAR}`` are expanded (``RUNBOOK_MAX_EXPANDED_BYTES``)."""
+    return _limit(MAX_EXPANDED_BYTES_ENV, DEFAULT_MAX_EXPANDED_BYTES, environ)
+
+
 def read_bounded(path: Path, what: str = "compose file") -> str:
     """The UTF-8 text of ``path``, refusing files over ``max_file_bytes()`` without reading them whole."""
     cap = max_file_bytes()
@@ -85,7 +90,7 @@ def check_expanded_size(root: yaml.Node, max_values: int = MAX_EXPANDED, max_cha
     Shared (aliased) nodes are measured once and counted at each use, so the walk is linear in
     the file while the totals are those of the expanded document. A recursive alias counts once.
     """
-    cap = _limit(MAX_EXPANDED_BYTES_ENV, DEFAULT_MAX_EXPANDED_BYTES) if max_chars is None else max_chars
+    cap = max_expanded_bytes() if max_chars is None else max_chars
     sizes: dict[int, tuple[int, int]] = {}
 
     def size(node: yaml.Node) -> tuple[int, int]:
@@ -308,7 +313,7 @@ def read_yaml(path: Path) -> tuple[dict, bool]:
     except _TooLarge as exc:
         raise ComposeError(f"excessive aliasing: with its aliases expanded the document reaches {exc.values} values "
                            f"and {exc.chars} characters by line {exc.line}, past the limits of {MAX_EXPANDED} values "
-                           f"and {_limit(MAX_EXPANDED_BYTES_ENV, DEFAULT_MAX_EXPANDED_BYTES)} bytes.", file=str(path),
+                           f"and {max_expanded_bytes()} bytes.", file=str(path),
                            fix=f"use fewer or smaller anchors, or raise {MAX_EXPANDED_BYTES_ENV} if the file is "
                                f"trusted.") from None
     except _DuplicateKey as exc:
