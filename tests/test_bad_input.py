@@ -31,7 +31,7 @@ BAD = [
     "schedule --collect --timeout 0", "schedule --collect --every 0m", "lint --engine-timeout -1",
     "catalog --engine-timeout 0", "collect --store mysql://u@h/db --count 1", "export --store ftp://h/x",
     "export --store sqlite://relative", "report health_check -p tail_lines -5", "collect --bogus-flag",
-    "demo sideways",
+    "demo sideways", "schedule --collect --every 99999999999999999999d", "schedule --collect --every nan",
 ]
 
 

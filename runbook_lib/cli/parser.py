@@ -9,7 +9,7 @@ import argparse
 from typing import NoReturn
 
 from runbook_lib import __version__
-from runbook_lib.cli.validate import count, days, seconds, store_location, time_or_age
+from runbook_lib.cli.validate import count, days, every, seconds, store_location, time_or_age
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func="runbook_lib.cli.report:cmd_reports_index")
 
     p = sub.add_parser("schedule", help="print (or --install) a systemd timer or cron line")
-    p.add_argument("--every", default="1h", help="interval: 15m, 1h, 1d")
+    p.add_argument("--every", type=every, default="1h", help="interval: 15m, 1h, 1d")
     p.add_argument("--report", default=None, help="report notebook to run")
     p.add_argument("--collect", action="store_true", help="schedule the collector instead")
     p.add_argument("--cron", action="store_true", help="print a cron line instead of systemd units")

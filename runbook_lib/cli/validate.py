@@ -100,6 +100,14 @@ def time_or_age(text: str) -> str:
     return s
 
 
+def every(text: str) -> str:
+    """A schedule interval (15m, 1h, 1d) no longer than a year (kept as text; reports/schedule.py reads it)."""
+    m = _DURATION_RE.match(str(text))
+    if m and float(m.group(1)) * _UNIT_DAYS[m.group(2).lower()] > 366:
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than a year: use e.g. 15m, 1h or 1d")
+    return str(text)
+
+
 def store_location(text: str) -> str:
     """A store path, or a URL whose scheme a backend serves (sqlite:///PATH, postgresql://…)."""
     s = str(text)
