@@ -407,5 +407,14 @@ def _open_readonly(p: Path, busy_timeout_s: float) -> sqlite3.Connection:
                              f"may hold it) or choose another path with --store.") from None
     # WAL mode needs the -shm file beside the store; a read-only folder cannot hold it. Nothing writes a
     # store in such a folder, so the file is read as it is (immutable: no locks, no -shm).
-    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=busy_timeout_s, isolation_level=None,
-                           check_same_thread=False)
+    con = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=busy_timeout_s, isolation_level=None,
+                          check_same_thread=False)
+    try:
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        if not isinstance(exc, sqlite3.OperationalError):
+            raise _corrupt(p, exc) from None
+        raise StoreError(f"cannot read the history store {p}: {exc}. Fix: check that this user may read it "
+                         f"(and its folder), or pass another --store.") from None
+    return con
