@@ -76,6 +76,10 @@ class StoreError(RunbookError):
     """The history store cannot be used safely."""
 
 
+class StoreCorrupt(StoreError):
+    """The history store file is damaged or is not a store: reports using it are degraded."""
+
+
 class ActionRefused(RunbookError):
     """An action was refused by the guard rails (destructive, or no dry-run path)."""
 

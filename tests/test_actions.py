@@ -432,3 +432,51 @@ def test_report_parameters_are_strict():
         actions.report_parameters("{a: 1}", False, None)
     with pytest.raises(ParameterError):
         actions.report_parameters([], False, "-3")
+
+
+def test_summary_says_exactly_what_ran_and_what_was_skipped():
+    """A wave that restarted api and started cache, then timed out waiting for api: api and cache were
+    touched (started, not checked); only web was not touched."""
+    from runbook_lib.engine.run_summary import format_summary, run_summary
+    rows = [("api", "restart", "ok"), ("cache", "start", "ok"), ("api", "wait", "timeout"),
+            ("cache", "wait", "not-run"), ("web", "start", "not-run"), ("web", "wait", "not-run")]
+    log = pd.DataFrame([{"service": s, "action": a, "outcome": o} for s, a, o in rows])
+    s = run_summary(log, "api")
+    assert s["ran"] == ["restart api: ok", "start cache: ok", "wait api: timeout"]
+    assert s["skipped"] == ["wait cache", "start web", "wait web"]
+    assert s["not_run"] == ["web"] and s["unchecked"] == ["cache"] and s["stop_step"] == "wait api: timeout"
+    text = format_summary("stopped", s)
+    assert "not touched: web" in text and "not touched: api" not in text and "cache" not in text.split("not touched")[1]
+    assert text.startswith("plan stopped at api (wait api: timeout); ran: restart api: ok, start cache: ok")
+
+
+def test_apply_audits_the_exact_summary(docker_client, stack, tmp_path):
+    """Real engine: db and cache (same wave) are started, db never becomes healthy. The screen and the
+    audit log list both starts as ran, cache's wait and api as skipped, and only api as not touched."""
+    stack("db", IDLE, healthcheck=_hc("false"))
+    stack("cache", IDLE)
+    stack("api", "exit 1", start=True, wait_exit=True)
+    plan = pd.DataFrame([
+        {"wave": 0, "step": 0, "service": "db", "container": f"{stack.project}-db-1", "action": "start",
+         "condition": None, "timeout_s": None, "reason": "", "manual": False},
+        {"wave": 0, "step": 1, "service": "cache", "container": f"{stack.project}-cache-1", "action": "start",
+         "condition": None, "timeout_s": None, "reason": "", "manual": False},
+        {"wave": 0, "step": 2, "service": "db", "container": f"{stack.project}-db-1", "action": "wait",
+         "condition": "healthy", "timeout_s": 2.0, "reason": "", "manual": False},
+        {"wave": 0, "step": 3, "service": "cache", "container": f"{stack.project}-cache-1", "action": "wait",
+         "condition": "started", "timeout_s": 2.0, "reason": "", "manual": False},
+        {"wave": 1, "step": 4, "service": "api", "container": f"{stack.project}-api-1", "action": "start",
+         "condition": None, "timeout_s": None, "reason": "", "manual": False}])
+    audit = AuditLog(tmp_path / "audit.log")
+    lines: list[str] = []
+    log = actions.apply_plan(docker_client, plan, None, audit, budget_s=2, progress=lines.append,
+                             poll_interval_s=0.2)
+    assert log.attrs["status"] == "stopped" and log.attrs["stopped_at"] == "db"
+    assert log.attrs["not_run"] == ["api"] and log.attrs["unchecked"] == ["cache"]
+    assert log.attrs["ran"] == ["start db: ok", "start cache: ok", "wait db: timeout"]
+    assert log.attrs["skipped"] == ["wait cache", "start api"]
+    final = read_audit(audit.path).iloc[-1]
+    assert final["action"] == "apply-plan" and final["outcome"] == "stopped"
+    assert final["params"]["ran"] == log.attrs["ran"] and final["params"]["not_run"] == ["api"]
+    assert "not touched: api" in final["detail"] and "start cache: ok" in final["detail"]
+    assert lines[-1] == final["detail"]

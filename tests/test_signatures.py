@@ -243,7 +243,11 @@ def test_oom_killed_flag_and_exit_137():
     assert row["severity"] == "critical" and "OOMKilled" in row["cause"] and row["match_count"] == 2
     assert any("heap out of memory" in e for e in row["evidence"])
     df = classify([{"service": "api", "state": "exited", "exit_code": 137, "oom_killed": False, "log_lines": []}])
-    assert _cats(df) == ["oom"] and df.iloc[0]["severity"] == "high" and "SIGKILL" in df.iloc[0]["cause"]
+    assert _cats(df) == ["killed"] and df.iloc[0]["severity"] == "high" and "SIGKILL" in df.iloc[0]["cause"]
+    assert "memory" not in df.iloc[0]["fix"] and df.iloc[0]["title"] == "Killed (SIGKILL)"
+    df = classify([{"service": "api", "state": "exited", "exit_code": 137, "oom_killed": False,
+                    "log_lines": ["java.lang.OutOfMemoryError: Java heap space"]}])
+    assert _cats(df) == ["oom"] and "memory" in df.iloc[0]["fix"]
     df = classify([{"service": "api", "state": "running", "exit_code": None, "oom_killed": False,
                     "events": [{"action": "oom", "time": "2026-11-27T00:00:00+00:00"}], "log_lines": []}])
     assert _cats(df) == ["oom"]
@@ -546,6 +550,20 @@ def test_real_oom_kill(containers):
     ev = _evidence(c)
     df = classify([ev])
     assert "oom" in set(df["category"]), (ev["exit_code"], ev["oom_killed"], ev["log_lines"][-3:])
+
+
+@pytest.mark.docker
+def test_docker_kill_is_killed_not_oom(containers, docker_client):
+    """A real `docker kill` (SIGKILL, exit 137, OOMKilled false) is "killed (SIGKILL)", never OOM."""
+    c = containers(["sh", "-c", "echo up; while true; do sleep 1; done"], name="sig-killed")
+    c.kill(signal="SIGKILL")
+    c.wait(timeout=60)
+    ev = _evidence(c)
+    assert ev["exit_code"] == 137 and not ev["oom_killed"]
+    df = classify([ev])
+    assert "oom" not in set(df["category"]) and "killed" in set(df["category"]), df[["category", "cause"]]
+    row = df[df["category"] == "killed"].iloc[0]
+    assert row["title"] == "Killed (SIGKILL)" and "raise the memory limit" not in row["fix"]
 
 
 def test_hostile_log_text_renders_inert():

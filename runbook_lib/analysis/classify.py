@@ -141,12 +141,20 @@ def classify_one(ev: Mapping[str, Any], context: MatchContext | None = None,
 
     exit_code = as_float(cell(ev, "exit_code"))
     oom_killed = flag(ev, "oom_killed") or any(e.get("action") == "oom" for e in events(ev))
-    if oom_killed or exit_code == 137:
-        log_oom = [r for r in rows if r.category == "oom"]
+    log_oom = [r for r in rows if r.category == "oom"]
+    if exit_code == 137 and not oom_killed and not log_oom:  # SIGKILL without any sign of memory trouble
+        rows.append(_row(ev, "killed",
+                         "the process was killed with SIGKILL (exit 137) and the kernel did not report an "
+                         "out-of-memory kill: `docker kill`, a stop that outlived its grace period, or another "
+                         "process sent SIGKILL",
+                         "start it again (`docker compose up -d <service>`); to see who killed it run `docker "
+                         "events --filter event=kill`; if stops time out, handle SIGTERM or raise "
+                         "`stop_grace_period`",
+                         [f"exit code 137, OOMKilled={oom_killed}"], severity="high"))
+    elif oom_killed or exit_code == 137:
         rows = [r for r in rows if r.category != "oom"]
         text = ("the kernel killed the process for exceeding its memory limit (OOMKilled)" if oom_killed else
-                "the process was killed by SIGKILL (exit 137): an out-of-memory kill, or `docker kill`/a stop "
-                "timeout")
+                "the process was killed by SIGKILL (exit 137) after it logged running out of memory")
         code_txt = int(exit_code) if exit_code is not None else "?"
         rows.append(_row(ev, "oom", text,
                          "raise the memory limit (`deploy.resources.limits.memory` / `mem_limit`) or lower "

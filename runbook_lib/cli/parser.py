@@ -6,15 +6,24 @@ so `runbook --help` never imports pandas, docker or plotly.
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from runbook_lib import __version__
+from runbook_lib.cli.validate import count, days, every, seconds, store_location, time_or_age
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with every refusal on ONE line of stderr (exit status 2): the message and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine-url", default=None,
                    help="Docker engine URL (default: DOCKER_HOST, the active context, the local socket)")
-    p.add_argument("--engine-timeout", type=float, default=5.0, metavar="S",
-                   help="connect/read timeout for engine calls in seconds (default 5)")
+    p.add_argument("--engine-timeout", type=seconds(example="5"), default=5.0, metavar="S",
+                   help="connect/read timeout for engine calls in seconds (default 5, at most a week)")
 
 
 def _compose_args(p: argparse.ArgumentParser) -> None:
@@ -25,7 +34,7 @@ def _compose_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runbook", description="Operations runbook for Docker service stacks.")
+    parser = _Parser(prog="runbook", description="Operations runbook for Docker service stacks.")
     parser.add_argument("--version", action="version", version=f"runbook {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -42,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="start or remove the demo stack (compose project 'demo')")
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--project", default="demo", help="compose project name (default: demo)")
-    p.add_argument("--port-base", type=int, default=18000, metavar="N",
+    p.add_argument("--port-base", type=count(1024, 64000, example="18000"), default=18000, metavar="N",
                    help="host ports are 127.0.0.1:N+offset (default 18000: 18432 postgres, 18400 api-gateway, ...)")
     _engine_args(p)
     p.set_defaults(func="runbook_lib.cli.demo:cmd_demo")
@@ -55,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --apply: the fix the last run stopped at is made; go on and check that it took")
     p.add_argument("--profile", action="append", default=[], metavar="NAME",
                    help="enable a compose profile (repeat; default: COMPOSE_PROFILES)")
-    p.add_argument("--budget", type=float, default=None, metavar="S",
+    p.add_argument("--budget", type=seconds(example="120"), default=None, metavar="S",
                    help="seconds to wait for each service to come up (default: from its healthcheck)")
     p.add_argument("--audit-log", default=None, metavar="FILE", help="audit log path")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -73,22 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
     _compose_args(p)
     _engine_args(p)
     p.add_argument("--json", action="store_true", help="print rows as JSON")
-    p.add_argument("--timeout", type=float, default=None, metavar="S", help="per-probe timeout")
+    p.add_argument("--timeout", type=seconds(example="3"), default=None, metavar="S", help="per-probe timeout")
     p.set_defaults(func="runbook_lib.cli.probe:cmd_probe")
 
     p = sub.add_parser("collect", help="sample the stack every interval into the history store")
     _compose_args(p)
     _engine_args(p)
-    p.add_argument("--interval", type=float, default=60.0, metavar="S")
-    p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N rounds")
-    p.add_argument("--store", default=None, metavar="PATH", help="store path (default: RUNBOOK_STORE or the user data folder)")
+    p.add_argument("--interval", type=seconds(1.0, inclusive_low=True, example="60"), default=60.0, metavar="S",
+                   help="seconds between rounds (default 60, at least 1)")
+    p.add_argument("--count", type=count(), default=None, metavar="N", help="stop after N rounds")
+    p.add_argument("--store", type=store_location, default=None, metavar="PATH",
+                   help="store path or URL (sqlite:///PATH, postgresql://...; default: RUNBOOK_STORE or the user data folder)")
     p.set_defaults(func="runbook_lib.cli.history:cmd_collect")
 
     p = sub.add_parser("export", help="write raw samples and incidents (parquet or csv)")
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
-    p.add_argument("--since", default=None)
-    p.add_argument("--until", default=None)
-    p.add_argument("--store", default=None, metavar="PATH")
+    p.add_argument("--since", type=time_or_age, default=None, help="ISO time or age (default 30d)")
+    p.add_argument("--until", type=time_or_age, default=None, help="ISO time or age (default now)")
+    p.add_argument("--store", type=store_location, default=None, metavar="PATH")
     p.add_argument("--output-dir", default=".", metavar="DIR")
     p.set_defaults(func="runbook_lib.cli.history:cmd_export")
 
@@ -112,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reports", help="manage the report site")
     rsub = p.add_subparsers(dest="reports_command", metavar="ACTION")
     c = rsub.add_parser("clean", help="remove old reports only (never anything else)")
-    c.add_argument("--keep-days", type=float, default=None, metavar="N")
-    c.add_argument("--keep-last", type=int, default=None, metavar="M")
+    c.add_argument("--keep-days", type=days(), default=None, metavar="N")
+    c.add_argument("--keep-last", type=count(0), default=None, metavar="M")
     c.add_argument("--output-dir", default=None)
     c.add_argument("--dry-run", action="store_true")
     c.set_defaults(func="runbook_lib.cli.report:cmd_reports_clean")
@@ -122,12 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func="runbook_lib.cli.report:cmd_reports_index")
 
     p = sub.add_parser("schedule", help="print (or --install) a systemd timer or cron line")
-    p.add_argument("--every", default="1h", help="interval: 15m, 1h, 1d")
+    p.add_argument("--every", type=every, default="1h", help="interval: 15m, 1h, 1d")
     p.add_argument("--report", default=None, help="report notebook to run")
     p.add_argument("--collect", action="store_true", help="schedule the collector instead")
     p.add_argument("--cron", action="store_true", help="print a cron line instead of systemd units")
     p.add_argument("--install", action="store_true", help="write the units (or crontab entry)")
-    p.add_argument("--timeout", type=int, default=None, metavar="S",
+    p.add_argument("--timeout", type=count(1, 7 * 86400, example="3000"), default=None, metavar="S",
                    help="longest a run may take (default: 90%% of the interval, at most 6 h)")
     p.add_argument("--unit-dir", default=None, metavar="DIR",
                    help="where --install writes units (default: /etc/systemd/system as root, else ~/.config/systemd/user)")

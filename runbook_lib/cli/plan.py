@@ -77,6 +77,8 @@ def cmd_plan(args) -> int:
     result["applied"] = json.loads(log.to_json(orient="records", date_format="iso"))
     result["status"] = log.attrs["status"]
     result["stopped_at"] = log.attrs["stopped_at"]
+    result.update({k: log.attrs[k] for k in ("ran", "skipped", "unchecked")})
+    result["not_touched"] = log.attrs["not_run"]
     result["audit_log"] = str(audit.path)
     if as_json:
         print(json.dumps(redact.mask_obj(result), indent=2, default=str))

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.compose.yamlload import Override
+from runbook_lib.compose.yamlload import MAX_EXPANDED_BYTES_ENV, Override, max_expanded_bytes, read_bounded
 from runbook_lib.exceptions import ComposeError
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -20,7 +20,7 @@ def parse_env_file(path: str | Path, environ: Mapping[str, str] | None = None) -
     path = Path(path)
     env: dict[str, str] = {}
     lookup = dict(environ or {})
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_bounded(path, ".env file").splitlines(), 1):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
@@ -160,26 +160,48 @@ def _substitute(body: str, env: Mapping[str, str], file: str | None, service: st
                        fix=f"set {name} in the environment or in the .env file next to the compose file.")
 
 
-def _interpolate_value(obj: Any, env: Mapping[str, str], file: str, service: str | None, unset: set[str]) -> Any:
+class _Budget:
+    """Characters ``${VAR}`` may still add to one file (a big variable used thousands of times is refused)."""
+
+    def __init__(self, file: str) -> None:
+        self.left, self.file = max_expanded_bytes(), file
+
+    def spend(self, before: str, after: str, service: str | None) -> str:
+        self.left -= max(0, len(after) - len(before))
+        if self.left < 0:
+            raise ComposeError(f"interpolation makes the file larger than {max_expanded_bytes()} characters "
+                               f"(a large variable used many times?).", file=self.file, service=service,
+                               fix=f"use the variable fewer times, or raise {MAX_EXPANDED_BYTES_ENV} if the "
+                                   f"file is trusted.")
+        return after
+
+
+def _interpolate_value(obj: Any, env: Mapping[str, str], file: str, service: str | None, unset: set[str],
+                       budget: _Budget | None = None) -> Any:
     if isinstance(obj, str):
-        return interpolate(obj, env, file=file, service=service, unset=unset) if "$" in obj else obj
+        if "$" not in obj:
+            return obj
+        out = interpolate(obj, env, file=file, service=service, unset=unset)
+        return budget.spend(obj, out, service) if budget is not None else out
     if isinstance(obj, dict):
-        return {k: _interpolate_value(v, env, file, service, unset) for k, v in obj.items()}
+        return {k: _interpolate_value(v, env, file, service, unset, budget) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_interpolate_value(v, env, file, service, unset) for v in obj]
+        return [_interpolate_value(v, env, file, service, unset, budget) for v in obj]
     if isinstance(obj, Override):
-        return Override(_interpolate_value(obj.value, env, file, service, unset))
+        return Override(_interpolate_value(obj.value, env, file, service, unset, budget))
     return obj
 
 
 def interpolate_tree(data: dict, env: Mapping[str, str], file: str, unset: set[str]) -> dict:
-    """Interpolate every string value of a parsed compose file (keys stay as written)."""
+    """Interpolate every string value of a parsed compose file (keys stay as written), within the size ceiling."""
+    budget = _Budget(file)
     out = {}
     for key, value in data.items():
         if key == "services" and isinstance(value, dict):
-            out[key] = {name: _interpolate_value(spec, env, file, str(name), unset) for name, spec in value.items()}
+            out[key] = {name: _interpolate_value(spec, env, file, str(name), unset, budget)
+                        for name, spec in value.items()}
         else:
-            out[key] = _interpolate_value(value, env, file, None, unset)
+            out[key] = _interpolate_value(value, env, file, None, unset, budget)
     return out
 
 

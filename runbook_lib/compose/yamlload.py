@@ -1,18 +1,122 @@
 """Safe YAML loading for compose files: YAML 1.2 scalars, anchors and merge keys, ``!reset``/``!override``.
 
 A fast node builder replaces PyYAML's constructor for the compose subset; it refuses
-duplicate keys (as compose does) and documents that expand past ``MAX_EXPANDED``
-values through aliases ("billion laughs"). Errors are ComposeError naming the file.
+duplicate keys (as compose does). Input is bounded before anything is built:
+
+- a compose (or ``.env``) file larger than ``RUNBOOK_MAX_COMPOSE_BYTES`` (default 8 MiB) is
+  refused unread;
+- the composed node graph is measured as if every alias were expanded ("billion laughs",
+  or one big string aliased thousands of times): more than ``MAX_EXPANDED`` values or
+  ``RUNBOOK_MAX_EXPANDED_BYTES`` (default 32 MiB) of scalar text is refused, in time
+  proportional to the file, before a single value is constructed.
+
+Errors are ComposeError naming the file.
 """
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from runbook_lib.exceptions import ComposeError
+
+MAX_FILE_BYTES_ENV = "RUNBOOK_MAX_COMPOSE_BYTES"
+MAX_EXPANDED_BYTES_ENV = "RUNBOOK_MAX_EXPANDED_BYTES"
+DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_EXPANDED_BYTES = 32 * 1024 * 1024
+MAX_EXPANDED = 2_000_000  # values after alias expansion
+
+
+def _limit(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
+    """A byte ceiling from the environment (a positive whole number), else the default."""
+    raw = (os.environ if environ is None else environ).get(name, "")
+    if not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ComposeError(f"{name}={raw!r} is not a positive number of bytes.",
+                           fix=f"set {name} to a whole number such as {default}, or unset it.")
+    return value
+
+
+def max_file_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The size ceiling of one compose or ``.env`` file (``RUNBOOK_MAX_COMPOSE_BYTES``)."""
+    return _limit(MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES, environ)
+
+
+def max_expanded_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The ceiling of a document's text once aliases and ``${VAR}`` are expanded (``RUNBOOK_MAX_EXPANDED_BYTES``)."""
+    return _limit(MAX_EXPANDED_BYTES_ENV, DEFAULT_MAX_EXPANDED_BYTES, environ)
+
+
+def read_bounded(path: Path, what: str = "compose file") -> str:
+    """The UTF-8 text of ``path``, refusing files over ``max_file_bytes()`` without reading them whole."""
+    cap = max_file_bytes()
+    try:
+        with open(path, "rb") as f:
+            data = f.read(cap + 1)
+    except FileNotFoundError:
+        raise ComposeError(f"{what} not found.", file=str(path),
+                           fix="check the path given with --compose / -f.") from None
+    except OSError as exc:
+        raise ComposeError(f"cannot be read ({exc}).", file=str(path),
+                           fix="check the file's permissions.") from None
+    if len(data) > cap:
+        raise ComposeError(f"the {what} is larger than {cap} bytes; runbook refuses it unread.", file=str(path),
+                           fix=f"check that this is the right file, or raise the ceiling with {MAX_FILE_BYTES_ENV}.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ComposeError(f"cannot be read ({exc}).", file=str(path),
+                           fix="check the file's encoding (UTF-8).") from None
+
+
+class _TooLarge(Exception):
+    def __init__(self, values: int, chars: int, line: int) -> None:
+        super().__init__(values)
+        self.values, self.chars, self.line = values, chars, line
+
+
+def check_expanded_size(root: yaml.Node, max_values: int = MAX_EXPANDED, max_chars: int | None = None) -> None:
+    """Raise _TooLarge when the node graph, with every alias expanded, holds too many values or characters.
+
+    Shared (aliased) nodes are measured once and counted at each use, so the walk is linear in
+    the file while the totals are those of the expanded document. A recursive alias counts once.
+    """
+    cap = max_expanded_bytes() if max_chars is None else max_chars
+    sizes: dict[int, tuple[int, int]] = {}
+
+    def size(node: yaml.Node) -> tuple[int, int]:
+        key = id(node)
+        got = sizes.get(key)
+        if got is not None:
+            return got
+        sizes[key] = (1, 0)  # in progress: a recursive alias counts once
+        if isinstance(node, yaml.ScalarNode):
+            total = (1, len(node.value))
+        else:
+            values, chars = 1, 0
+            children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
+            for child in children:
+                cv, cc = size(child)
+                values, chars = values + cv, chars + cc
+                if values > max_values or chars > cap:
+                    raise _TooLarge(values, chars, node.start_mark.line + 1)
+            total = (values, chars)
+        sizes[key] = total
+        return total
+
+    values, chars = size(root)
+    if values > max_values or chars > cap:
+        raise _TooLarge(values, chars, root.start_mark.line + 1)
+
 
 class Reset:
     """Marker for ``!reset`` (drop the inherited value)."""
@@ -108,7 +212,7 @@ class _NodeBuilder:
     Duplicate keys are refused, as compose does.
     """
 
-    MAX_EXPANDED = 2_000_000  # values after alias expansion ("billion laughs" guard)
+    MAX_EXPANDED = MAX_EXPANDED  # values after alias expansion (a second guard; check_expanded_size runs first)
 
     def __init__(self, loader: Any) -> None:
         self.loader = loader
@@ -196,21 +300,22 @@ class _NodeBuilder:
 
 def read_yaml(path: Path) -> tuple[dict, bool]:
     """Parse one compose file -> (mapping, whether it uses !reset/!override tags)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ComposeError("compose file not found.", file=str(path),
-                           fix="check the path given with --compose / -f.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ComposeError(f"cannot be read ({exc}).", file=str(path),
-                           fix="check the file's permissions and encoding (UTF-8).") from None
+    text = read_bounded(path)
     try:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                check_expanded_size(node)
             data = _NodeBuilder(loader).build(node) if node is not None else None
         finally:
             loader.dispose()
+    except _TooLarge as exc:
+        raise ComposeError(f"excessive aliasing: with its aliases expanded the document reaches {exc.values} values "
+                           f"and {exc.chars} characters by line {exc.line}, past the limits of {MAX_EXPANDED} values "
+                           f"and {max_expanded_bytes()} bytes.", file=str(path),
+                           fix=f"use fewer or smaller anchors, or raise {MAX_EXPANDED_BYTES_ENV} if the file is "
+                               f"trusted.") from None
     except _DuplicateKey as exc:
         raise ComposeError(f"line {exc.line}: key '{exc.key}' is defined twice in the same mapping.",
                            file=str(path), fix="keep one of them (compose refuses duplicate keys).") from None

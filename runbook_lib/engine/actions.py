@@ -40,6 +40,7 @@ import yaml
 from runbook_lib import redact
 from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.engine.connection import engine_target
+from runbook_lib.engine.run_summary import format_summary, run_summary
 from runbook_lib.exceptions import ActionRefused, ParameterError
 
 ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait", "fix", "build", "recreate",
@@ -351,13 +352,13 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
             stopped_at = str(step["service"])
     log = pd.DataFrame(rows, columns=LOG_COLUMNS)
     status = "stopped" if stopped_at else ("dry-run" if dry_run else "complete")
-    skipped = sorted(set(log.loc[log["outcome"] == "not-run", "service"])) if len(log) else []
-    audit.outcome(plan_id, "apply-plan", project or "plan", status,
-                  f"stopped at {stopped_at}; not touched: {', '.join(skipped) or 'none'}" if stopped_at
-                  else f"{len(log)} steps done", {"not_run": skipped}, dry_run=dry_run)
-    say(f"plan {status}" + (f" at {stopped_at}; not touched: {', '.join(skipped) or 'none'}" if stopped_at else ""))
+    summary = run_summary(log, stopped_at)  # exactly what ran, what was skipped, where it stopped
+    text = format_summary(status, summary)
+    audit.outcome(plan_id, "apply-plan", project or "plan", status, redact.mask_text(text), summary, dry_run=dry_run)
+    say(text)
     manual_stop = bool(stopped_at) and len(log) and (log["outcome"] == "manual").any()
-    log.attrs.update({"status": status, "stopped_at": stopped_at, "not_run": skipped,
+    log.attrs.update({"status": status, "stopped_at": stopped_at, "not_run": summary["not_run"],
+                      "ran": summary["ran"], "skipped": summary["skipped"], "unchecked": summary["unchecked"],
                       "audit_log": str(audit.path), "manual": bool(manual_stop)})
     return log
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import urllib.parse
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.exceptions import StoreError
+from runbook_lib.exceptions import StoreCorrupt, StoreError
 from runbook_lib.history.combine import combine_round, isnan
 from runbook_lib.history.debounce import STOPPED, UNKNOWN, Debounce, Thresholds, step
 from runbook_lib.history.interface import HistoryStore
@@ -335,8 +336,7 @@ def open_sqlite(p: Path, *, thresholds: Thresholds | None = None,
         if not p.exists():
             raise StoreError(f"no history store at {p}. Fix: run `runbook collect` first, or pass --store / "
                              f"RUNBOOK_STORE pointing at an existing store.")
-        con = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=busy_timeout_s, isolation_level=None,
-                              check_same_thread=False)
+        con = _open_readonly(p, busy_timeout_s)
     else:
         _writable_or_raise(p)
         try:
@@ -359,6 +359,7 @@ def open_sqlite(p: Path, *, thresholds: Thresholds | None = None,
             migrate(con)
         elif schema_version(con) > SCHEMA_VERSION:
             raise StoreError(f"the history store {p} was written by a newer runbook. Fix: upgrade runbook.")
+        _check_pages(con, p)
     except sqlite3.OperationalError as exc:
         con.close()
         text = str(exc)
@@ -367,7 +368,53 @@ def open_sqlite(p: Path, *, thresholds: Thresholds | None = None,
                              f"--store PATH or RUNBOOK_STORE.") from None
         raise StoreError(f"cannot use the history store {p}: {text}. Fix: check the file (another program may "
                          f"hold it) or choose another path with --store.") from None
+    except sqlite3.DatabaseError as exc:  # SQLITE_CORRUPT / SQLITE_NOTADB: random bytes, a truncated file
+        con.close()
+        raise _corrupt(p, exc) from None
     except BaseException:
         con.close()
         raise
     return SqliteStore(p, con, thresholds or Thresholds(), raw_retention_days, interval_retention_days)
+
+
+def _corrupt(p: Path, exc: BaseException) -> StoreCorrupt:
+    return StoreCorrupt(f"the history store {p} is damaged or is not a runbook store ({exc}). Fix: move it aside "
+                        f"(`mv {p} {p}.damaged`) and let `runbook collect` start a new one, or pass another "
+                        f"--store.")
+
+
+def _check_pages(con: sqlite3.Connection, p: Path) -> None:
+    """Refuse a truncated or damaged file up front (``PRAGMA quick_check``: one pass, no index comparison)."""
+    result = con.execute("PRAGMA quick_check(1)").fetchone()
+    if result and str(result[0]).lower() != "ok":
+        raise _corrupt(p, sqlite3.DatabaseError(str(result[0])))
+
+
+def _open_readonly(p: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    """Read-only connection; in a read-only folder (no ``-shm`` can be made) the file is opened immutable."""
+    uri = f"file:{urllib.parse.quote(str(p))}"
+    con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=busy_timeout_s, isolation_level=None,
+                          check_same_thread=False)
+    try:
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return con
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        if not isinstance(exc, sqlite3.OperationalError):
+            raise _corrupt(p, exc) from None
+        if "unable to open" not in str(exc):
+            raise StoreError(f"cannot use the history store {p}: {exc}. Fix: check the file (another program "
+                             f"may hold it) or choose another path with --store.") from None
+    # WAL mode needs the -shm file beside the store; a read-only folder cannot hold it. Nothing writes a
+    # store in such a folder, so the file is read as it is (immutable: no locks, no -shm).
+    con = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=busy_timeout_s, isolation_level=None,
+                          check_same_thread=False)
+    try:
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        if not isinstance(exc, sqlite3.OperationalError):
+            raise _corrupt(p, exc) from None
+        raise StoreError(f"cannot read the history store {p}: {exc}. Fix: check that this user may read it "
+                         f"(and its folder), or pass another --store.") from None
+    return con

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runbook_lib.exceptions import ParameterError, RunbookError
+from runbook_lib.exceptions import ParameterError, RunbookError, StoreCorrupt
 from runbook_lib.history.store import open_store
 
 WINDOWS = ("1h", "24h", "7d", "30d")
@@ -365,10 +365,15 @@ def with_uptime_24h(table: pd.DataFrame, store_path: str | None = None, project:
     """Add each service's measured 24 h uptime beside its state ("no data" without history).
 
     Reads the store (read-only); returns (table with an ``uptime 24h`` column, note or None).
+    A damaged store sets ``attrs["degraded_reason"]`` (the report is degraded, not failed).
     """
     out = table.copy()
     try:
         store = open_store(store_path, readonly=True)
+    except StoreCorrupt as exc:
+        out["uptime 24h"] = "unavailable"
+        out.attrs["degraded_reason"] = f"history store: {exc}"
+        return out, f"24 h uptime: unavailable ({exc})"
     except RunbookError as exc:
         out["uptime 24h"] = "no data"
         return out, f"24 h uptime: no data ({exc})"

@@ -280,6 +280,7 @@ def build(project: str | None = None, compose_files: list[str] | None = None, en
     up = None
     try:
         up = uptime_report.build(window, store_path=store_path, project=project, config_path=config_path, now=now)
+        degraded.extend(redact.mask_text(r) for r in up.degraded_reasons)
     except Exception as exc:  # noqa: BLE001 - no store yet is normal for a first report
         diag.notes.append(redact.mask_text(f"uptime: {exc}"))
 

@@ -19,7 +19,7 @@ import pandas as pd
 from runbook_lib import config as rconfig, knowledge
 from runbook_lib.analysis import tiers
 from runbook_lib.history import uptime
-from runbook_lib.exceptions import RunbookError
+from runbook_lib.exceptions import RunbookError, StoreCorrupt
 from runbook_lib.history.store import open_store
 
 TABLE_COLUMNS = ["service", "state", "uptime", "available_pct", "degraded_pct", "down_pct", "coverage_pct",
@@ -50,6 +50,7 @@ class UptimeReport:
     now: pd.Timestamp
     store_path: Path | None                      # the store read (None: it could not be opened)
     problems: list[str] = field(default_factory=list)
+    degraded_reasons: list[str] = field(default_factory=list)  # a damaged store (not a missing one)
     table: pd.DataFrame | None = None            # uptime.uptime_table for the window
     incidents: pd.DataFrame | None = None        # uptime.incidents overlapping the window
     latency: pd.DataFrame | None = None          # p50/p95/p99 per service
@@ -133,9 +134,13 @@ def build(window: Any = "24h", store_path: str | Path | None = None, project: st
     now = now or uptime.utcnow()
     start, end = uptime.parse_window(str(window), now)
     problems: list[str] = []
+    degraded: list[str] = []
     store = None
     try:
         store = open_store(store_path, readonly=True)
+    except StoreCorrupt as exc:
+        problems.append(str(exc))
+        degraded.append(f"history store: {exc}")
     except RunbookError as exc:
         problems.append(str(exc))
     try:
@@ -144,7 +149,7 @@ def build(window: Any = "24h", store_path: str | Path | None = None, project: st
         overrides = {}
         problems.append(str(exc))
     if store is None:
-        return UptimeReport(str(window), start, end, now, None, problems)
+        return UptimeReport(str(window), start, end, now, None, problems, degraded)
     try:
         history = read_history(store, start, end, now, project)
     finally:
