@@ -6,6 +6,8 @@ Found via an explicit path, else the ``RUNBOOK_CONFIG`` environment variable, el
     tiers:      {service: infrastructure | application | <custom tier name>}
     probes:     {service: [{kind: http, port: 3001, path: /health, ...}, ...]}
     thresholds: {failure: 3, success: 2, start_period_s: 0}
+    notify:     [{url: slack://…, project:, host:, tier:, min_severity:}]  (checked by runbook_lib.alerts)
+    maintenance: [{service: X, cron: "0 3 * * 0", duration: 30m, reason: …}] (checked by runbook_lib.maintenance)
 
 Unknown keys are errors (a typo must not silently disable an override).
 """
@@ -23,7 +25,7 @@ from runbook_lib.exceptions import ConfigError
 
 ENV_VAR = "RUNBOOK_CONFIG"
 DEFAULT_NAME = "runbook.yaml"
-TOP_LEVEL_KEYS = ("tiers", "probes", "thresholds")
+TOP_LEVEL_KEYS = ("tiers", "probes", "thresholds", "notify", "maintenance")
 DEFAULT_THRESHOLDS: dict[str, int | float] = {"failure": 3, "success": 2, "start_period_s": 0.0}
 _THRESHOLD_TYPES = {"failure": int, "success": int, "start_period_s": float}
 
@@ -36,6 +38,8 @@ class RunbookConfig:
     probes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     thresholds: dict[str, int | float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     path: str | None = None
+    notify: list[Any] = field(default_factory=list)
+    maintenance: list[Any] = field(default_factory=list)
 
 
 def find_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -86,7 +90,17 @@ def parse_config(data: Any, source: str = "runbook config") -> RunbookConfig:
     return RunbookConfig(tiers=_tiers(data.get("tiers"), source),
                          probes=_probes(data.get("probes"), source),
                          thresholds=_thresholds(data.get("thresholds"), source),
-                         path=None if source == "runbook config" else source)
+                         path=None if source == "runbook config" else source,
+                         notify=_listed(data.get("notify"), "notify", source),
+                         maintenance=_listed(data.get("maintenance"), "maintenance", source))
+
+
+def _listed(raw: Any, key: str, source: str) -> list[Any]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: '{key}' must be a list of mappings (see docs/alerts.md).")
+    return list(raw)
 
 
 def _tiers(raw: Any, source: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from runbook_lib.history import uptime as up
 from runbook_lib.history.collector import collect_round, default_probe_func, run_loop
 from runbook_lib.history.export import FORMATS, export_frames, write_frame
 from runbook_lib.history.store import Thresholds, open_store
+from runbook_lib.cli.notify import build_notifier
 
 
 def cmd_collect(args) -> int:
@@ -23,10 +24,12 @@ def cmd_collect(args) -> int:
         raise RunbookError("--interval must be at least 1 (seconds between rounds; the store keeps whole "
                            "seconds), e.g. --interval 60.")
     count = args.count
-    thresholds = Thresholds.from_config(load_config(args.config).thresholds)
+    config = load_config(args.config)
+    thresholds = Thresholds.from_config(config.thresholds)
     store = open_store(args.store, thresholds=thresholds)
     project = args.project
     engine_timeout_s = float(args.engine_timeout or 5.0)
+    notifier = build_notifier(args, config, store.path, engine_timeout_s)
     probe_func = default_probe_func(list(args.compose or []), project, args.config, args.engine_url,
                                     engine_timeout_s)
     stop = threading.Event()
@@ -46,7 +49,7 @@ def cmd_collect(args) -> int:
     try:
         n = run_loop(lambda: collect_round(store, engine_url=args.engine_url, engine_timeout_s=engine_timeout_s,
                                            project=project, probe_func=probe_func, probes=True,
-                                           interval_s=interval_s),
+                                           interval_s=interval_s, notifier=notifier),
                      interval_s, count=count, stop=stop, log=log)
     finally:
         for s, h in old.items():

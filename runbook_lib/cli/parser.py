@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from runbook_lib import __version__
+from runbook_lib.cli.parser_alerts import add_alert_commands
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
@@ -78,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=60.0, metavar="S")
     p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N rounds")
     p.add_argument("--store", default=None, metavar="PATH", help="store path (default: RUNBOOK_STORE or the user data folder)")
+    p.add_argument("--notify", action="append", default=[], metavar="URL",
+                   help="apprise URL to notify on state changes (repeat; also RUNBOOK_NOTIFY, notify: in runbook.yaml)")
     p.set_defaults(func="runbook_lib.cli.history:cmd_collect")
+    add_alert_commands(sub, _compose_args, _engine_args)
 
     p = sub.add_parser("export", help="write raw samples and incidents (parquet or csv)")
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
