@@ -196,3 +196,31 @@ def test_email_through_smtp(tmp_path):
         assert [r[1] for r in n.test()] == [True]
     finally:
         ctl.stop()
+
+
+@pytest.mark.docker
+def test_collector_round_notifies_on_real_container(tmp_path, hook, docker_client, containers, test_label):
+    from runbook_lib.history.collector import collect_round
+    from runbook_lib.history.store import Thresholds, open_store
+
+    c = containers(["sleep", "300"], name="alert-svc", labels={"com.docker.compose.project": "alertp",
+                                                              "com.docker.compose.service": "svc"})
+    store = open_store(tmp_path / "h.sqlite", thresholds=Thresholds(2, 2, 0.0))
+    n = make(tmp_path, [hook.url])
+    try:
+        def rnd(minutes: float):
+            collect_round(store, client=docker_client, label=test_label, probes=False, interval_s=60,
+                          ts=t(minutes), notifier=n)
+        rnd(0)
+        c.stop(timeout=1)
+        rnd(1)
+        rnd(2)
+        assert [m["title"] for m in hook.received] == ["DOWN svc"]
+        c.start()
+        rnd(3)
+        rnd(4)
+        rnd(5)
+        assert [m["title"] for m in hook.received] == ["DOWN svc", "RECOVERED svc"]
+        assert "project: alertp" in hook.received[0]["message"]
+    finally:
+        store.close()

@@ -9,6 +9,7 @@ from runbook_lib import redact, stack as gather_stack
 from runbook_lib.analysis.plan import plan_stack
 from runbook_lib.engine.actions import apply_plan, format_plan
 from runbook_lib.engine.audit import AuditLog
+from runbook_lib.maintenance.windows import refuse_in_window
 
 
 def cmd_plan(args) -> int:
@@ -39,6 +40,7 @@ def cmd_plan(args) -> int:
             print(f"\nDry-run: nothing was changed (recorded in {audit.path}). "
                   "Run `runbook plan --apply` to execute, audited.")
         return 0
+    refuse_in_window(plan["service"].dropna().astype(str) if "service" in plan else [], project, stack.config)
     log = apply_plan(client, plan, catalog, audit, budget_s=args.budget,
                      progress=(lambda m: print(m, file=sys.stderr)) if as_json else print)
     result["applied"] = json.loads(log.to_json(orient="records", date_format="iso"))

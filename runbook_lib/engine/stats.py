@@ -101,7 +101,8 @@ def read_stats(client: Any, containers: Any = None, *, previous: pd.DataFrame | 
         return empty_frame()
     version = _api_version(client)
     one_shot = tuple(int(x) for x in version.split(".")[:2]) >= MIN_ONE_SHOT_API
-    prev = {} if previous is None or previous.empty else previous.set_index("container").to_dict("index")
+    prev = {} if previous is None or previous.empty else \
+        previous.drop_duplicates("container", keep="last").set_index("container").to_dict("index")
     path = _socket_path(_engine_url(client))
     http = None
     if path is not None:

@@ -210,3 +210,14 @@ def carve(intervals: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
             pieces = nxt
         out += [{**r, "start": a, "end": b, "state": st} for a, b, st in pieces]
     return pd.DataFrame(out, columns=intervals.columns)
+
+
+def refuse_in_window(services: Iterable[str], project: str | None, config: Any = None,
+                     db: MaintenanceDB | None = None, now: pd.Timestamp | None = None) -> None:
+    """Raise when any of ``services`` is in a maintenance window now (plan --apply must not touch it)."""
+    t = now or _now()
+    windows = windows_frame(db or MaintenanceDB(), config, t - pd.Timedelta(days=1), t + pd.Timedelta(seconds=1))
+    hits = sorted({s for s in services if in_window(windows, project, s, t)})
+    if hits:
+        raise RunbookError(f"{', '.join(hits)} in a maintenance window: plan --apply refuses to touch them. "
+                           "Fix: wait for the window to end or run `runbook maintenance stop --service NAME`.")
