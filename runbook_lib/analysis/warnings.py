@@ -124,9 +124,10 @@ def unguarded_dependencies(catalog_frame: pd.DataFrame) -> pd.DataFrame:
 
 def early_warnings(*, stats_history: pd.DataFrame | None = None, inventories: pd.DataFrame | None = None,
                    inventory: pd.DataFrame | None = None, catalog_frame: pd.DataFrame | None = None,
-                   timeouts_s: Mapping[str, float] | None = None) -> pd.DataFrame:
+                   timeouts_s: Mapping[str, float] | None = None,
+                   mem_samples: int = DEFAULT_MEM_SAMPLES) -> pd.DataFrame:
     """All early warnings over the frames that are given, one row each."""
-    parts: Iterable[pd.DataFrame] = [oom_risk(stats_history), restart_growth(inventories),
+    parts: Iterable[pd.DataFrame] = [oom_risk(stats_history, samples=mem_samples), restart_growth(inventories),
                                      slow_healthchecks(inventory, timeouts_s), unguarded_dependencies(catalog_frame)]
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else _frame([])

@@ -134,3 +134,12 @@ def read_stats(client: Any, containers: Any = None, *, previous: pd.DataFrame | 
     for col in ("cpu_pct", "mem_pct"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
     return df
+
+
+def records(stats: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame as JSON-safe records (ISO times, None for missing)."""
+    if stats is None or stats.empty:
+        return []
+    out = stats.drop(columns=["cpu_total_ns", "system_cpu_ns"]).astype(object)
+    out["read_at"] = stats["read_at"].map(lambda t: t.isoformat() if not pd.isna(t) else None)
+    return out.where(out.notna(), None).to_dict("records")
