@@ -67,3 +67,15 @@ def test_plan_apply_refused_in_window(tmp_path):
         refuse_in_window(["web", "api"], "shop", None, db=m)
     refuse_in_window(["web"], "shop", None, db=m)
     assert len(windows_frame(m)) == 1
+
+
+def test_uptime_plot_draws_shaded_bands(tmp_path):
+    from runbook_lib.view import plots
+    from runbook_lib.view.resources import maintenance_bands
+    m = db(tmp_path)
+    m.start(["api"], duration="1h", reason="upgrade", now=T0)
+    runs = pd.DataFrame([{"project": "p", "service": "api", "state": "up", "start": T0,
+                          "end": T0 + pd.Timedelta(hours=2), "n_samples": 2, "first_error": None}])
+    fig = maintenance_bands(plots.state_timeline(runs), m.windows())
+    assert [s.type for s in fig.layout.shapes] == ["rect"]
+    assert fig.layout.annotations[-1].text == "maintenance: api"

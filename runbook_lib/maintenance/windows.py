@@ -28,6 +28,7 @@ import pandas as pd
 from croniter import croniter
 
 from runbook_lib import redact
+from runbook_lib.config import load_config
 from runbook_lib.engine.audit import AuditLog, _user
 from runbook_lib.exceptions import ConfigError, RunbookError
 
@@ -221,3 +222,11 @@ def refuse_in_window(services: Iterable[str], project: str | None, config: Any =
     if hits:
         raise RunbookError(f"{', '.join(hits)} in a maintenance window: plan --apply refuses to touch them. "
                            "Fix: wait for the window to end or run `runbook maintenance stop --service NAME`.")
+
+
+def windows_for(config_path: str | None, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Manual and recurring windows overlapping [start, end), for reports (never raises: empty on a fault)."""
+    try:
+        return windows_frame(MaintenanceDB(), load_config(config_path), start, end)
+    except Exception:  # noqa: BLE001 - a broken maintenance file must not break a report
+        return _frame([])
