@@ -137,10 +137,13 @@ def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.Dat
                       root_causes=roots, lint=lint, action_items=items, problems=list(problems or []))
 
 
-def _engine_events(client: Any, start: pd.Timestamp, end: pd.Timestamp) -> list[dict[str, Any]]:
+def _engine_events(client: Any, start: pd.Timestamp, end: pd.Timestamp, project: str | None) -> list[dict[str, Any]]:
     until = min(end, pd.Timestamp.now(tz="UTC"))
+    filters: dict[str, Any] = {"type": "container"}
+    if project:
+        filters["label"] = [f"com.docker.compose.project={project}"]
     return list(client.api.events(since=int(start.timestamp()), until=int(until.timestamp()), decode=True,
-                                  filters={"type": "container"}))
+                                  filters=filters))
 
 
 def build(incident: str | None = None, *, store_path: str | None = None, alerts_db: str | None = None,
@@ -175,7 +178,7 @@ def build(incident: str | None = None, *, store_path: str | None = None, alerts_
     try:
         if stack.engine_ok:
             try:
-                events = _engine_events(stack.client, start, end)
+                events = _engine_events(stack.client, start, end, project or inc["project"] or None)
             except Exception as exc:  # noqa: BLE001
                 problems.append(redact.mask_text(f"engine events not read: {exc}"))
         else:
