@@ -40,7 +40,7 @@ def test_recurring_from_config():
                                          "reason": "vacuum"}]}, source="runbook.yaml")
     w = recurring_windows(cfg.maintenance, T0, T0 + pd.Timedelta(days=14))
     assert sorted(w["service"]) == ["cache", "cache", "db", "db"]
-    assert (w["start"].dt.dayofweek == 6).all() and (w["start"].dt.hour == 3).all()
+    assert (w["start"].dt.day_of_week == 6).all() and (w["start"].dt.hour == 3).all()
     with pytest.raises(ConfigError, match="cron"):
         recurring_windows([{"service": "db", "cron": "every sunday", "duration": "1h"}], T0, T0)
 
