@@ -9,6 +9,7 @@ Nothing here fails for a missing source: it becomes a problem line and the repor
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +154,10 @@ def build(incident: str | None = None, *, store_path: str | None = None, alerts_
     """Read every source for one incident (default: the most recent) and assemble the report."""
     now = now or pd.Timestamp.now(tz="UTC")
     problems: list[str] = []
-    db = AlertsDB(alerts_db or alerts_db_path(resolve_path(store_path)))
+    path = alerts_db or alerts_db_path(resolve_path(store_path))
+    if not os.path.exists(path):
+        return None
+    db = AlertsDB(path)
     try:
         inc = pick_incident(db.incidents(), incident)
         if inc is None:
