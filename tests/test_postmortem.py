@@ -63,3 +63,19 @@ def test_postmortem_of_a_real_incident(tmp_path, docker_client, containers, test
     assert "time to detect" in html and "(applied)" in html and "Action items" in html
     summary = json.loads(res.json.read_text(encoding="utf-8"))
     assert json.dumps(summary).count(inc["id"].iloc[0]) >= 1
+
+
+def test_postmortem_of_a_time_window(tmp_path):
+    from runbook_lib.alerts.outbox import AlertsDB
+    db = AlertsDB(tmp_path / "alerts.sqlite")
+    t0 = pd.Timestamp("2026-01-01T03:00:00Z")
+    iid = db.open_incident("shop", "db", "down", t0, diagnosis={"cause": "disk full", "fix": "grow the volume"})
+    db.mark_sent(iid, t0 + pd.Timedelta(minutes=2))
+    db.close_incident(iid, t0 + pd.Timedelta(minutes=10))
+    db.close()
+    pm = postmortem.build(store_path=str(tmp_path / "none.sqlite3"), alerts_db=str(tmp_path / "alerts.sqlite"),
+                          audit_log=str(tmp_path / "audit.log"), engine_url="unix:///nonexistent.sock",
+                          start="2026-01-01T02:00:00", end="2026-01-01T04:00:00")
+    assert pm.incident["service"] == "db" and pm.metrics["time to detect"] == "2 min 0 s"
+    assert any("grow the volume" in item for item in pm.action_items)
+    assert any("engine not reachable" in p for p in pm.problems)

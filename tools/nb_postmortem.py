@@ -17,6 +17,8 @@ made it possible; action items. Produced by `runbook report postmortem -p incide
     ("params", """
 from typing import Optional
 incident: Optional[str] = None        # incident ID (runbook incidents); None: the most recent
+start: Optional[str] = None           # or a window: start (ISO time or age such as 2h) …
+end: Optional[str] = None             # … and end (ISO time or now)
 store_path: Optional[str] = None      # history store; None: RUNBOOK_STORE or the default
 alerts_db: Optional[str] = None       # alerts database; None: RUNBOOK_ALERTS_DB or beside the store
 audit_log: Optional[str] = None       # audit log; None: RUNBOOK_AUDIT_LOG or the default
@@ -30,7 +32,8 @@ from runbook_lib.view import render
 from runbook_lib.reports import runner as report, postmortem
 
 pm = postmortem.build(incident, store_path=store_path, alerts_db=alerts_db, audit_log=audit_log,
-                      engine_url=engine_url, project=project, compose_files=compose_files, config_path=config_path)
+                      engine_url=engine_url, project=project, compose_files=compose_files, config_path=config_path,
+                      start=start, end=end)
 if pm is None:
     render.banner("No incident recorded: run `runbook collect --notify URL` (see docs/alerts.md).", "warning")
 else:

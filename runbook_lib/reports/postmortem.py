@@ -21,7 +21,7 @@ from runbook_lib.alerts.outbox import default_path as alerts_db_path
 from runbook_lib.analysis.lint import lint_catalog
 from runbook_lib.engine.audit import read_audit
 from runbook_lib.history.store import open_store, resolve_path
-from runbook_lib.history.uptime import fmt_duration
+from runbook_lib.history.uptime import fmt_duration, parse_time
 from runbook_lib.stack import gather
 
 TIMELINE_COLUMNS = ["ts", "source", "service", "what", "who", "outcome"]
@@ -58,6 +58,22 @@ def pick_incident(incidents: pd.DataFrame, incident: str | None = None) -> dict[
         hit = incidents[incidents["id"] == incident]
         return hit.iloc[0].to_dict() if len(hit) else None
     return incidents.sort_values("opened_at").iloc[-1].to_dict()
+
+
+def window_incident(incidents: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+                    project: str | None = None) -> dict[str, Any]:
+    """A pseudo-incident covering [start, end): the incidents opened in it, merged (``-p start -p end``)."""
+    inside = incidents[(incidents["opened_at"] >= start) & (incidents["opened_at"] < end)] \
+        if incidents is not None and len(incidents) else pd.DataFrame(columns=["service", "first_alert_at"])
+    alerts = inside["first_alert_at"].dropna() if len(inside) else pd.Series(dtype=object)
+    first = inside.iloc[0].to_dict() if len(inside) == 1 else {}
+    return {"id": f"{start.isoformat(timespec='seconds')}..{end.isoformat(timespec='seconds')}",
+            "project": project or "", "service": ", ".join(sorted(set(inside["service"]))) or "*",
+            "state": "window", "opened_at": start,
+            "first_failure_at": inside["first_failure_at"].min() if len(inside) else start,
+            "first_alert_at": alerts.min() if len(alerts) else None,
+            "closed_at": inside["closed_at"].max() if len(inside) and inside["closed_at"].notna().all() else end,
+            "root_cause": first.get("root_cause"), "fix": first.get("fix"), "diagnosis": first.get("diagnosis")}
 
 
 def state_changes(intervals: pd.DataFrame) -> pd.DataFrame:
@@ -150,8 +166,8 @@ def _engine_events(client: Any, start: pd.Timestamp, end: pd.Timestamp, project:
 def build(incident: str | None = None, *, store_path: str | None = None, alerts_db: str | None = None,
           audit_log: str | None = None, engine_url: str | None = None, project: str | None = None,
           compose_files: list[str] | None = None, config_path: str | None = None,
-          now: pd.Timestamp | None = None) -> Postmortem | None:
-    """Read every source for one incident (default: the most recent) and assemble the report."""
+          start: Any = None, end: Any = None, now: pd.Timestamp | None = None) -> Postmortem | None:
+    """Read every source for one incident (default: the most recent; ``start``/``end``: a time window)."""
     now = now or pd.Timestamp.now(tz="UTC")
     problems: list[str] = []
     path = alerts_db or alerts_db_path(resolve_path(store_path))
@@ -159,11 +175,17 @@ def build(incident: str | None = None, *, store_path: str | None = None, alerts_
         return None
     db = AlertsDB(path)
     try:
-        inc = pick_incident(db.incidents(), incident)
-        if inc is None:
-            return None
         messages = db.messages()
-        messages = messages[messages["incident"].fillna("").str.contains(inc["id"], regex=False)]
+        if start is not None or end is not None:
+            w0 = parse_time(start or "7d", now)
+            w1 = parse_time(end or "now", now)
+            inc = window_incident(db.incidents(), w0, w1, project)
+            messages = messages[(messages["created_at"] >= w0) & (messages["created_at"] < w1)]
+        else:
+            inc = pick_incident(db.incidents(), incident)
+            if inc is None:
+                return None
+            messages = messages[messages["incident"].fillna("").str.contains(inc["id"], regex=False)]
     finally:
         db.close()
     first = _t(inc.get("first_failure_at")) or _t(inc["opened_at"])
