@@ -224,3 +224,27 @@ def test_collector_round_notifies_on_real_container(tmp_path, hook, docker_clien
         assert "project: alertp" in hook.received[0]["message"]
     finally:
         store.close()
+
+
+def test_early_warnings_notified_once_per_interval(tmp_path, hook):
+    from runbook_lib.analysis.warnings import oom_risk
+    hist = pd.DataFrame([{"service": "api", "project": "shop", "container": "c1", "mem_pct": 95.0 + i,
+                          "mem_bytes": 95 * 2**20, "mem_limit_bytes": 100 * 2**20, "read_at": t(i)} for i in range(3)])
+    n = make(tmp_path, [hook.url], reminder_s=600, warn_func=lambda: oom_risk(hist))
+    n.on_round(t(0), states([("api", "up")]))
+    n.on_round(t(1), states([("api", "up")]))
+    assert [m["title"] for m in hook.received] == ["WARNING api: oom_risk"]
+    assert "OOM kill is near" in hook.received[0]["message"]
+    n.on_round(t(11), states([("api", "up")]))
+    assert len(hook.received) == 2
+
+
+@pytest.mark.docker
+def test_warning_source_reads_real_engine(docker_client, containers, test_label):
+    from runbook_lib.alerts.early import WarningSource
+    containers(["sleep", "300"], name="warn-src", labels={"com.docker.compose.project": "warnp",
+                                                         "com.docker.compose.service": "w"})
+    src = WarningSource(project="warnp")
+    first, second = src(), src()
+    assert first.empty and second.empty  # healthy, far from its limit
+    assert len(src.stats_history) == 2 and src.stats_history[-1]["error"].isna().all()

@@ -50,6 +50,7 @@ class Notifier:
     tiers: Mapping[str, str] = field(default_factory=dict)
     report_link: str | None = None
     sender: SendFunc = targets_mod.send
+    warn_func: Callable[[], pd.DataFrame] | None = None  # early warnings of this round (alerts.early)
 
     # ---- the collector's hook
     def on_round(self, ts: Any, states: pd.DataFrame) -> list[int]:
@@ -57,6 +58,8 @@ class Notifier:
         ts = pd.Timestamp(ts)
         try:
             queued = self._update(ts, states)
+            if self.warn_func is not None:
+                queued += self._warnings(ts, self.warn_func())
         except Exception as exc:  # noqa: BLE001 - alerts never stop the collector
             queued = []
             print(redact.mask_text(f"runbook alerts: round skipped ({type(exc).__name__}: {exc})"), flush=True)
@@ -102,6 +105,21 @@ class Notifier:
                                   f"{item['state'].upper()} {item['key'][1]}",
                                   self._body(item["key"], item["state"], item["since"], inc), ts)
         return queued
+
+    def _warnings(self, ts: pd.Timestamp, warnings: pd.DataFrame) -> list[int]:
+        """One message per (service, warning kind), again only after ``reminder_s``; none in maintenance."""
+        out: list[int] = []
+        for w in ([] if warnings is None else warnings.to_dict("records")):
+            key = (str(w.get("project") or ""), str(w["service"]))
+            if self.suppressed is not None and self.suppressed(key[0], key[1], ts):
+                continue
+            if not self.db.warning_due(f"{key[0]}/{key[1]}/{w['kind']}", ts, self.reminder_s):
+                continue
+            body = "\n".join([f"service: {key[1]}", f"project: {key[0] or '-'}", f"host: {self.host}",
+                              f"warning: {w['message']}", f"fix: {w['fix']}"])
+            out += [self.db.enqueue(t.key, "warning", f"WARNING {key[1]}: {w['kind']}", body, ts)
+                    for t in self._matching(key, "warning")]
+        return out
 
     def _causes(self) -> list[dict[str, Any]]:
         if self.diagnose is None:

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     incident TEXT, title TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);
+CREATE TABLE IF NOT EXISTS warnings_sent (key TEXT PRIMARY KEY, last_sent_at INTEGER NOT NULL);
 """
 
 
@@ -99,6 +100,14 @@ class AlertsDB:
         for col in ("opened_at", "first_failure_at", "first_alert_at", "last_sent_at", "closed_at"):
             df[col] = pd.to_datetime(df[col], unit="s", utc=True)
         return df
+
+    def warning_due(self, key: str, ts: Any, every_s: float) -> bool:
+        """True (and recorded) when warning ``key`` was not sent in the last ``every_s`` seconds."""
+        row = self.con.execute("SELECT last_sent_at FROM warnings_sent WHERE key=?", (key,)).fetchone()
+        if row is not None and _sec(ts) - row[0] < every_s:
+            return False
+        self.con.execute("INSERT OR REPLACE INTO warnings_sent VALUES (?, ?)", (key, _sec(ts)))
+        return True
 
     # ---- outbox
     def enqueue(self, target_key: str, kind: str, title: str, body: str, ts: Any, incident: str | None = None) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib.alerts import notifier_from_config
+from runbook_lib.alerts.early import WarningSource
 from runbook_lib.alerts.notify import Notifier, diagnose_func
 from runbook_lib.alerts.outbox import AlertsDB
 from runbook_lib.alerts.outbox import default_path as alerts_db_path
@@ -31,7 +32,8 @@ def build_notifier(args: Any, config: Any, store_path: Any, engine_timeout_s: fl
                                 diagnose=diagnose_func(args.engine_url, project=args.project,
                                                        compose_files=list(args.compose or []), config=config,
                                                        engine_timeout_s=engine_timeout_s),
-                                report_link=os.environ.get("RUNBOOK_REPORT_URL"))
+                                report_link=os.environ.get("RUNBOOK_REPORT_URL"),
+                                warn_func=WarningSource(args.engine_url, args.project, engine_timeout_s))
 
 
 def cmd_notify_test(args) -> int:
