@@ -79,3 +79,19 @@ def test_postmortem_of_a_time_window(tmp_path):
     assert pm.incident["service"] == "db" and pm.metrics["time to detect"] == "2 min 0 s"
     assert any("grow the volume" in item for item in pm.action_items)
     assert any("engine not reachable" in p for p in pm.problems)
+
+
+def test_snapshot_evidence_shown(tmp_path):
+    from runbook_lib.alerts.outbox import AlertsDB
+    db = AlertsDB(tmp_path / "alerts.sqlite")
+    t0 = pd.Timestamp("2026-01-01T03:00:00Z")
+    db.open_incident("shop", "db", "down", t0, diagnosis={"service": "db", "cause": "disk full", "fix": "grow it",
+                                                          "evidence": ["FATAL: could not write: No space left"]})
+    inc = db.incidents().iloc[0].to_dict()
+    db.close()
+    empty = pd.DataFrame(columns=["service", "state", "start", "first_error"])
+    pm = postmortem.assemble(inc, intervals=empty, audit=pd.DataFrame(columns=["ts"]),
+                             messages=pd.DataFrame(columns=["sent_at", "created_at", "kind", "title", "status"]),
+                             events=[], lint=None, dependents={"db": {"api"}}, now=t0 + pd.Timedelta(hours=1))
+    assert "No space left" in pm.root_causes["evidence"].iloc[0]
+    assert pm.affected["service"].tolist() == ["db", "api"] and pm.metrics["status"] == "open"

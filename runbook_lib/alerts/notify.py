@@ -241,7 +241,11 @@ def diagnose_func(engine_url: str | None = None, *, project: str | None = None,
         found = gather(engine_url, project=project, compose_files=list(compose_files), config=config,
                        engine_timeout_s=engine_timeout_s)
         try:
-            return root_cause_summary(run_diagnosis(found, tail_lines=100).findings)
+            findings = run_diagnosis(found, tail_lines=100).findings
+            evidence = {str(r["service"]): [str(x) for x in (r.get("evidence") or [])][:20]
+                        for r in findings.to_dict("records") if r.get("root_cause")}
+            # the snapshot keeps the evidence: logs and containers may be gone by the postmortem
+            return [{**c, "evidence": evidence.get(c["service"], [])} for c in root_cause_summary(findings)]
         finally:
             if found.client is not None:
                 found.client.close()

@@ -141,7 +141,8 @@ def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.Dat
                             [{"service": d, "role": "depends on it"} for d in deps], columns=["service", "role"])
     roots = pd.DataFrame([{"service": diag.get("service") or service, "cause": incident.get("root_cause") or
                            "not diagnosed when the incident opened", "fix": incident.get("fix") or "",
-                           "category": diag.get("category") or ""}])
+                           "category": diag.get("category") or "",
+                           "evidence": "\n".join(diag.get("evidence") or [])}])
     lint = lint if lint is not None else pd.DataFrame()
     items = [f"Fix the root cause of {service}: {incident['fix']}"] if incident.get("fix") else []
     if alert_at is None:
