@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib import redact
+from runbook_lib.cli.notify import build_notifier
 from runbook_lib.config import load_config
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.history import uptime as up
 from runbook_lib.history.collector import collect_round, default_probe_func, run_loop
 from runbook_lib.history.export import FORMATS, export_frames, write_frame
 from runbook_lib.history.store import Thresholds, open_store
-from runbook_lib.cli.notify import build_notifier
 
 
 def cmd_collect(args) -> int:

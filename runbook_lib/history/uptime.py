@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from runbook_lib.exceptions import ParameterError
-from runbook_lib.maintenance.windows import carve
 from runbook_lib.history.store import (STATE_CODES, STATE_NAMES, Debounce, Thresholds, step)
+from runbook_lib.maintenance.windows import carve
 
 WINDOWS = ("1h", "24h", "7d", "30d")
 _UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
