@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import standins as S  # noqa: E402
 from servers import TcpBlackhole  # noqa: E402
 
-from runbook_lib.probes import protocols as probe_kinds# noqa: E402,F401 - registers the kinds
-from runbook_lib.probes.runner import ProbeSpec, probe_once, run_round  # noqa: E402
+from runbook_lib.probes.runner import probe_once, run_round  # noqa: E402
+from runbook_lib.probes.spec import ProbeSpec  # noqa: E402
 
 REPEAT = 30
 

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from runbook_lib.probes import runner as probes# noqa: E402
-from runbook_lib.probes.runner import ProbeSpec  # noqa: E402
+from runbook_lib.probes import runner  # noqa: E402
+from runbook_lib.probes.spec import ProbeSpec  # noqa: E402
 from servers import TcpBlackhole, free_port, wait_port  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def make_specs(http_port: int, redis_port: int, password: str, blackhole_port: i
 
 def sequential(specs: list[ProbeSpec]) -> list[dict]:
     """The reference: the same probes one after another (each with its own timeout)."""
-    return [probes.probe_once(s) for s in specs]
+    return [runner.probe_once(s) for s in specs]
 
 
 def measure(fn, *args) -> tuple[float, float, object]:
@@ -86,12 +86,12 @@ def main() -> int:
     try:
         answering, holes = make_specs(http_port, redis_port, password, hole.port)
         round50 = answering + holes
-        probes.run_round(answering[:3])  # warm imports (httpx, redis) outside the timings
+        runner.run_round(answering[:3])  # warm imports (httpx, redis) outside the timings
 
         results = []
         walls, cpus = [], []
         for _ in range(args.rounds):
-            w, c, df = measure(probes.run_round, round50)
+            w, c, df = measure(runner.run_round, round50)
             walls.append(w)
             cpus.append(c)
         states = df["state"].value_counts().to_dict()
@@ -105,7 +105,7 @@ def main() -> int:
 
         cpu40, wall40 = [], []
         for _ in range(max(args.rounds, 10)):
-            w, c, df40 = measure(probes.run_round, answering)
+            w, c, df40 = measure(runner.run_round, answering)
             cpu40.append(c)
             wall40.append(w)
         results.append(("ours: 40 answering probes", 40, statistics.median(wall40), min(wall40),

@@ -29,6 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from runbook_lib.history import debounce as db
+from runbook_lib.history import sqlite_store
 from runbook_lib.history import store as st# noqa: E402
 
 T0 = 1_790_000_000 // 3600 * 3600  # a round hour, epoch seconds
@@ -44,26 +46,26 @@ def generate(days: int, services: int, seed: int = 7) -> tuple[np.ndarray, np.nd
     """
     rng = np.random.default_rng(seed)
     n = days * 1440
-    raw = np.full((n, services), st.UP, dtype=np.int8)
+    raw = np.full((n, services), db.UP, dtype=np.int8)
     for s in range(services):
         for _ in range(rng.poisson(3 * days / 30)):  # incidents
             a = rng.integers(0, n)
-            raw[a:a + max(1, int(rng.exponential(12))), s] = st.DOWN
+            raw[a:a + max(1, int(rng.exponential(12))), s] = db.DOWN
         for _ in range(rng.poisson(6 * days / 30)):  # flapping bursts: isolated failures
             a = rng.integers(0, n - 20)
-            raw[a:a + 20:3, s] = st.DOWN
+            raw[a:a + 20:3, s] = db.DOWN
         for _ in range(rng.poisson(2 * days / 30)):  # degraded spells
             a = rng.integers(0, n)
-            raw[a:a + int(rng.exponential(30)) + 1, s] = st.DEGRADED
+            raw[a:a + int(rng.exponential(30)) + 1, s] = db.DEGRADED
         if rng.random() < 0.1:  # a maintenance stop
             a = rng.integers(0, n)
-            raw[a:a + 45, s] = st.STOPPED
+            raw[a:a + 45, s] = db.STOPPED
     for _ in range(max(1, days // 10)):  # engine unreachable for a few rounds
         a = rng.integers(0, n)
-        raw[a:a + 3, :] = st.UNKNOWN
+        raw[a:a + 3, :] = db.UNKNOWN
     base = rng.uniform(0.5, 40.0, size=services)
     lat = (base[None, :] * rng.lognormal(0.0, 0.35, size=(n, services))).astype(np.float32)
-    err = np.where(raw == st.DOWN, rng.integers(0, 8, size=(n, services)), -1).astype(np.int8)
+    err = np.where(raw == db.DOWN, rng.integers(0, 8, size=(n, services)), -1).astype(np.int8)
     return raw, lat, err
 
 
@@ -91,7 +93,7 @@ def ingest_ours(path: Path, raw: np.ndarray, lat: np.ndarray, err: np.ndarray, m
             s.close()
             s, mode = st.open_store(path, synchronous="FULL"), "FULL"
         rows = [{"project": "bench", "service": names[i], "raw": int(raw[r, i]),
-                 "latency_ms": float(lat[r, i]) if raw[r, i] in (st.UP, st.DEGRADED) else None,
+                 "latency_ms": float(lat[r, i]) if raw[r, i] in (db.UP, db.DEGRADED) else None,
                  "error": ERRORS[err[r, i]] if err[r, i] >= 0 else None, "started_ts": None}
                 for i in range(services)]
         t = time.perf_counter()
@@ -126,7 +128,7 @@ def ingest_reference(path: Path, raw: np.ndarray, lat: np.ndarray, err: np.ndarr
             iso = dt.datetime.fromtimestamp(T0 + r * STEP_S, dt.timezone.utc).isoformat()
             for i in range(services):
                 code = int(raw[r, i])
-                batch.append((iso, names[i], st.STATE_NAMES[code], float(lat[r, i]),
+                batch.append((iso, names[i], db.STATE_NAMES[code], float(lat[r, i]),
                               ERRORS[err[r, i]] if err[r, i] >= 0 else None))
         con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", batch)
         con.commit()
@@ -205,7 +207,7 @@ def main() -> int:
             ref = ingest_reference(work / "reference.sqlite3", raw, lat, err)
             ref_q = cold(COLD_REF, str(work / "reference.sqlite3"))
         print()
-        print(f"| metric | ours (WAL store: runs + {st.DEFAULT_RAW_RETENTION_DAYS:g} d raw) | reference (raw rows) "
+        print(f"| metric | ours (WAL store: runs + {sqlite_store.DEFAULT_RAW_RETENTION_DAYS:g} d raw) | reference (raw rows) "
               f"| goal |")
         print("|---|---|---|---|")
         print(f"| samples ingested | {n:,} | {n:,} | |")

@@ -1,7 +1,6 @@
 """Shared fixtures: a real Docker engine, the busybox test image, labelled containers."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -11,23 +10,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dockerenv  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = (REPO.parent / "shared" / "fixtures" / "vextrus-erp")
-
-
-def _fixtures_dir() -> Path:
-    env = os.environ.get("RUNBOOK_FIXTURES")
-    if env:
-        return Path(env)
-    return FIXTURES
+FIXTURES = REPO / "tests" / "fixtures" / "ledgerline-erp"
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """The vextrus-erp fixture folder (../shared/fixtures/vextrus-erp)."""
-    d = _fixtures_dir()
-    if not d.exists():
-        pytest.fail(f"fixture folder {d} missing: set RUNBOOK_FIXTURES")
-    return d
+    """The project's own compose fixture (tests/fixtures/ledgerline-erp, see its README)."""
+    if not FIXTURES.is_dir():
+        pytest.fail(f"fixture folder {FIXTURES} missing: it ships with the repository")
+    return FIXTURES
 
 
 @pytest.fixture(scope="session")

@@ -201,7 +201,8 @@ def test_email_through_smtp(tmp_path):
 @pytest.mark.docker
 def test_collector_round_notifies_on_real_container(tmp_path, hook, docker_client, containers, test_label):
     from runbook_lib.history.collector import collect_round
-    from runbook_lib.history.store import Thresholds, open_store
+    from runbook_lib.history.debounce import Thresholds
+    from runbook_lib.history.store import open_store
 
     c = containers(["sleep", "300"], name="alert-svc", labels={"com.docker.compose.project": "alertp",
                                                               "com.docker.compose.service": "svc"})

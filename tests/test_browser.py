@@ -125,8 +125,8 @@ def _report_kinds() -> list[str]:
 
 
 def _params_for(kind: str, stack: dict) -> dict:
-    from runbook_lib.reports import runner as report
-    declared = report.declared_parameters(report.notebook_path(kind))
+    from runbook_lib.reports import params, runner as report
+    declared = params.declared_parameters(report.notebook_path(kind))
     want = {"project": stack["project"], "compose_files": [str(stack["compose"])],
             "store_path": str(stack["tmp"] / "store.sqlite"), "audit_log": str(stack["tmp"] / "audit.log"),
             "service": "web", "run_probes": False}

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from runbook_lib.history import collector
+from runbook_lib.history import debounce as db
 from runbook_lib.history import store as st
 from runbook_lib.history import uptime as up
 
@@ -23,7 +24,7 @@ T0 = pd.Timestamp("2026-11-20T00:00:00Z")
 @pytest.mark.docker
 def test_stop_and_start_between_rounds_gives_one_incident(docker_client, containers, test_label, tmp_path):
     c = containers(["sleep", "3600"], name="collect")
-    with st.open_store(tmp_path / "h.sqlite3", thresholds=st.Thresholds(3, 2)) as s:
+    with st.open_store(tmp_path / "h.sqlite3", thresholds=db.Thresholds(3, 2)) as s:
         def rnd(i: int) -> collector.RoundResult:
             return collector.collect_round(s, client=docker_client, label=test_label, probes=False,
                                            interval_s=60, ts=T0 + pd.Timedelta(minutes=i))

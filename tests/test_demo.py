@@ -141,11 +141,12 @@ def test_demo_down_removes_only_demo_labelled(docker_client, busybox_image, test
 def test_demo_infrastructure_answers_the_native_probes(docker_client, demo_stack):
     """postgres (SELECT 1), redis (PING) and kafka (ApiVersions + Metadata) are up on the demo:
     real servers copied from the host where it has them, a Kafka wire-protocol responder."""
-    from runbook_lib.probes import runner as probes
+    from runbook_lib.probes.stack_round import probe_stack
+    from runbook_lib.stack import gather
 
     if demo.host_postgres() is None or demo.host_redis() is None:
         pytest.skip("postgresql / redis-server not installed on this host (scripts/test-deps.sh installs them)")
-    res = probes.probe_stack(project=demo_stack["project"], client=docker_client, timeout_s=10)
+    res = probe_stack(gather(project=demo_stack["project"], client=docker_client), timeout_s=10)
     rows = res.rows
     native = {r["service"]: r for _, r in rows[rows["kind"].isin(["postgres", "redis", "kafka"])].iterrows()}
     assert set(native) == {"postgres", "redis", "kafka"}
@@ -174,7 +175,8 @@ def test_demo_server_images_are_cached_by_recipe(docker_client, demo_stack):
 
 def test_demo_redis_stand_in_speaks_resp(docker_client, test_label):
     """Without redis-server in the image the redis service runs a RESP stand-in the probe accepts."""
-    from runbook_lib.probes import runner as probes
+    from runbook_lib.probes import runner
+    from runbook_lib.probes.spec import ProbeSpec
 
     key, val = test_label.split("=", 1)
     demo.ensure_image(docker_client)
@@ -185,17 +187,17 @@ def test_demo_redis_stand_in_speaks_resp(docker_client, test_label):
                                      environment={"REDIS_PASSWORD": demo.DEMO_REDIS_PASSWORD},
                                      ports={"6379/tcp": ("127.0.0.1", port)}, labels={key: val})
     try:
-        spec = probes.ProbeSpec(service="redis", kind="redis", host="127.0.0.1", port=port,
+        spec = ProbeSpec(service="redis", kind="redis", host="127.0.0.1", port=port,
                                 options={"password": demo.DEMO_REDIS_PASSWORD}, timeout_s=5)
         for _ in range(20):
-            row = probes.run_round([spec]).iloc[0]
+            row = runner.run_round([spec]).iloc[0]
             if row["state"] == "up":
                 break
             import time
             time.sleep(0.25)
         assert row["state"] == "up" and row["reply"] == "PONG", row.to_dict()
-        bad = probes.ProbeSpec(service="redis", kind="redis", host="127.0.0.1", port=port,
+        bad = ProbeSpec(service="redis", kind="redis", host="127.0.0.1", port=port,
                                options={"password": "wrong-password"}, timeout_s=5)
-        assert probes.run_round([bad]).iloc[0]["state"] == "down"
+        assert runner.run_round([bad]).iloc[0]["state"] == "down"
     finally:
         c.remove(force=True)

@@ -5,15 +5,17 @@ import pandas as pd
 import pytest
 
 from runbook_lib import cli
+from runbook_lib.history import debounce as db
+from runbook_lib import redact
 from runbook_lib.history import store as st
 
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")
 
 
 def _fill(path):
-    with st.open_store(path, thresholds=st.Thresholds(1, 1)) as s:
+    with st.open_store(path, thresholds=db.Thresholds(1, 1)) as s:
         for i, c in enumerate("SSSFFSSS"):
-            raw = st.UP if c == "S" else st.DOWN
+            raw = db.UP if c == "S" else db.DOWN
             err = "redis: NOAUTH password=sup3rs3cret <img src=x onerror=alert(1)>" if c == "F" else None
             s.write_states(T0 + pd.Timedelta(minutes=i), [{"project": "p", "service": "cache", "raw": raw,
                                                            "latency_ms": 0.7, "error": err, "started_ts": None}])
@@ -35,7 +37,7 @@ def test_export_writes_samples_and_incidents(tmp_path, fmt, capsys):
     assert len(samples) == 8 and set(samples["state"]) == {"up", "down"}
     assert len(inc) == 1 and inc.loc[0, "duration_s"] == 120
     text = "".join(p.read_bytes().decode("latin-1") for p in out.iterdir())
-    assert "sup3rs3cret" not in text and st.redact.MASK in text if fmt == "csv" else "sup3rs3cret" not in text
+    assert "sup3rs3cret" not in text and redact.MASK in text if fmt == "csv" else "sup3rs3cret" not in text
 
 
 def test_export_refuses_bad_range_and_missing_store(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Compose lint over the vextrus-erp fixture files (including archive/) and small hand-written cases."""
+"""Compose lint over the ledgerline-erp fixture files (including archive/) and small hand-written cases."""
 from __future__ import annotations
 
 import textwrap
@@ -13,8 +13,9 @@ from runbook_lib.compose.catalog import load_catalog
 from runbook_lib.exceptions import ConfigError
 from runbook_lib.analysis.lint import LINT_COLUMNS, lint_catalog, lint_files
 
-FIXTURE_SECRETS = ("vextrus_dev_2024", "vextrus_redis_2024", "vextrus_jwt_access_secret_dev_2024",
-                   "vextrus_jwt_refresh_secret_dev_2024", "vextrus_minio_2024", "vextrus_grafana_2024")
+FIXTURE_SECRETS = ("ledgerline_pg_2025", "ledgerline_redis_2025", "ledgerline_jwt_access_2025",
+                   "ledgerline_jwt_refresh_2025", "ledgerline_minio_2025", "ledgerline_grafana_2025",
+                   "ledgerline_rabbit_2025", "ledgerline_pgadmin_2025", "ledgerline_elastic_2025")
 
 
 def _lint_yaml(tmp_path: Path, text: str, name: str = "docker-compose.yml") -> pd.DataFrame:
@@ -58,17 +59,22 @@ def test_fixture_localhost_findings(main_findings):
 
 def test_fixture_healthcheck_findings(main_findings):
     missing = _rows(main_findings, "dependency-without-healthcheck")
-    assert {"zookeeper", "traefik", "auth", "temporal", "signoz-otel-collector", "signoz-clickhouse"} <= \
+    assert {"zookeeper", "auth", "workflow", "rules-engine", "mailhog", "signoz-otel-collector"} <= \
         set(missing["service"])
+    assert not {"postgres", "kafka", "traefik", "temporal", "master-data"} & set(missing["service"])  # they have one
+    # a one-shot job awaited with service_completed_successfully has no readiness to check
+    assert "db-migrate" not in set(missing["service"])
     zk = missing[missing["service"] == "zookeeper"].iloc[0]
     assert "kafka depends on it" in zk["message"] and "ruok" in zk["fix"]
     otel = missing[missing["service"] == "signoz-otel-collector"].iloc[0]
-    assert otel["severity"] == "high"  # four services wait on it
+    assert otel["severity"] == "high"  # every app of the x-nest-app anchor waits on it
+    assert missing[missing["service"] == "auth"].iloc[0]["severity"] == "medium"  # only api-gateway waits
     loose = _rows(main_findings, "depends-on-not-healthy")
     keys = set(zip(loose["service"], loose["key"]))
-    assert ("auth", "depends_on.postgres") in keys and ("kafka-ui", "depends_on.kafka") in keys
-    # finance already waits with condition: service_healthy
-    assert not _rows(loose, "depends-on-not-healthy", "finance").shape[0]
+    assert ("auth", "depends_on.postgres") in keys and ("adminer", "depends_on.postgres") in keys
+    # finance and kafka-ui already wait with condition: service_healthy
+    assert not {("finance", "depends_on.postgres"), ("finance", "depends_on.eventstore"),
+                ("kafka-ui", "depends_on.kafka")} & keys
     assert "condition: service_healthy" in loose.iloc[0]["fix"]
 
 

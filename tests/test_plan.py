@@ -155,7 +155,7 @@ def test_plan_of_500_services_is_ordered():
     assert all(wave[d["service"]] < wave[s] for s in names for d in deps[s])
 
 
-# -- the real stack (../shared/fixtures/vextrus-erp) ------------------------------------
+# -- the fixture stack (tests/fixtures/ledgerline-erp) ------------------------------------
 
 def _fixture_sets(root):
     files = sorted(root.rglob("*.yml"))
@@ -189,7 +189,7 @@ def test_fixture_postgres_oom_is_the_one_root_cause(fixtures_dir):
     status = expected_vs_actual(cat, inv, project="vextrus")
     roots = status[status["root_cause"]]
     assert list(roots["service"]) == ["postgres"] and "OOM killed" in roots.iloc[0]["detail"]
-    assert {"auth", "temporal", "traefik", "api-gateway"} <= set(roots.iloc[0]["blocks"])
+    assert {"auth", "temporal", "db-migrate", "api-gateway"} <= set(roots.iloc[0]["blocks"])
     plan = recovery_plan(cat, status, project="vextrus")
     assert _steps(plan) == [(1, "postgres", "start", None), (1, "postgres", "wait", "healthy")]
     assert plan.iloc[1]["timeout_s"] == 10 * 5 + 5  # interval * retries + timeout from its healthcheck

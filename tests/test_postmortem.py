@@ -10,7 +10,8 @@ from runbook_lib.analysis.plan import STEP_COLUMNS
 from runbook_lib.engine.actions import apply_plan
 from runbook_lib.engine.audit import AuditLog
 from runbook_lib.history.collector import collect_round
-from runbook_lib.history.store import Thresholds, open_store
+from runbook_lib.history.debounce import Thresholds
+from runbook_lib.history.store import open_store
 from runbook_lib.reports import postmortem
 from runbook_lib.reports import runner as report
 from test_alerts import Webhook, make

@@ -83,33 +83,37 @@ def test_probe_config_adds_probe(tmp_path, http_stub, postgres_server, redis_ser
 
 
 def test_probe_stack_for_collector_and_summary(tmp_path, postgres_server, redis_server, http_stub):
-    from runbook_lib.probes import derive as probe_derive
-    from runbook_lib.probes import runner as probes
+    from runbook_lib.history.collector import default_probe_func
+    from runbook_lib.probes import rows as probe_rows
+    from runbook_lib.probes import stack_round
+    from runbook_lib.stack import gather
     f = _compose(tmp_path, postgres_server, redis_server, http_stub)
-    rows, notes = probe_derive.probe_stack(compose_files=[str(f)], timeout_s=2.0)
-    assert list(rows.columns) == probes.PROBE_COLUMNS
+    rows, notes = default_probe_func([str(f)], None, None, None, 5.0)()
+    assert list(rows.columns) == probe_rows.PROBE_COLUMNS
     assert set(rows[rows["kind"] != "docker"]["state"]) == {"up"}
-    res = probes.probe_stack(compose_files=[str(f)], engine_url="unix:///nonexistent/docker.sock",
-                             engine_timeout_s=1.0)
+    res = stack_round.probe_stack(gather("unix:///nonexistent/docker.sock", compose_files=[str(f)],
+                                         engine_timeout_s=1.0))
     assert not res.engine_ok
-    summary = probes.stack_summary(res)
+    summary = stack_round.stack_summary(res)
     assert summary["status"] == "degraded" and summary["degraded_reasons"]
     assert summary["probes_by_state"]["up"] == 3  # published endpoints still probed
     assert summary["endpoint_audit"]["standard_path"] == "/health"
 
 
 def test_discovery_cache_pins_working_path(tmp_path, postgres_server, redis_server, http_stub):
-    from runbook_lib.probes import runner as probes
+    from runbook_lib.probes.discovery import DiscoveryCache
+    from runbook_lib.probes.stack_round import probe_stack
+    from runbook_lib.stack import gather
     f = _compose(tmp_path, postgres_server, redis_server, http_stub)
-    cache: dict = {}
-    first = probes.probe_stack(compose_files=[str(f)], discovery_cache=cache)
+    cache = DiscoveryCache()
+    first = probe_stack(gather(compose_files=[str(f)]), discovery=cache)
     assert len([s for s in first.specs if s.service == "api"]) == 5
-    assert list(cache.values()) == ["/health"]
-    second = probes.probe_stack(compose_files=[str(f)], discovery_cache=cache)
+    assert list(cache.paths.values()) == ["/health"]
+    second = probe_stack(gather(compose_files=[str(f)]), discovery=cache)
     api = [s for s in second.specs if s.service == "api"]
     assert [s.path for s in api] == ["/health"] and api[0].options["pinned"]
     assert second.rows[second.rows["service"] == "api"].iloc[0]["state"] == "up"
     http_stub.routes.pop("/health")  # the pinned path stops answering → rediscover next round
-    third = probes.probe_stack(compose_files=[str(f)], discovery_cache=cache)
+    third = probe_stack(gather(compose_files=[str(f)]), discovery=cache)
     assert third.rows[third.rows["service"] == "api"].iloc[0]["state"] == "down"
-    assert cache == {}
+    assert cache.paths == {}

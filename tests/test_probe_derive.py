@@ -1,4 +1,4 @@
-"""Zero-configuration derivation over the real vextrus-erp compose files (pure, no engine)."""
+"""Zero-configuration derivation over the ledgerline-erp fixture compose files (pure, no engine)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -6,9 +6,10 @@ import pytest
 
 from runbook_lib.compose import catalog as compose
 from runbook_lib.probes import derive as probe_derive
+from runbook_lib.probes import discovery
 from runbook_lib.config import parse_config
 from runbook_lib.probes.derive import derive_probes, image_kind
-from runbook_lib.probes.runner import ProbeSpec
+from runbook_lib.probes.spec import ProbeSpec, specs_frame
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +70,19 @@ def test_published_ports_map_to_loopback_host_port(catalog):
 
 def test_redis_password_from_requirepass_never_in_target(catalog):
     redis = [s for s in derive_probes(catalog, None) if s.kind == "redis"][0]
-    assert redis.options["password"] == "vextrus_redis_2024"
-    assert "vextrus_redis_2024" not in redis.target
-    assert "vextrus_redis_2024" not in probe_derive.specs_frame([redis]).to_json()
+    assert redis.options["password"] == "ledgerline_redis_2025"
+    assert "ledgerline_redis_2025" not in redis.target
+    assert "ledgerline_redis_2025" not in specs_frame([redis]).to_json()
 
 
-def test_postgres_credentials_from_own_env_or_clients(complete, catalog):
+def test_postgres_credentials_from_own_env_or_clients(complete, catalog, fixtures_dir):
     pg = [s for s in derive_probes(complete, None) if s.kind == "postgres"][0]
     assert pg.options.get("user") and pg.options.get("password") and pg.options.get("dbname")
-    # docker-compose.yml: env_file missing and no client has the password → no credentials
-    pg2 = [s for s in derive_probes(catalog, None) if s.kind == "postgres"][0]
+    own = [s for s in derive_probes(catalog, None) if s.kind == "postgres"][0]
+    assert own.options == {"user": "ledgerline", "dbname": "ledgerline_erp", "password": "ledgerline_pg_2025"}
+    # without-temporal: POSTGRES_PASSWORD is ${POSTGRES_PASSWORD:-} (empty) and no client has one → no credentials
+    bare = compose.load_catalog([fixtures_dir / "archive" / "docker-compose-without-temporal.yml"], environ={}, config=None)
+    pg2 = [s for s in derive_probes(bare, None) if s.kind == "postgres"][0]
     assert "password" not in pg2.options
 
 
@@ -101,8 +105,8 @@ def test_app_health_path_discovery_puts_healthcheck_path_first(catalog):
     specs = _by_service(derive_probes(catalog, None), "http")
     paths = [s.path for s in specs["document-generator"]]
     assert paths[0] == "/api/v1/health"  # from its own healthcheck wget URL
-    assert set(paths) == set(probe_derive.HEALTH_PATHS)
-    assert [s.path for s in specs["auth"]] == list(probe_derive.HEALTH_PATHS)
+    assert set(paths) == set(discovery.HEALTH_PATHS)
+    assert [s.path for s in specs["auth"]] == list(discovery.HEALTH_PATHS)
     assert all(s.options.get("discover") for s in specs["auth"])
 
 
@@ -119,7 +123,7 @@ def test_config_overrides_adds_and_disables(catalog):
     assert auth[0].options["expected_status"] == 200
     assert not [s for s in specs if s.service == "kafka-ui" and s.kind == "tcp"]
     redis = [s for s in specs if s.kind == "redis"][0]
-    assert redis.port == 6380 and redis.options["password"] == "vextrus_redis_2024"  # credentials kept
+    assert redis.port == 6380 and redis.options["password"] == "ledgerline_redis_2025"  # credentials kept
     outside = [s for s in specs if s.service == "outside"][0]
     assert (outside.port, outside.timeout_s) == (9999, 0.5)
 
@@ -148,7 +152,7 @@ def _row(service, path, code, state, detail=None, error=None):
 
 
 def test_collapse_audit_and_standardisation_like_the_seed():
-    paths = probe_derive.HEALTH_PATHS
+    paths = discovery.HEALTH_PATHS
     rows, specs = [], []
     answers = {"auth": {"/api/v1/health": 200}, "master-data": {"/api/v1/health": 200},
                "web": {"/api/health": 200}, "finance": {}}
@@ -161,15 +165,15 @@ def test_collapse_audit_and_standardisation_like_the_seed():
     rows.append(_row("auth", "", None, "up") | {"kind": "docker", "target": "container:x"})
     specs.append(ProbeSpec("auth", "docker", container="x"))
     df = pd.DataFrame(rows)
-    collapsed = probe_derive.collapse_discovery(df, specs)
+    collapsed = discovery.collapse_discovery(df, specs)
     assert len(collapsed) == 5
     fin = collapsed[collapsed["service"] == "finance"].iloc[0]
     assert fin["state"] == "down" and "no health endpoint found" in fin["error"]
-    audit = probe_derive.endpoint_audit(df, specs)
+    audit = discovery.endpoint_audit(df, specs)
     assert len(audit) == 4 * len(paths)
-    std = probe_derive.standardisation(audit)
+    std = discovery.standardisation(audit)
     assert std["standard_path"] == "/api/v1/health"
     assert std["non_standard"] == ["web"] and std["no_endpoint"] == ["finance"]
-    matrix = probe_derive.audit_matrix(audit)
+    matrix = discovery.audit_matrix(audit)
     assert list(matrix.columns) == ["service", *paths, "working_path"]
     assert matrix.set_index("service").loc["auth", "/health"] == "404"

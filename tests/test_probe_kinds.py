@@ -15,9 +15,21 @@ from pathlib import Path
 import pytest
 
 import standins as S
-from runbook_lib.probes import protocols as probe_kinds
-from runbook_lib.probes import runner as probes
-from runbook_lib.probes.runner import ProbeSpec, run_round
+from runbook_lib.probes import derive as probe_derive
+from runbook_lib.probes import registry
+from runbook_lib.probes import rows as probe_rows
+from runbook_lib.probes.kinds import temporal
+from runbook_lib.probes.runner import run_round
+from runbook_lib.probes.spec import ProbeSpec
+
+PROTOCOL_KINDS = ("kafka", "zookeeper", "elasticsearch", "clickhouse", "traefik", "minio", "rabbitmq",
+                  "eventstore", "temporal", "prometheus", "grafana", "otel")
+
+
+def protocol_kind(image):
+    """The protocol kind of an image (None for postgres/redis and unknown images)."""
+    kind = probe_derive.image_kind(image)[0]
+    return kind if kind in PROTOCOL_KINDS else None
 from servers import silent_server, tcp_blackhole  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(120)
@@ -145,8 +157,8 @@ def one(spec: ProbeSpec) -> dict:
 def test_every_protocol_kind_is_registered():
     for kind in ("kafka", "elasticsearch", "zookeeper", "clickhouse", "traefik", "minio", "rabbitmq",
                  "eventstore", "temporal", "prometheus", "grafana", "otel"):
-        assert callable(probes.lookup(kind)), kind
-    assert set(probe_kinds.PROTOCOL_KINDS) <= set(probes.KINDS)
+        assert callable(registry.lookup(kind)), kind
+    assert set(PROTOCOL_KINDS) <= set(registry.KINDS)
 
 
 @pytest.mark.parametrize("image,kind", [
@@ -160,7 +172,7 @@ def test_every_protocol_kind_is_registered():
     ("vextrus-erp/auth:latest", None), (None, None),
 ])
 def test_image_kind_recognises_the_fixture_images(image, kind):
-    assert probe_kinds.image_kind(image) == kind
+    assert protocol_kind(image) == kind
 
 
 def test_fixture_compose_images_map_to_kinds(fixtures_dir):
@@ -169,18 +181,18 @@ def test_fixture_compose_images_map_to_kinds(fixtures_dir):
     for f in ("docker-compose.yml", "docker-compose.monitoring.yml"):
         doc = yaml.safe_load((fixtures_dir / f).read_text())
         images += [svc.get("image") for svc in doc["services"].values()]
-    kinds = {probe_kinds.image_kind(i) for i in images} - {None}
+    kinds = {protocol_kind(i) for i in images} - {None}
     assert {"kafka", "zookeeper", "elasticsearch", "clickhouse", "traefik", "minio", "rabbitmq",
             "eventstore", "temporal", "prometheus", "grafana", "otel"} <= kinds
 
 
 def test_credential_options_from_the_service_environment():
-    assert probe_kinds.credential_options("elasticsearch", {"ELASTIC_PASSWORD": "s3cret-x"}) == \
+    assert probe_derive.credential_options("elasticsearch", {"ELASTIC_PASSWORD": "s3cret-x"}) == \
         {"password": "s3cret-x", "user": "elastic"}
-    assert probe_kinds.credential_options("rabbitmq", {"RABBITMQ_DEFAULT_USER": "vx", "RABBITMQ_DEFAULT_PASS": "pw-1"}) == \
+    assert probe_derive.credential_options("rabbitmq", {"RABBITMQ_DEFAULT_USER": "vx", "RABBITMQ_DEFAULT_PASS": "pw-1"}) == \
         {"password": "pw-1", "user": "vx"}
-    assert probe_kinds.credential_options("elasticsearch", {"discovery.type": "single-node"}) == {}
-    assert probe_kinds.credential_options("kafka", {"X": "y"}) == {}
+    assert probe_derive.credential_options("elasticsearch", {"discovery.type": "single-node"}) == {}
+    assert probe_derive.credential_options("kafka", {"X": "y"}) == {}
 
 
 # ---------------------------------------------------------------- kafka
@@ -247,7 +259,7 @@ def test_elasticsearch_credentials_missing_wrong_and_right(http):
     wrong = one(ProbeSpec("es", "elasticsearch", port=s.port, options={"password": "nope-wrong"}))
     assert wrong["state"] == "down" and "authentication failed" in wrong["error"]
     right = one(ProbeSpec("es", "elasticsearch", port=s.port,
-                          options=probe_kinds.credential_options("elasticsearch", {"ELASTIC_PASSWORD": "es-pass-2024"})))
+                          options=probe_derive.credential_options("elasticsearch", {"ELASTIC_PASSWORD": "es-pass-2024"})))
     assert right["state"] == "up"
     assert "es-pass-2024" not in repr(right) and "nope-wrong" not in repr(wrong)
 
@@ -413,7 +425,7 @@ def test_http_kinds_garbage_down_and_silent_timeout(http, kind):
 def test_rabbitmq_management_api_no_alarms_and_alarms(http):
     s = http(S.rabbitmq_routes())
     s.auth = ("vextrus", "rabbit-pw-1")
-    opts = probe_kinds.credential_options("rabbitmq", {"RABBITMQ_DEFAULT_USER": "vextrus",
+    opts = probe_derive.credential_options("rabbitmq", {"RABBITMQ_DEFAULT_USER": "vextrus",
                                                        "RABBITMQ_DEFAULT_PASS": "rabbit-pw-1"})
     assert one(ProbeSpec("r", "rabbitmq", port=s.port, options=opts))["state"] == "up"
     s.routes.update(S.rabbitmq_routes(alarms=True))
@@ -461,7 +473,7 @@ def test_temporal_grpc_health_serving(grpc_health):
     g = grpc_health()
     row = one(ProbeSpec("temporal", "temporal", port=g.port))
     assert row["state"] == "up" and "WorkflowService: SERVING" in row["reply"]
-    assert g.requests == [probe_kinds.TEMPORAL_SERVICE]
+    assert g.requests == [temporal.TEMPORAL_SERVICE]
 
 
 def test_temporal_not_serving_is_down_and_unknown_status_degraded(grpc_health):
@@ -478,7 +490,7 @@ def test_temporal_falls_back_to_server_status_then_tcp(grpc_health):
     del g.statuses[S.GrpcHealthStandin.WORKFLOW_SERVICE]
     row = one(ProbeSpec("temporal", "temporal", port=g.port))
     assert row["state"] == "up" and row["reply"] == "server: SERVING"
-    assert g.requests == [probe_kinds.TEMPORAL_SERVICE, ""]
+    assert g.requests == [temporal.TEMPORAL_SERVICE, ""]
     bare = grpc_health(implement=False)
     row = one(ProbeSpec("temporal", "temporal", port=bare.port))
     assert row["state"] == "up" and "TCP connect ok" in row["reply"]
@@ -496,11 +508,11 @@ def test_temporal_wrong_protocol_refused_silent(http, silent_server):
 
 
 def test_grpc_health_messages_round_trip():
-    req = probe_kinds.encode_health_request(probe_kinds.TEMPORAL_SERVICE)
-    assert S._decode_service(req) == probe_kinds.TEMPORAL_SERVICE
-    assert probe_kinds.encode_health_request("") == b""
-    assert probe_kinds.decode_health_response(b"\x08\x01") == 1
-    assert probe_kinds.decode_health_response(b"") == 0
+    req = temporal.encode_health_request(temporal.TEMPORAL_SERVICE)
+    assert S._decode_service(req) == temporal.TEMPORAL_SERVICE
+    assert temporal.encode_health_request("") == b""
+    assert temporal.decode_health_response(b"\x08\x01") == 1
+    assert temporal.decode_health_response(b"") == 0
 
 
 # ---------------------------------------------------------------- a mixed round
@@ -521,7 +533,7 @@ def test_mixed_round_of_every_kind_runs_concurrently(kafka, http, amqp, grpc_hea
         ProbeSpec("kafka-hole", "kafka", port=tcp_blackhole.port, timeout_s=0.5),
     ]
     rows = run_round(specs).set_index("service")
-    assert list(rows.columns) == [c for c in probes.PROBE_COLUMNS if c != "service"]
+    assert list(rows.columns) == [c for c in probe_rows.PROBE_COLUMNS if c != "service"]
     assert rows.loc["elasticsearch", "state"] == "degraded"
     assert rows.loc["kafka-hole", "error"] == "timeout"
     ups = rows.drop(["elasticsearch", "kafka-hole"])
@@ -549,13 +561,13 @@ def test_http_kind_probes_from_inside_the_container(docker_client, containers):
     assert es["state"] == "down" and es["via"] == "exec" and "not JSON" in es["error"]
 
 
-@pytest.mark.parametrize("kind", sorted(probe_kinds.KIND_INFO))
+@pytest.mark.parametrize("kind", sorted(PROTOCOL_KINDS))
 def test_every_kind_is_unknown_not_down_when_it_cannot_run(kind):
     """Port not published and no engine to probe from inside: unknown for every kind, never down."""
-    info = probe_kinds.KIND_INFO[kind]
-    row = one(ProbeSpec(kind, kind, port=info.port, via="exec", container="abc"))
+    info = registry.lookup(kind)
+    row = one(ProbeSpec(kind, kind, port=info.default_port, via="exec", container="abc"))
     assert row["state"] == "unknown" and not row["ok"] and "port not published" in row["error"], row
-    none = one(ProbeSpec(kind, kind, port=info.port, via="none"))
+    none = one(ProbeSpec(kind, kind, port=info.default_port, via="none"))
     assert none["state"] == "unknown" and "port not published" in none["error"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from runbook_lib.view import plots
-from runbook_lib.probes import derive as probe_derive
+from runbook_lib.probes import discovery
 
 XSS = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -49,13 +49,13 @@ def test_probe_figures_empty():
     empty = pd.DataFrame(columns=["service", "kind", "state", "latency_ms", "detail", "target", "reply", "error"])
     for fn in (plots.probe_status_grid, plots.probe_latency_chart, plots.probe_components_figure):
         assert fn(empty).layout.annotations[0].text
-    assert plots.endpoint_audit_figure(probe_derive.endpoint_audit(empty)).layout.annotations
+    assert plots.endpoint_audit_figure(discovery.endpoint_audit(empty)).layout.annotations
 
 
 def test_endpoint_audit_figure():
     rows = _rows()
     rows.loc[0, "service"] = "auth"
-    audit = probe_derive.endpoint_audit(rows)
+    audit = discovery.endpoint_audit(rows)
     fig = plots.endpoint_audit_figure(audit)
     _inert(fig)
     assert list(fig.data[0].y) == ["auth"]

@@ -6,16 +6,18 @@ import time
 import pandas as pd
 import pytest
 
-from runbook_lib.probes import runner as probes
+from runbook_lib.probes import registry
+from runbook_lib.probes import rows as probe_rows
 from runbook_lib.exceptions import RunbookError
-from runbook_lib.probes.runner import ProbeSpec, Thresholds, apply_thresholds, run_round
+from runbook_lib.probes.runner import run_round
+from runbook_lib.probes.spec import ProbeSpec
 from servers import (HttpStub, http_stub, postgres_server, redis_server,  # noqa: F401
                      silent_server, tcp_blackhole, free_port)
 
 
 def one(spec: ProbeSpec, **kw) -> dict:
     df = run_round([spec], **kw)
-    assert list(df.columns) == probes.PROBE_COLUMNS
+    assert list(df.columns) == probe_rows.PROBE_COLUMNS
     assert len(df) == 1
     return df.iloc[0].to_dict()
 
@@ -172,7 +174,7 @@ def test_http_to_blackhole_times_out(tcp_blackhole):
 
 # ---------------------------------------------------------------- the runner
 def test_round_is_concurrent_and_hard_bounded(tcp_blackhole):
-    @probes.register("test-sleeper")
+    @registry.register("test-sleeper")
     def sleeper(spec):  # ignores its timeout, like a misbehaving library
         time.sleep(30)
 
@@ -186,7 +188,7 @@ def test_round_is_concurrent_and_hard_bounded(tcp_blackhole):
         assert list(df["service"]) == [s.service for s in specs]  # order kept
         assert elapsed < 3 * 1.0  # not the sum (9 s)
     finally:
-        probes.KINDS.pop("test-sleeper", None)
+        registry.KINDS.pop("test-sleeper", None)
 
 
 def test_max_workers_still_bounded(tcp_blackhole):
@@ -196,7 +198,7 @@ def test_max_workers_still_bounded(tcp_blackhole):
 
 
 def test_our_bug_is_unknown_and_others_still_run(http_stub):
-    @probes.register("test-buggy")
+    @registry.register("test-buggy")
     def buggy(spec):
         return {}["missing"]
 
@@ -206,31 +208,31 @@ def test_our_bug_is_unknown_and_others_still_run(http_stub):
         assert df.iloc[0]["error"].startswith("probe error: KeyError")
         assert df.iloc[0]["ok"] is False or not df.iloc[0]["ok"]
     finally:
-        probes.KINDS.pop("test-buggy", None)
+        registry.KINDS.pop("test-buggy", None)
 
 
 def test_unknown_kind_names_what_exists():
     with pytest.raises(RunbookError, match="Known kinds: .*http.*postgres"):
-        probes.lookup("nosuchkind")
+        registry.lookup("nosuchkind")
     row = one(ProbeSpec("x", "nosuchkind"))
     assert row["state"] == "unknown" and "No probe kind named 'nosuchkind'" in row["error"]
 
 
 def test_kind_may_return_dict_or_none():
-    probes.register("test-dict", lambda spec: {"state": "degraded", "reply": "half"})
-    probes.register("test-none", lambda spec: None)
+    registry.register("test-dict", lambda spec: {"state": "degraded", "reply": "half"})
+    registry.register("test-none", lambda spec: None)
     try:
         df = run_round([ProbeSpec("a", "test-dict"), ProbeSpec("b", "test-none")])
         assert list(df["state"]) == ["degraded", "up"]
     finally:
-        probes.KINDS.pop("test-dict", None)
-        probes.KINDS.pop("test-none", None)
+        registry.KINDS.pop("test-dict", None)
+        registry.KINDS.pop("test-none", None)
 
 
 def test_secrets_never_in_rows():
     canary = "canary-" + "7f3a9c21e"
 
-    @probes.register("test-leaky")
+    @registry.register("test-leaky")
     def leaky(spec):
         raise ValueError(f"cannot connect with password {spec.options['password']} to postgres://u:{canary}@h/db")
 
@@ -239,7 +241,7 @@ def test_secrets_never_in_rows():
         assert canary not in str(row)
         assert "[MASKED]" in row["error"]
     finally:
-        probes.KINDS.pop("test-leaky", None)
+        registry.KINDS.pop("test-leaky", None)
 
 
 def test_not_published_without_container_is_unknown():
@@ -251,7 +253,7 @@ def test_not_published_without_container_is_unknown():
 
 def test_empty_round():
     df = run_round([])
-    assert df.empty and list(df.columns) == probes.PROBE_COLUMNS
+    assert df.empty and list(df.columns) == probe_rows.PROBE_COLUMNS
 
 
 def test_target_masks_credentials():
@@ -259,48 +261,14 @@ def test_target_masks_credentials():
     assert "s3cretpw" not in spec.target
 
 
-# ---------------------------------------------------------------- thresholds and summary
-def _samples(states: str, service: str = "db") -> pd.DataFrame:
-    t0 = pd.Timestamp("2026-11-27T00:00:00Z")
-    m = {"S": "up", "F": "down", "U": "unknown"}
-    return pd.DataFrame([{"service": service, "kind": "tcp", "target": "127.0.0.1:1", "state": m[c],
-                          "checked_at": t0 + pd.Timedelta(seconds=10 * i)} for i, c in enumerate(states)])
-
-
-def test_flapping_thresholds_one_down_one_up():
-    out = apply_thresholds(_samples("SSFFSFFFSS"), Thresholds(failure_threshold=3, success_threshold=2))
-    assert len(out) == 10  # raw samples kept
-    assert list(out["transition"].dropna()) == ["down", "up"]
-    assert list(out["effective_state"]) == ["up"] * 7 + ["down", "down", "up"]
-
-
-def test_unknown_samples_do_not_count():
-    out = apply_thresholds(_samples("SFUFUF"), Thresholds(failure_threshold=3))
-    assert list(out["transition"].dropna()) == ["down"]
-    assert out.iloc[-1]["effective_state"] == "down"
-
-
-def test_start_period_forgives_failures():
-    s = _samples("FFFFSS")
-    started = pd.Timestamp("2026-11-27T00:00:00Z")
-    out = apply_thresholds(s, Thresholds(failure_threshold=1, success_threshold=1, start_period_s=35),
-                           started_at=started)
-    assert list(out["transition"].dropna()) == []
-    assert out.iloc[-1]["effective_state"] == "up"
-
-
-def test_thresholds_from_config_names():
-    th = Thresholds.from_config({"failure": 4, "success": 2, "start_period_s": 5.0})
-    assert (th.failure_threshold, th.success_threshold, th.start_period_s) == (4, 2, 5.0)
-
-
+# ---------------------------------------------------------------- summary
 def test_probe_summary_counts():
     df = pd.DataFrame([{"service": "a", "kind": "tcp", "state": s, "error": None} for s in
                        ["up", "up", "down", "unknown", "degraded"]])
-    s = probes.probe_summary(df)
+    s = probe_rows.probe_summary(df)
     assert s["probes_by_state"] == {"up": 2, "degraded": 1, "down": 1, "unknown": 1}
     assert s["probes_total"] == 5 and s["probe_coverage_pct"] == 80.0 and s["probe_status"] == "down"
-    assert probes.probe_summary(probes.empty_rows())["probe_status"] == "unknown"
+    assert probe_rows.probe_summary(probe_rows.empty_rows())["probe_status"] == "unknown"
 
 
 def test_docker_probe_with_hung_engine_is_unknown(silent_server):

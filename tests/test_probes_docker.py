@@ -7,8 +7,10 @@ import textwrap
 
 from runbook_lib.compose import catalog as compose
 from runbook_lib.probes import derive as probe_derive
+from runbook_lib.probes import discovery
 from runbook_lib.engine.inventory import gather_inventory
-from runbook_lib.probes.runner import ProbeSpec, run_round
+from runbook_lib.probes.runner import run_round
+from runbook_lib.probes.spec import ProbeSpec
 import dockerenv
 
 TERMINUS = json.dumps({"status": "ok", "info": {"database": {"status": "up"}}, "error": {},
@@ -124,28 +126,28 @@ def test_zero_config_from_compose_and_containers(docker_client, containers, busy
     assert cache.kind == "redis" and cache.port == 6390 and cache.options["password"] == "s3cret-canary-91"
     assert "s3cret-canary-91" not in cache.target
     api_http = [s for s in specs if s.service == "api" and s.kind == "http"]
-    assert {s.via for s in api_http} == {"exec"} and len(api_http) == len(probe_derive.HEALTH_PATHS)
+    assert {s.via for s in api_http} == {"exec"} and len(api_http) == len(discovery.HEALTH_PATHS)
     ghost = [s for s in specs if s.service == "ghost"]
     assert {s.via for s in ghost} == {"none"}  # no container, port not published
 
     rows_all = run_round(specs, client=docker_client)
     assert "s3cret-canary-91" not in rows_all.to_json(date_format="iso")
-    rows = probe_derive.collapse_discovery(rows_all, specs)
+    rows = discovery.collapse_discovery(rows_all, specs)
     api = rows[(rows["service"] == "api") & (rows["kind"] == "http")].iloc[0]
     assert api["state"] == "up" and api["via"] == "exec" and api["target"].endswith("/api/v1/health")
     ghost_row = rows[rows["service"] == "ghost"].iloc[0]
     assert ghost_row["state"] == "unknown" and ghost_row["error"] == "port not published"
     assert (rows["service"] == "api").sum() == 2  # docker + one http row
 
-    audit = probe_derive.endpoint_audit(rows_all, specs)
+    audit = discovery.endpoint_audit(rows_all, specs)
     api_audit = audit[audit["service"] == "api"].set_index("path")
     assert api_audit.loc["/api/v1/health", "code"] == 200 and api_audit.loc["/health", "code"] == 404
-    std = probe_derive.standardisation(audit)
+    std = discovery.standardisation(audit)
     assert std["by_path"]["/api/v1/health"] == ["api"] and "ghost" in std["no_endpoint"]
-    matrix = probe_derive.audit_matrix(audit)
+    matrix = discovery.audit_matrix(audit)
     assert matrix.set_index("service").loc["api", "working_path"] == "/api/v1/health"
 
-    pinned = probe_derive.pin_discovery(specs, rows_all)
+    pinned = discovery.pin_discovery(specs, rows_all)
     assert [s.path for s in pinned if s.service == "api" and s.kind == "http"] == ["/api/v1/health"]
 
 

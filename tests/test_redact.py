@@ -72,12 +72,14 @@ def test_mask_obj_and_frame():
     assert out["text"].tolist() == [f"token={MASK}", "ok"] and out["n"].tolist() == [1, 2]
 
 
-def test_short_learned_values_only_as_whole_words():
+def test_learned_values_only_as_whole_tokens_and_weak_ones_not_at_all():
+    """issue 14: a dictionary word ("admin") is not learned; real secrets mask whole tokens only."""
     r = Redactor()
     r.learn_env({"PGADMIN_DEFAULT_PASSWORD": "admin", "DB_PASSWORD": "longer-secret-1"})
     assert r.mask_text("image adminer and pgadmin") == "image adminer and pgadmin"
-    assert r.mask_text("login admin failed") == f"login {MASK} failed"
-    assert r.mask_text("xlonger-secret-1x") == f"x{MASK}x"
+    assert r.mask_text("login admin failed") == "login admin failed"
+    assert r.mask_text("xlonger-secret-1x") == "xlonger-secret-1x"
+    assert r.mask_text("pw longer-secret-1, then longer-secret-1.") == f"pw {MASK}, then {MASK}."
 
 
 def test_structures_after_a_secret_looking_key_are_not_values():
@@ -95,8 +97,8 @@ def test_known_values_same_with_and_without_automaton(monkeypatch, use_automaton
         monkeypatch.setattr(redact, "_ahocorasick", None)
     r = Redactor()
     r.learn_env({"A_PASSWORD": "admin", "B_TOKEN": "admin-long-token", "C_SECRET": "zz9plural"})
-    text = "admin-long-token admin adminer pgadmin xzz9pluralx (admin)"
-    assert r.mask_text(text) == f"{MASK} {MASK} adminer pgadmin x{MASK}x ({MASK})"
+    text = "admin-long-token admin adminer pgadmin xzz9pluralx (zz9plural) admin-long-token-2 'zz9plural'"
+    assert r.mask_text(text) == f"{MASK} admin adminer pgadmin xzz9pluralx ({MASK}) admin-long-token-2 '{MASK}'"
 
 
 def test_benign_words_that_contain_a_secret_word():

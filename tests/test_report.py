@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from dockerenv import wait_for
 from runbook_lib.engine import inventory
-from runbook_lib.reports import runner as report
+from runbook_lib.reports import archive, params, runner as report
 from runbook_lib.exceptions import ParameterError, ReportError
 from runbook_lib.redact import MASK
 
@@ -62,7 +62,7 @@ def test_dated_outputs_and_site(health_report):
     assert result.status == "ok"
     for p in (result.ipynb, result.html, result.json):
         assert p.exists() and p.parent.parent == out and p.parent.name.count("-") == 2
-        assert report.REPORT_NAME_RE.match(p.name)
+        assert archive.REPORT_FILE_RE.match(p.name)
     assert (out / "index.html").exists() and (out / "latest.html").exists()
     assert not [p for p in out.rglob("*") if "partial" in p.name]
 
@@ -155,11 +155,11 @@ def test_wrong_type_rejected(tmp_path, name, value):
 
 
 def test_parameter_parsing_and_coercion():
-    declared = report.declared_parameters(report.notebook_path("health_check"))
+    declared = params.declared_parameters(report.notebook_path("health_check"))
     assert declared["include_stopped"].type_name == "bool" and declared["project"].optional
-    given = {k: report.parse_value(v) for k, v in [("project", "2024"), ("include_stopped", "false"),
+    given = {k: params.parse_value(v) for k, v in [("project", "2024"), ("include_stopped", "false"),
                                                      ("compose_files", "[a.yml, b.yml]"), ("engine_timeout_s", "3")]}
-    assert report.validate_parameters(declared, given) == {
+    assert params.validate_parameters(declared, given) == {
         "project": "2024", "include_stopped": False, "compose_files": ["a.yml", "b.yml"], "engine_timeout_s": 3}
 
 

@@ -12,6 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from runbook_lib.history import debounce as db
+from runbook_lib.history import combine
+from runbook_lib.history import sqlite_store
+from runbook_lib.history import sqlite_schema
 from runbook_lib.history import store as st
 from runbook_lib.history import uptime as up
 from runbook_lib.exceptions import StoreError
@@ -87,10 +91,10 @@ def test_two_writers_one_killed_mid_transaction(tmp_path):
 
 
 def test_write_round_runs_and_reads(tmp_path):
-    with st.open_store(tmp_path / "h.sqlite3", thresholds=st.Thresholds(1, 1)) as s:
-        assert s.version == st.SCHEMA_VERSION
+    with st.open_store(tmp_path / "h.sqlite3", thresholds=db.Thresholds(1, 1)) as s:
+        assert s.version == sqlite_schema.SCHEMA_VERSION
         for i, raw in enumerate("UUUDDUUU"):
-            code = {"U": st.UP, "D": st.DOWN}[raw]
+            code = {"U": db.UP, "D": db.DOWN}[raw]
             err = "http: 503 <script>alert(1)</script> password=hunter22" if raw == "D" else None
             s.write_states(T0 + pd.Timedelta(minutes=i),
                            pd.DataFrame([{"project": "p", "service": "api", "raw": code, "latency_ms": 2.0,
@@ -115,7 +119,7 @@ def test_write_round_runs_and_reads(tmp_path):
 def test_engine_fault_is_unknown_and_vanished_container_is_down(tmp_path):
     inv = pd.DataFrame([{"project": "p", "service": "db", "name": "p-db-1", "state": "running", "health": "healthy"},
                         {"project": "p", "service": "api", "name": "p-api-1", "state": "running", "health": "none"}])
-    with st.open_store(tmp_path / "h.sqlite3", thresholds=st.Thresholds(1, 1)) as s:
+    with st.open_store(tmp_path / "h.sqlite3", thresholds=db.Thresholds(1, 1)) as s:
         s.write_round(T0, inv, None, interval_s=60)
         s.write_round(T0 + pd.Timedelta(minutes=1), None, None, interval_s=60)  # engine unreachable
         s.write_round(T0 + pd.Timedelta(minutes=2), inv.iloc[:1], None, interval_s=60)  # api container gone
@@ -133,10 +137,10 @@ def test_combine_round_probes_and_masking():
                           "error": "GET http://u:s3cr3tpw@api/health refused"},
                          {"service": "db", "kind": "postgres", "state": "up", "latency_ms": 1.0, "error": None},
                          {"service": "cache", "kind": "redis", "state": "unknown", "error": "no port"}])
-    out = st.combine_round(inv, rows).set_index("service")
-    assert out.loc["api", "raw"] == st.DOWN and "s3cr3tpw" not in out.loc["api", "error"]
-    assert out.loc["db", "raw"] == st.STOPPED and "OOM" in out.loc["db", "error"]
-    assert out.loc["cache", "raw"] == st.UNKNOWN
+    out = combine.combine_round(inv, rows).set_index("service")
+    assert out.loc["api", "raw"] == db.DOWN and "s3cr3tpw" not in out.loc["api", "error"]
+    assert out.loc["db", "raw"] == db.STOPPED and "OOM" in out.loc["db", "error"]
+    assert out.loc["cache", "raw"] == db.UNKNOWN
 
 
 def test_read_only_path_refused_with_clear_message(tmp_path):
@@ -169,9 +173,9 @@ def test_network_file_system_refused_or_warned(tmp_path):
         st.open_store(tmp_path / "h.sqlite3", mounts_text=mounts)
     mounts = f"/dev/vda / ext4 rw 0 0\nu@h:/x {tmp_path} fuse.sshfs rw 0 0\n"
     with pytest.raises(StoreError, match="RUNBOOK_STORE_ALLOW_NETWORK"):
-        st.check_location(tmp_path / "h.sqlite3", mounts_text=mounts)
+        sqlite_store.check_location(tmp_path / "h.sqlite3", mounts_text=mounts)
     with pytest.warns(RuntimeWarning, match="network file system"):
-        st.check_location(tmp_path / "h.sqlite3", mounts_text=mounts, allow_network=True)
+        sqlite_store.check_location(tmp_path / "h.sqlite3", mounts_text=mounts, allow_network=True)
 
 
 def test_store_path_resolution(tmp_path, monkeypatch):
@@ -189,8 +193,8 @@ def test_migrations_and_newer_schema_refused(tmp_path):
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # a later migration applies once, on the next open
-    extra = st.MIGRATIONS + [(2, "ALTER TABLE services ADD COLUMN tier TEXT;")]
-    assert st.migrate(con, extra) == 2 and st.migrate(con, extra) == 2
+    extra = sqlite_schema.MIGRATIONS + [(2, "ALTER TABLE services ADD COLUMN tier TEXT;")]
+    assert sqlite_schema.migrate(con, extra) == 2 and sqlite_schema.migrate(con, extra) == 2
     assert "tier" in [r[1] for r in con.execute("PRAGMA table_info(services)")]
     con.execute("INSERT INTO schema_version VALUES (99, 'x')")
     con.commit()
@@ -201,7 +205,7 @@ def test_migrations_and_newer_schema_refused(tmp_path):
 
 def test_raw_retention_keeps_runs(tmp_path):
     with st.open_store(tmp_path / "h.sqlite3", raw_retention_days=1) as s:
-        one = pd.DataFrame([{"project": "p", "service": "api", "raw": st.UP, "latency_ms": 1.0, "error": None,
+        one = pd.DataFrame([{"project": "p", "service": "api", "raw": db.UP, "latency_ms": 1.0, "error": None,
                              "started_ts": None}])
         for h in range(0, 72):
             s.write_states(T0 + pd.Timedelta(hours=h), one, interval_s=3600)
@@ -213,3 +217,11 @@ def test_raw_retention_keeps_runs(tmp_path):
         assert lat.loc[0, "source"] == "hourly" and lat.loc[0, "p50_ms"] == 1.0 and lat.loc[0, "samples"] >= 70
         recent = s.latency_stats(T0 + pd.Timedelta(hours=60))
         assert recent.loc[0, "source"] == "raw"
+
+
+def test_open_store_takes_a_sqlite_url_and_names_unknown_backends(tmp_path):
+    from runbook_lib.history.interface import HistoryStore
+    with st.open_store(f"sqlite:///{tmp_path}/u.sqlite3") as s:
+        assert isinstance(s, HistoryStore) and s.path == tmp_path / "u.sqlite3"
+    with pytest.raises(StoreError, match="no history store backend for postgresql"):
+        st.open_store("postgresql://runbook@127.0.0.1/history")

@@ -6,7 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from runbook_lib.reports import runner as report
+from runbook_lib.reports import params, runner as report
+from runbook_lib.history import debounce as db
 from runbook_lib.history import store as st
 from runbook_lib.history import uptime as up
 
@@ -16,16 +17,16 @@ CANARY = "c4n4ry-Secr3t-91"
 
 def _fill(path, now):
     start = now.floor("min") - pd.Timedelta(hours=3)
-    with st.open_store(path, thresholds=st.Thresholds(2, 1)) as s:
+    with st.open_store(path, thresholds=db.Thresholds(2, 1)) as s:
         for i in range(180):
             ts = start + pd.Timedelta(minutes=i)
-            rows = [{"project": "demo", "service": "postgres", "raw": st.UP, "latency_ms": 1.2, "error": None,
+            rows = [{"project": "demo", "service": "postgres", "raw": db.UP, "latency_ms": 1.2, "error": None,
                      "started_ts": None, "image": "postgres:16"},
-                    {"project": "demo", "service": XSS, "raw": st.DOWN if 100 <= i < 130 else st.UP,
+                    {"project": "demo", "service": XSS, "raw": db.DOWN if 100 <= i < 130 else db.UP,
                      "latency_ms": 30.0, "error": f"http: 500 token={CANARY} \"><img src=x onerror=alert(1)>",
                      "started_ts": None, "image": "demo/api:1"}]
             if i >= 90:  # a service with only the last 90 minutes of data
-                rows.append({"project": "demo", "service": "late", "raw": st.UP, "latency_ms": 5.0, "error": None,
+                rows.append({"project": "demo", "service": "late", "raw": db.UP, "latency_ms": 5.0, "error": None,
                              "started_ts": None, "image": "demo/late:1"})
             s.write_states(ts, rows, interval_s=60)
 
@@ -78,7 +79,7 @@ def test_notebook_is_committed_clean():
     assert "parameters" in code[0].metadata.get("tags", [])
     assert all(not c.outputs and c.execution_count is None for c in code)
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert set(report.declared_parameters(report.notebook_path("uptime_report"))) >= {
+    assert set(params.declared_parameters(report.notebook_path("uptime_report"))) >= {
         "window", "store_path", "project", "config_path"}
 
 

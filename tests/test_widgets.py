@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.view import widgets
+from runbook_lib.stack import gather
+from runbook_lib.view import panel_html, widgets
+from runbook_lib.view.panel import STATIC_REFUSAL, Panel, ServiceView
 from runbook_lib.redact import MASK
 
 XSS_LABEL = '<script>alert(1)</script>'
@@ -30,7 +32,7 @@ def test_highlight_log_escapes_and_marks():
     lines = ["starting", "Error: connect ECONNREFUSED 127.0.0.1:5432", XSS_LINE + XSS_LABEL]
     matches = [{"line_no": 1, "severity": "high", "title": "Calls <b>localhost</b>", "fix": "use the service name",
                 "cause": "", "line": lines[1]}]
-    out = widgets.highlight_log(lines, matches)
+    out = panel_html.highlight_log(lines, matches)
     assert '<mark class="rb-sig rb-sev-high" title="Calls &lt;b&gt;localhost&lt;/b&gt; (high): use the service name">' \
            "Error: connect ECONNREFUSED 127.0.0.1:5432</mark>" in out
     assert "<script>" not in out and "<img" not in out
@@ -38,17 +40,17 @@ def test_highlight_log_escapes_and_marks():
 
 
 def test_service_html_is_inert():
-    view = widgets.ServiceView(project="p", service=XSS_LABEL, container=XSS_LINE, state="running",
+    view = ServiceView(project="p", service=XSS_LABEL, container=XSS_LINE, state="running",
                                health="unhealthy", health_log=[{"start": "t", "exit_code": 1, "output": XSS_LINE}],
                                log_lines=[XSS_LABEL, XSS_LINE], blocked_by=[XSS_LABEL], blocks=[])
-    out = widgets.service_html(view)
+    out = panel_html.service_html(view)
     assert "<script>alert" not in out and "<img src" not in out
     assert out.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3
     assert "Blocked by" in out and "nothing to do" in out
 
 
-def test_panel_without_engine_is_degraded_and_never_acts():
-    panel = widgets.Panel(client=None, engine_error=RuntimeError("no socket"), interactive=True)
+def test_panel_without_engine_is_degraded_and_never_acts(tmp_path):
+    panel = Panel(gather(f"unix://{tmp_path}/no-docker.sock"), interactive=True)
     table = panel.refresh()
     assert len(table) == 0
     s = panel.summary()
@@ -58,9 +60,9 @@ def test_panel_without_engine_is_degraded_and_never_acts():
 
 
 def test_static_panel_refuses_to_act():
-    panel = widgets.Panel(client=None, interactive=False)
+    panel = Panel(gather(use_engine=False, load_compose=False), interactive=False)
     panel.refresh()
-    assert panel.arm() == widgets.STATIC_REFUSAL
+    assert panel.arm() == STATIC_REFUSAL
     result = panel.confirm("web")
     assert not result.ok and result.log is None and "never acts" in result.message
 
@@ -132,7 +134,7 @@ def _started_at(c) -> str:
 
 @pytest.mark.docker
 def test_panel_shows_service_logs_signatures_and_blocked_by(docker_client, stack, tmp_path):
-    panel = widgets.Panel(client=docker_client, project=stack["project"], compose_files=[str(stack["compose"])],
+    panel = Panel(gather(client=docker_client, project=stack["project"], compose_files=[str(stack["compose"])]),
                           store_path=str(tmp_path / "none.sqlite"), interactive=True)
     table = panel.refresh()
     assert set(table["service"]) == {"db", "web"}
@@ -148,7 +150,7 @@ def test_panel_shows_service_logs_signatures_and_blocked_by(docker_client, stack
     assert view.health == "healthy" and view.health_log
     assert any("no probe history" in n for n in view.notes)
     assert view.labels["note"] == XSS_LABEL
-    html = widgets.service_html(view)
+    html = panel_html.service_html(view)
     assert "web-ready-marker" in html and "<img src=x" not in html and CANARY not in html
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     db_view = panel.select_service("db")
@@ -160,7 +162,7 @@ def test_panel_shows_service_logs_signatures_and_blocked_by(docker_client, stack
 @pytest.mark.docker
 def test_restart_needs_two_steps_and_goes_through_apply_plan(docker_client, stack, tmp_path):
     audit = tmp_path / "audit.log"
-    panel = widgets.Panel(client=docker_client, project=stack["project"], compose_files=[str(stack["compose"])],
+    panel = Panel(gather(client=docker_client, project=stack["project"], compose_files=[str(stack["compose"])]),
                           store_path=str(tmp_path / "none.sqlite"), audit_path=str(audit), interactive=True)
     panel.refresh()
     before = _started_at(stack["web"])
@@ -196,13 +198,13 @@ def test_restart_needs_two_steps_and_goes_through_apply_plan(docker_client, stac
 
 @pytest.mark.docker
 def test_static_rendering_never_acts(docker_client, stack, tmp_path):
-    panel = widgets.Panel(client=docker_client, project=stack["project"], compose_files=[str(stack["compose"])],
+    panel = Panel(gather(client=docker_client, project=stack["project"], compose_files=[str(stack["compose"])]),
                           store_path=str(tmp_path / "none.sqlite"), interactive=False)
     panel.refresh()
     assert panel.static_services() == ["db"]
     before = _started_at(stack["db"])
     panel.select_service("db")
-    assert panel.arm() == widgets.STATIC_REFUSAL and not panel.confirm("db").ok
+    assert panel.arm() == STATIC_REFUSAL and not panel.confirm("db").ok
     time.sleep(0.1)
     assert _started_at(stack["db"]) == before
 

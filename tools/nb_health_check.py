@@ -22,16 +22,19 @@ run_probes: bool = True            # probe every service natively (postgres, red
 store_path: Optional[str] = None      # history store for 24 h uptime; None: RUNBOOK_STORE or default
 """),
     ("code", """
-from runbook_lib.engine import connection as connect, inventory
+from runbook_lib.engine import inventory
 from runbook_lib.analysis import kpis
 from runbook_lib.view import plots, render
-from runbook_lib.probes import derive as probe_derive, runner as probes
-from runbook_lib.reports import runner as report
+from runbook_lib.stack import gather
+from runbook_lib.probes import discovery, rows as probe_rows, stack_round
+from runbook_lib.reports import publish as report
 from runbook_lib.history import uptime
 
-client, engine_error = connect.try_connect(engine_url, engine_timeout_s)
-inv = (inventory.gather_inventory(client, project=project, include_stopped=include_stopped)
-       if client else inventory.empty_inventory())
+# One gathered stack for the whole report: engine, containers and (for probes) compose catalogs.
+stack = gather(engine_url, project=project, compose_files=compose_files, config=config_path,
+               engine_timeout_s=engine_timeout_s, include_stopped=include_stopped,
+               all_projects=not (project or compose_files), load_compose=run_probes)
+client, engine_error, inv = stack.client, stack.engine_error, stack.inventory
 if engine_error:
     render.banner(f"Degraded report: {engine_error}", "error")
     report.publish({"status": "degraded", "degraded_reasons": [str(engine_error)],
@@ -67,24 +70,23 @@ ApiVersions, Elasticsearch cluster health, NestJS Terminus `/health` …), deriv
 files with no configuration. "unknown" means the probe could not run; it never counts as down.
 """),
     ("code", """
-res, probe_notes = (probes.probe_engine_stacks(inv, client, compose_files, project, config_path, engine_url,
-                                               engine_timeout_s) if run_probes else (None, ["probes not requested"]))
+res, probe_notes = stack_round.probe_projects(stack) if run_probes else (None, ["probes not requested"])
 for note in probe_notes:
     render.banner(note, "warning")
 if res is not None:
-    s = probes.stack_summary(res)
+    s = stack_round.stack_summary(res)
     render.kpis({"Checks": s["probes_total"], **s["probes_by_state"], "Coverage": f"{s['probe_coverage_pct']} %"})
     render.table(res.rows.drop(columns=["detail", "ok"]), state_col="state")
     plots.show(plots.probe_status_grid(res.rows))
     plots.show(plots.probe_latency_chart(res.rows))
-    report.publish({"probes": s, "probe_rows": probes.rows_to_json(res.rows)})
+    report.publish({"probes": s, "probe_rows": probe_rows.rows_to_json(res.rows)})
 """),
     ("md", "### Components and health endpoints"),
     ("code", """
 if res is not None:
     render.table(plots.probe_components_frame(res.rows), state_col="status")
     plots.show(plots.probe_components_figure(res.rows))
-    render.table(probe_derive.audit_matrix(res.audit))
+    render.table(discovery.audit_matrix(res.audit))
     plots.show(plots.endpoint_audit_figure(res.audit))
 """),
     ("md", """
@@ -101,7 +103,9 @@ from runbook_lib.view import resources
 st = engine_stats.read_stats(client, inv) if client else engine_stats.empty_frame()
 render.table(resources.resource_table(st))
 plots.show(resources.memory_vs_limit(st))
-warn = early.early_warnings(stats_history=st, inventory=inv, mem_samples=1)
+cat = stack.catalog.frame if stack.catalog is not None else None
+warn = early.early_warnings(stats_history=st, inventory=inv, catalog_frame=cat, timeouts_s=early.health_timeouts(cat),
+                            mem_samples=1)
 if len(warn):
     render.table(warn)
 else:

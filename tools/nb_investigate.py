@@ -31,20 +31,23 @@ cells = [
         "interactive: Optional[bool] = None    # None: widgets in JupyterLab, static under papermill",
         metadata={"tags": ["parameters"]}),
     new_code_cell(
-        "from runbook_lib.reports import runner as report\nfrom runbook_lib.view import widgets\n\n"
-        "panel = widgets.Panel.connect(\n"
-        "    engine_url=engine_url, engine_timeout_s=engine_timeout_s, project=project,\n"
-        "    compose_files=compose_files, config_path=config_path, store_path=store_path,\n"
-        "    audit_path=audit_log, tail_lines=tail_lines, history_hours=history_hours,\n"
-        "    interactive=widgets.detect_interactive(interactive))\n"
-        "report.publish(panel.summary())"),
-    new_code_cell("panel.show(service)"),
+        "from runbook_lib.reports.publish import publish\nfrom runbook_lib.stack import gather\n"
+        "from runbook_lib.view import widgets\nfrom runbook_lib.view.panel import Panel\n\n"
+        "stack = gather(engine_url, project=project, compose_files=compose_files, config=config_path,\n"
+        "               engine_timeout_s=engine_timeout_s)\n"
+        "panel = Panel(stack, store_path=store_path, audit_path=audit_log, tail_lines=tail_lines,\n"
+        "              history_hours=history_hours, interactive=widgets.detect_interactive(interactive))\n"
+        "panel.refresh()\n"
+        "publish(panel.summary())"),
+    new_code_cell("widgets.show(panel, service)"),
 ]
 nb = new_notebook(cells=cells, metadata={
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
     "language_info": {"name": "python"},
 })
 nbformat.validate(nb)
+for i, c in enumerate(nb.cells):  # stable ids: regenerating gives the same file
+    c["id"] = f"c{i:02d}"
 out = HERE / "notebooks" / "investigate.ipynb"
 nbformat.write(nb, str(out))
 print(out)

@@ -29,7 +29,7 @@ config_path: Optional[str] = None     # runbook.yaml
 """),
     ("code", """
 from runbook_lib.view import render
-from runbook_lib.reports import runner as report, postmortem
+from runbook_lib.reports import postmortem, publish as report
 
 pm = postmortem.build(incident, store_path=store_path, alerts_db=alerts_db, audit_log=audit_log,
                       engine_url=engine_url, project=project, compose_files=compose_files, config_path=config_path,

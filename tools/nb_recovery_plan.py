@@ -32,7 +32,7 @@ from runbook_lib import stack as gather_stack
 from runbook_lib.engine import actions
 from runbook_lib.analysis import plan as rplan, tiers
 from runbook_lib.view import plots, render
-from runbook_lib.reports import runner as report
+from runbook_lib.reports.publish import publish
 
 # plain papermill passes -p values as strings: 'false' must not mean apply
 compose_files, apply, budget_s = actions.report_parameters(compose_files, apply, budget_s)
@@ -41,7 +41,7 @@ stack = gather_stack.gather(engine_url, project=project, compose_files=compose_f
 ctx, problem = rplan.try_plan_stack(stack, budget_s)
 if ctx is None:
     render.banner(f"Degraded report, no plan: {problem}", "error")
-    report.publish({"status": "degraded", "degraded_reasons": [str(problem)]})
+    publish({"status": "degraded", "degraded_reasons": [str(problem)]})
 else:
     status, plan = ctx.status, ctx.plan
     render.banner(f"Project {ctx.project} from {', '.join(ctx.files)}", "info")
@@ -113,7 +113,7 @@ elif ctx is not None:
 """),
     ("code", """
 if ctx is not None:
-    report.publish({
+    publish({
         "project": ctx.project, "files": ctx.files, "dry_run": not apply,
         "readiness": readiness.to_dict("records"), "readiness_text": tiers.readiness_text(status),
         "root_causes": sorted(roots["service"]),

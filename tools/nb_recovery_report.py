@@ -31,14 +31,16 @@ cells = [
         metadata={"tags": ["parameters"]}),
     new_code_cell(
         "import yaml\n"
-        "from runbook_lib.reports import recovery as recovery_report, runner as report\nfrom runbook_lib.view import plots, render\n\n"
+        "from runbook_lib.reports import recovery as recovery_report\nfrom runbook_lib.reports.publish import publish\n"
+        "from runbook_lib.stack import gather\nfrom runbook_lib.view import plots, render\n\n"
         "if isinstance(compose_files, str):  # plain papermill -p passes '[a.yml]' as text\n"
         "    compose_files = yaml.safe_load(compose_files) or []\n"
         "    compose_files = [compose_files] if isinstance(compose_files, str) else list(compose_files)\n"
-        "r = recovery_report.build(project=project, compose_files=compose_files, engine_url=engine_url,\n"
-        "                          window=window, store_path=store_path, config_path=config_path,\n"
-        "                          previous_report=previous_report, output_dir=output_dir,\n"
-        "                          engine_timeout_s=float(engine_timeout_s), tail_lines=int(tail_lines))\n"
+        "stack = gather(engine_url, project=project, compose_files=compose_files, config=config_path,\n"
+        "               engine_timeout_s=float(engine_timeout_s))\n"
+        "r = recovery_report.build(stack=stack, project=project, window=window, store_path=store_path,\n"
+        "                          config_path=config_path, previous_report=previous_report,\n"
+        "                          output_dir=output_dir, tail_lines=int(tail_lines))\n"
         "render.banner(r.headline, 'ok' if not len(r.findings) else 'error')\n"
         "render.banner(f\"Project {r.project or '(all)'}; window {r.start:%Y-%m-%d %H:%M} → {r.end:%Y-%m-%d %H:%M} UTC\"\n"
         "              + (f\"; compose files: {', '.join(r.compose_files)}\" if r.compose_files else ''), 'info')\n"
@@ -98,12 +100,14 @@ cells = [
     new_code_cell(
         "if r.notes:\n"
         "    render.banner(' | '.join(r.notes[:5]), 'info')\n"
-        "report.publish(r.summary())"),
+        "publish(r.summary())"),
 ]
 
 nb = new_notebook(cells=cells, metadata={
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
     "language_info": {"name": "python"}})
+for i, c in enumerate(nb.cells):  # stable ids: regenerating gives the same file
+    c["id"] = f"c{i:02d}"
 out = HERE / "notebooks" / "recovery_report.ipynb"
 nbformat.write(nb, out)
 print(out)

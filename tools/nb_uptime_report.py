@@ -24,7 +24,8 @@ max_lanes: int = 60                # services shown in the timeline and heatmap 
 """),
     ("code", """
 from runbook_lib.view import plots, render
-from runbook_lib.reports import runner as report, uptime as uptime_report
+from runbook_lib.reports import uptime as uptime_report
+from runbook_lib.reports.publish import publish
 
 r = uptime_report.build(window, store_path=store_path, project=project, config_path=config_path,
                         max_lanes=max_lanes)
@@ -86,7 +87,7 @@ if r.has_data:
     render.table(r.incidents_table, state_col="status")
 """),
     ("code", """
-report.publish(r.summary())
+publish(r.summary())
 """),
 ]
 

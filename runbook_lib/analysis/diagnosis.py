@@ -22,8 +22,10 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.analysis.blocked import with_blocked
 from runbook_lib.analysis.classify import Finding, classify
 from runbook_lib.analysis.expected import dependency_graph, expected_vs_actual, root_causes
+from runbook_lib.analysis.fold import crash_loops, fold, root_services
 from runbook_lib.analysis.lint import lint_catalog
 from runbook_lib.compose.catalog import Catalog
 from runbook_lib.engine.logs import gather_evidence
@@ -257,7 +259,8 @@ def run_diagnosis(stack: Stack, *, all_containers: bool = False, tail_lines: int
     inv = stack.inventory if stack.engine_ok else None
     status = None
     if catalog is not None and inv is not None:
-        status = expected_vs_actual(catalog.frame, inv, project=stack.project)
+        status = crash_loops(expected_vs_actual(catalog.frame, inv, project=stack.project), inv,
+                             now=stack.gathered_at)
     lint_df = None
     if catalog is not None:
         try:
@@ -277,6 +280,11 @@ def run_diagnosis(stack: Stack, *, all_containers: bool = False, tail_lines: int
         evidence = gather_evidence(stack.client, inv, all=all_containers, tail_lines=tail_lines, since=since)
         notes += [n for n in evidence.attrs.get("notes", []) if n not in notes]
         findings = diagnose(evidence, catalog=catalog, status=status)
+        if status is not None:
+            findings = fold(findings, status, catalog.frame)
+            status = with_blocked(status, catalog.frame, root_services(findings))
+        else:
+            findings = fold(findings)
     return Diagnosis(findings=findings, evidence=evidence, lint=lint_df, status=status, inventory=inv,
                      catalog=catalog, project=stack.project, compose_files=list(stack.compose_files),
                      notes=notes, degraded_reasons=degraded)

@@ -135,10 +135,17 @@ class LintContext:
         first, second = (by_host, by_container) if host_first else (by_container, by_host)
         return first or second
 
-    def dependents(self) -> dict[str, list[str]]:
+    def dependents(self, *, waiting_for_readiness: bool = False) -> dict[str, list[str]]:
+        """Service -> the services that depend on it.
+
+        With ``waiting_for_readiness``, dependants that wait for a one-shot job to finish
+        (``service_completed_successfully``) are left out: a job has no readiness to check.
+        """
         out: dict[str, list[str]] = {s: [] for s in self.raw}
         for s, spec in self.raw.items():
             for d in spec.get("depends_on") or []:
+                if waiting_for_readiness and d.get("condition") == "service_completed_successfully":
+                    continue
                 if d["service"] in out:
                     out[d["service"]].append(s)
         return out

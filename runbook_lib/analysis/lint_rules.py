@@ -20,12 +20,6 @@ _LOCAL_RE = re.compile(
     r"(?P<host>localhost|127\.0\.0\.1|\[::1\]|[A-Za-z0-9\-]+\.localhost)(?![\w.\-])(?::(?P<port>\d{1,5}))?")
 _BROWSER_KEY_RE = re.compile(r"CORS|ORIGIN|PUBLIC|ROOT_URL|REDIRECT|CALLBACK|FRONTEND|BROWSER|EXTERNAL|ADVERTISED",
                              re.IGNORECASE)
-_NOT_SECRET_SUFFIX = re.compile(
-    r"(_URL|_URI|_HOST|_HOSTNAME|_PORT|_ENDPOINT|_FILE|_PATH|_DIR|_ENABLED|_EXPIRES_IN|_EXPIRY|_TTL|_ALGORITHM|"
-    r"_METHOD|_TYPE|_MODE|_PROVIDER|_STRATEGY|_USER|_USERNAME|_REQUIRED|_LENGTH|_ID|_NAME|_ISSUER|_AUDIENCE)$",
-    re.IGNORECASE)
-_SECRET_FLAG_RE = re.compile(r"(?:^|\s)--?[\w.\-]*(?:pass|pwd|secret|token|key|auth)[\w.\-]*(?:=|\s+)([^\s\"']+)",
-                             re.IGNORECASE)
 _ONE_SHOT_RE = re.compile(r"seed|migrat|init|setup|bootstrap|job|once|backup", re.IGNORECASE)
 _WEB_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
@@ -75,7 +69,7 @@ def rule_localhost(ctx: LintContext) -> Iterator[LintFinding]:
 
 def rule_dependency_without_healthcheck(ctx: LintContext) -> Iterator[LintFinding]:
     """Services others depend on that have no healthcheck: dependants cannot wait for readiness."""
-    for svc, users in ctx.dependents().items():
+    for svc, users in ctx.dependents(waiting_for_readiness=True).items():
         spec = ctx.raw[svc]
         if not users or spec.get("has_healthcheck"):
             continue
@@ -139,18 +133,26 @@ def rule_health_port_unpublished(ctx: LintContext) -> Iterator[LintFinding]:
 
 
 def _is_plain_secret(key: str, value: Any) -> bool:
+    """A literal secret under ``key`` (not ``$$(cat …_FILE)``, a path, a class name or a plain URL)."""
+    return redact.is_plaintext_secret(key, value)
+
+
+def _weak_secret(key: str, value: Any, identifiers: set[str]) -> str | None:
+    """"weak" or "placeholder" for a literal (no ``$``, not a path) under a secret key, else None."""
     if value is None or isinstance(value, bool) or not redact.is_secret_key(key):
-        return False
-    if _NOT_SECRET_SUFFIX.search(key):
-        return False
-    v = str(value).strip()
-    if len(v) < 3 or "$" in v or v.lower() in {"true", "false", "yes", "no", "none", "null", "changeme!"}:
-        return False
-    if re.fullmatch(r"[0-9.]+[smhd]?", v) or v.startswith(("/", "./")):
-        return False
-    if "://" in v and "@" not in v:
-        return False
-    return True
+        return None
+    text = str(value).strip()
+    if not text or "$" in text or text.startswith(("/", "./")):
+        return None
+    return redact.secret_quality(key, text, identifiers)
+
+
+def _stack_identifiers(ctx: LintContext) -> set[str]:
+    """Names a secret must not equal: services, container names, images."""
+    names = set(ctx.raw)
+    for spec in ctx.raw.values():
+        names.update(str(spec[k]) for k in ("container_name", "image") if spec.get(k))
+    return names
 
 
 def _literal_secret(finder: redact.Redactor, text: str) -> str | None:
@@ -176,16 +178,26 @@ def rule_plaintext_secret(ctx: LintContext) -> Iterator[LintFinding]:
                     known.add(str(v).strip())
             hc = spec.get("healthcheck") if isinstance(spec.get("healthcheck"), dict) else {}
             for value in (spec.get("command"), spec.get("entrypoint"), (hc or {}).get("test")):
-                known.update(v for v in _SECRET_FLAG_RE.findall(as_text(value)) if "$" not in v)
+                known.update(v for v in redact.secret_values(as_text(value)) if "$" not in v)
     # values shorter than 8 characters ("admin") are too common to flag wherever they reappear
     finder = redact.Redactor(known=[v for v in known if len(v) >= 8])
+    identifiers = _stack_identifiers(ctx)
     for f, services in ctx.literal.items():
         for svc, spec in services.items():
             for k, v in env_items(spec.get("environment")):
                 if v is None or isinstance(v, bool):
                     continue
                 text = str(v)
-                if _is_plain_secret(k, v):
+                quality = _weak_secret(k, v, identifiers)
+                if quality is not None or _is_plain_secret(k, v):
+                    if quality is not None:
+                        why = ("a placeholder that anyone can guess" if quality == "placeholder"
+                               else "a dictionary word or a name of this stack, which anyone can guess")
+                        yield _finding(f, svc, f"environment.{k}", "weak-secret", "high",
+                                       f"{k} is {why} ({redact.MASK})",
+                                       f"generate a random value (e.g. `openssl rand -hex 24`), keep it in an "
+                                       f"uncommitted .env and write `{k}: ${{{k}}}`", mask_fix=False)
+                        continue
                     yield _finding(f, svc, f"environment.{k}", "plaintext-secret", "high",
                                    f"{k} is written in plain text in the compose file ({redact.MASK})",
                                    f"move the value to an uncommitted .env or env_file (or a Docker secret) and "

@@ -20,6 +20,15 @@ Rules:
 - A service that is fine is NOT restarted because a dependency is restarted, unless its
   ``depends_on`` entry says ``restart: true`` (as docker compose does).
 - A required dependency missing from the catalog, or a cycle, raises ComposeError.
+
+``plan_from_diagnosis(findings, status, catalog_frame, ...)`` builds on it from the
+diagnosis: each root-cause finding gets a remedy class (``analysis.remedy``); a service
+whose remedy is not *restart* gets a manual ``fix`` step (the fix and its evidence), then
+``build`` (rebuild, when the service has a ``build:`` section) and ``recreate``
+(``docker compose -p P -f … up -d --no-deps SVC``) instead of a start or restart, then its
+wait; *external* keeps its start/restart after the fix. Dependents sit in later waves;
+within a wave, services that need no person come first. The plan's root causes are the
+diagnosis's. ``plan_stack(stack)`` runs the diagnosis and plans from it.
 """
 from __future__ import annotations
 
@@ -30,14 +39,18 @@ from typing import Any
 
 import pandas as pd
 
+from runbook_lib.analysis.diagnosis import Diagnosis, run_diagnosis
 from runbook_lib.analysis.expected import expected_vs_actual
+from runbook_lib.analysis.fold import root_services
 from runbook_lib.analysis.frames import as_list as _list, is_missing as _is_missing
+from runbook_lib.analysis.remedy import finding_id, fix_text, remedy_for
 from runbook_lib.exceptions import ComposeError, RunbookError
 from runbook_lib.stack import Stack
 
 STEP_COLUMNS = ["wave", "step", "service", "container", "action", "condition", "timeout_s", "reason",
                 "depends_on", "manual", "command"]
-ACTIONS = ("start", "restart", "unpause", "wait")
+DIAGNOSIS_COLUMNS = ["remedy", "finding"]  # added by plan_from_diagnosis
+ACTIONS = ("fix", "build", "recreate", "start", "restart", "unpause", "wait")
 CONDITIONS = {"service_healthy": "healthy", "service_started": "started",
               "service_completed_successfully": "completed"}
 DEFAULT_HC_INTERVAL_S = 30.0
@@ -235,8 +248,107 @@ def plan_summary(plan: pd.DataFrame) -> dict[str, Any]:
         "services": sorted(set(plan["service"])) if len(plan) else [],
         "starts": int((acts["action"] == "start").sum()) if len(acts) else 0,
         "restarts": int((acts["action"] == "restart").sum()) if len(acts) else 0,
+        "fixes": int((acts["action"] == "fix").sum()) if len(acts) else 0,
+        "recreates": int((acts["action"] == "recreate").sum()) if len(acts) else 0,
+        "builds": int((acts["action"] == "build").sum()) if len(acts) else 0,
+        "root_causes": list(plan.attrs.get("root_causes", [])),
         "manual": sorted(set(plan.loc[plan["manual"], "service"])) if len(plan) else [],
     }
+
+
+def compose_command(project: str | None, files: list[str] | None, *args: str) -> str:
+    """``docker compose -p P -f a -f b ARGS`` as text (what a recreate or build step runs)."""
+    parts = ["docker", "compose"] + (["-p", project] if project else [])
+    for f in files or []:
+        parts += ["-f", str(f)]
+    return " ".join(parts + list(args))
+
+
+def _evidence_line(finding: Mapping[str, Any]) -> str:
+    ev = [str(e) for e in _list(finding.get("evidence")) if str(e).strip()]
+    return ev[0] if ev else ""
+
+
+def _service_steps(svc: str, rows: list[dict], finding: Mapping[str, Any] | None, remedy: str,
+                   catalog_row: Mapping[str, Any], project: str | None, files: list[str]) -> list[dict]:
+    """The steps of one service: its base steps, with a fix, build and recreate for non-restart remedies."""
+    fid = finding_id(svc, finding.get("category")) if finding is not None else None
+    rows = [{**r, "remedy": remedy, "finding": fid} for r in rows]
+    acts = [r for r in rows if r["action"] != "wait"]
+    waits = [r for r in rows if r["action"] == "wait"]
+    base = dict((acts or waits)[0])
+    missing = bool(acts) and acts[0]["container"] is None  # never created: compose creates it
+    not_created = missing or (finding is not None and finding.get("category") == "not-created")
+    if remedy == "restart" and not missing:
+        return rows
+    out: list[dict] = []
+    if remedy != "restart" and not not_created:
+        build = bool(catalog_row.get("build")) and not _is_missing(catalog_row.get("build"))
+        image = None if _is_missing(catalog_row.get("image")) else catalog_row.get("image")
+        evidence = _evidence_line(finding or {})
+        text = fix_text(finding or {}, remedy, build=build, image=image)
+        out.append({**base, "action": "fix", "condition": None, "timeout_s": None, "manual": True, "command": None,
+                    "reason": f"{(finding or {}).get('category')}: {text}"
+                              + (f" (evidence: {evidence[:200]})" if evidence else "")})
+        if remedy == "external":
+            return out + rows
+        if remedy == "rebuild" and build:
+            out.append({**base, "action": "build", "condition": None, "timeout_s": None, "manual": False,
+                        "command": compose_command(project, files, "build", svc),
+                        "reason": "rebuild the image with the fix"})
+    reason = ("create it from the compose file" if not_created
+              else "recreate so the fixed configuration and image apply (a restart keeps the old ones)")
+    out.append({**base, "action": "recreate", "condition": None, "timeout_s": None, "manual": False,
+                "command": compose_command(project, files, "up", "-d", "--no-deps", svc), "reason": reason})
+    return out + waits
+
+
+def plan_from_diagnosis(findings: pd.DataFrame, status: pd.DataFrame, catalog_frame: pd.DataFrame, *,
+                        project: str | None = None, compose_files: list[str] | None = None,
+                        budget_s: float | None = None) -> pd.DataFrame:
+    """The recovery plan that follows the diagnosis: fix, then rebuild/recreate, then wait; pure.
+
+    ``findings`` is the (folded) diagnosis: one root-cause finding per failing service.
+    Columns: STEP_COLUMNS + ``remedy`` and ``finding`` (``service:category`` of the finding
+    the step comes from). ``attrs``: root_causes (== the diagnosis's), remedies, order.
+    """
+    files = [str(f) for f in compose_files or []]
+    roots = root_services(findings)
+    by_service: dict[str, dict] = {}
+    if findings is not None and len(findings):
+        for r in findings.to_dict("records"):
+            svc = None if _is_missing(r.get("service")) else str(r["service"])
+            if svc is not None and (svc not in by_service or (r.get("root_cause") and
+                                                              not by_service[svc].get("root_cause"))):
+                by_service[svc] = r
+    names = list(catalog_frame["service"].astype(str))
+    st = status.copy()
+    for i, r in st.iterrows():  # a root cause that reads up (between two restarts) still gets a step
+        if str(r["service"]) in roots and bool(r.get("is_up")) and bool(r.get("expected", True)):
+            st.at[i, "is_up"] = False
+            st.at[i, "actual"] = "running-unhealthy" if str(r["actual"]).startswith("running") else r["actual"]
+    base = recovery_plan(catalog_frame, st, budget_s=budget_s, project=project)
+    cat_rows = {str(r["service"]): r for r in catalog_frame.to_dict("records")}
+    remedies = {s: remedy_for(by_service[s], names) for s in roots if s in by_service}
+    per_service: dict[str, list[dict]] = {}
+    for r in base.drop(columns="step").to_dict("records"):
+        per_service.setdefault(str(r["service"]), []).append(r)
+    rows: list[dict] = []
+    for svc, srows in per_service.items():
+        remedy = remedies.get(svc, "restart")
+        rows += _service_steps(svc, srows, by_service.get(svc), remedy, cat_rows.get(svc, {}), project, files)
+    position = {s: i for i, s in enumerate(base.attrs.get("order", names))}
+    manual_services = {r["service"] for r in rows if r["manual"]}
+    rank = {s: i for i, s in enumerate(dict.fromkeys(r["service"] for r in rows))}
+    rows.sort(key=lambda r: (r["wave"], r["service"] in manual_services, position.get(r["service"], 0),
+                             rank[r["service"]]))
+    cols = [c for c in STEP_COLUMNS if c != "step"] + DIAGNOSIS_COLUMNS
+    df = pd.DataFrame(rows, columns=cols, dtype=object)
+    df.insert(1, "step", range(1, len(df) + 1))
+    df = df[STEP_COLUMNS + DIAGNOSIS_COLUMNS].astype({"wave": int, "step": int, "manual": bool})
+    df.attrs.update(order=base.attrs.get("order", []), root_causes=sorted(roots), remedies=remedies,
+                    project=project, compose_files=files)
+    return df
 
 
 @dataclass
@@ -248,15 +360,28 @@ class StackPlan:
     catalog: Any
     status: pd.DataFrame
     plan: pd.DataFrame
+    diagnosis: Diagnosis | None = None
+
+    @property
+    def root_causes(self) -> list[str]:
+        """The diagnosis's root-cause services (the plan's, by construction)."""
+        return list(self.plan.attrs.get("root_causes", []))
 
 
-def plan_stack(stack: Stack, budget_s: float | None = None) -> StackPlan:
-    """Expected vs actual and the plan of a gathered stack (raises when it has no catalog)."""
+def plan_stack(stack: Stack, budget_s: float | None = None, diagnosis: Diagnosis | None = None) -> StackPlan:
+    """Diagnose a gathered stack (unless ``diagnosis`` is given) and plan from it.
+
+    Raises when the stack has no catalog.
+    """
     catalog = stack.require_catalog()
-    status = expected_vs_actual(catalog.frame, stack.project_inventory(), project=stack.project)
-    plan = recovery_plan(catalog.frame, status, budget_s=budget_s, project=stack.project)
+    diag = diagnosis if diagnosis is not None else run_diagnosis(stack)
+    status = diag.status
+    if status is None:  # no engine: nothing is known to run
+        status = expected_vs_actual(catalog.frame, stack.project_inventory(), project=stack.project)
+    plan = plan_from_diagnosis(diag.findings, status, catalog.frame, project=stack.project,
+                               compose_files=list(stack.compose_files), budget_s=budget_s)
     return StackPlan(project=stack.project, files=list(stack.compose_files), catalog=catalog, status=status,
-                     plan=plan)
+                     plan=plan, diagnosis=diag)
 
 
 def try_plan_stack(stack: Stack, budget_s: float | None = None) -> tuple[StackPlan | None, Exception | None]:

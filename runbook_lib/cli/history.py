@@ -14,7 +14,8 @@ from runbook_lib.exceptions import RunbookError
 from runbook_lib.history import uptime as up
 from runbook_lib.history.collector import collect_round, default_probe_func, run_loop
 from runbook_lib.history.export import FORMATS, export_frames, write_frame
-from runbook_lib.history.store import Thresholds, open_store
+from runbook_lib.history.debounce import Thresholds
+from runbook_lib.history.store import open_store
 
 
 def cmd_collect(args) -> int:

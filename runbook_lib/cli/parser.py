@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     _compose_args(p)
     _engine_args(p)
     p.add_argument("--apply", action="store_true", help="execute the plan on the engine (audited)")
+    p.add_argument("--resume", action="store_true",
+                   help="with --apply: the fix the last run stopped at is made; go on and check that it took")
+    p.add_argument("--profile", action="append", default=[], metavar="NAME",
+                   help="enable a compose profile (repeat; default: COMPOSE_PROFILES)")
     p.add_argument("--budget", type=float, default=None, metavar="S",
                    help="seconds to wait for each service to come up (default: from its healthcheck)")
     p.add_argument("--audit-log", default=None, metavar="FILE", help="audit log path")

@@ -1,4 +1,4 @@
-"""`runbook plan [--apply]`: the dependency-ordered recovery plan, dry-run unless --apply."""
+"""`runbook plan [--apply [--resume]]`: the recovery plan that follows the diagnosis, dry-run unless --apply."""
 from __future__ import annotations
 
 import json
@@ -6,24 +6,47 @@ import sys
 from typing import Any
 
 from runbook_lib import redact, stack as gather_stack
+from runbook_lib.analysis.diagnosis import run_diagnosis
 from runbook_lib.analysis.plan import plan_stack
-from runbook_lib.engine.actions import apply_plan, format_plan
+from runbook_lib.engine.actions import apply_plan, format_plan, last_manual_fix
 from runbook_lib.engine.audit import AuditLog
 from runbook_lib.maintenance.windows import refuse_in_window
 
 
+def _gather(args, apply: bool) -> gather_stack.Stack:
+    return gather_stack.gather(args.engine_url, project=args.project, compose_files=args.compose,
+                               config=args.config, profiles=getattr(args, "profile", None) or None,
+                               engine_timeout_s=max(float(args.engine_timeout), 30.0 if apply else 0.0))
+
+
+def _verifier(args, project: str | None):
+    """verify(service): a fresh diagnosis of the stack; the fix took when the service has no root cause."""
+    def verify(service: str) -> tuple[bool, str]:
+        fresh = _gather(args, True)
+        if project and fresh.project is None:
+            fresh.project = project
+        roots = run_diagnosis(fresh).root_causes
+        fresh_roots = roots[roots["service"].astype(str) == service] if len(roots) else roots
+        if not len(fresh_roots):
+            return True, f"a fresh diagnosis finds no root cause in {service}"
+        r = fresh_roots.iloc[0]
+        ev = list(r["evidence"] or [])
+        return False, f"{r['category']}: {r['cause']}" + (f" (evidence: {ev[0][:200]})" if ev else "")
+    return verify
+
+
 def cmd_plan(args) -> int:
-    """`runbook plan`: print the plan (dry-run, default); `--apply` executes it, audited."""
-    stack = gather_stack.gather(args.engine_url, project=args.project, compose_files=args.compose,
-                                config=args.config,
-                                engine_timeout_s=max(float(args.engine_timeout), 30.0 if args.apply else 0.0))
+    """`runbook plan`: print the plan (dry-run, default); `--apply` executes it, audited;
+    `--apply --resume` goes on past the fix step the last run stopped at and checks it took."""
+    resume = bool(getattr(args, "resume", False))
+    stack = _gather(args, bool(args.apply))
     client = stack.require_engine()
     planned = plan_stack(stack, budget_s=args.budget)
-    catalog, status, plan, project = planned.catalog, planned.status, planned.plan, planned.project
+    catalog, plan, project = planned.catalog, planned.plan, planned.project
     as_json = bool(args.json)
     result: dict[str, Any] = {
         "project": project, "files": stack.compose_files, "dry_run": not args.apply,
-        "root_causes": sorted(status.loc[status["root_cause"], "service"]),
+        "root_causes": planned.root_causes,
         "plan": json.loads(plan.to_json(orient="records")),
     }
     if not as_json:
@@ -41,8 +64,18 @@ def cmd_plan(args) -> int:
                   "Run `runbook plan --apply` to execute, audited.")
         return 0
     refuse_in_window(plan["service"].dropna().astype(str) if "service" in plan else [], project, stack.config)
+    confirmed: list[str] = []
+    if resume:
+        fixes = list(dict.fromkeys(plan.loc[plan["action"] == "fix", "service"])) if len(plan) else []
+        last = last_manual_fix(audit)
+        confirmed = [last] if last in fixes else fixes[:1] if last is None else []
+        result["confirmed"] = confirmed
+        if not as_json:
+            print(f"\nResuming: the fix of {', '.join(confirmed) or 'nothing'} is taken as made; "
+                  f"it is checked with a fresh diagnosis once the service is back.")
     log = apply_plan(client, plan, catalog, audit, budget_s=args.budget,
-                     progress=(lambda m: print(m, file=sys.stderr)) if as_json else print)
+                     progress=(lambda m: print(m, file=sys.stderr)) if as_json else print,
+                     confirmed=confirmed, verify=_verifier(args, project) if confirmed else None)
     result["applied"] = json.loads(log.to_json(orient="records", date_format="iso"))
     result["status"] = log.attrs["status"]
     result["stopped_at"] = log.attrs["stopped_at"]

@@ -4,24 +4,26 @@ from __future__ import annotations
 import json
 import sys
 
-from runbook_lib.probes import derive as probe_derive
-from runbook_lib.probes.runner import format_table, probe_stack, probe_summary, rows_to_json
+from runbook_lib.probes.discovery import standardisation
+from runbook_lib.probes.rows import format_table, probe_summary, rows_to_json
+from runbook_lib.probes.stack_round import probe_stack
+from runbook_lib.stack import gather
 
 
 def cmd_probe(args) -> int:
     """Derive probes from the compose files, run one round, print rows.
 
     Exit code 0 when nothing is down, 1 when something is down (unknown never counts)."""
-    res = probe_stack(compose_files=list(args.compose or []), project=args.project, config_path=args.config,
-                      engine_url=args.engine_url, engine_timeout_s=float(args.engine_timeout or 5.0),
-                      timeout_s=args.timeout)
+    stack = gather(args.engine_url, project=args.project, compose_files=list(args.compose or []),
+                   config=args.config, engine_timeout_s=float(args.engine_timeout or 5.0))
+    res = probe_stack(stack, timeout_s=args.timeout)
     rows = res.rows
     for note in res.notes:
         print(f"runbook: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps({"project": res.project, "engine_ok": res.engine_ok, "summary": probe_summary(rows),
                           "rows": rows_to_json(rows),
-                          "endpoint_audit": probe_derive.standardisation(res.audit), "notes": res.notes},
+                          "endpoint_audit": standardisation(res.audit), "notes": res.notes},
                          default=str, indent=2))
     else:
         print(format_table(rows))

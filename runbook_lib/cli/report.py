@@ -5,8 +5,9 @@ import sys
 from pathlib import Path
 
 from runbook_lib.exceptions import NotebookFailed
-from runbook_lib.reports import schedule, site
-from runbook_lib.reports.runner import parse_value, run_report
+from runbook_lib.reports import archive, schedule, site
+from runbook_lib.reports.params import parse_value
+from runbook_lib.reports.runner import run_report
 
 
 def cmd_report(args) -> int:
@@ -27,19 +28,19 @@ def cmd_report(args) -> int:
 
 def cmd_reports_clean(args) -> int:
     """``runbook reports clean --keep-days N --keep-last M [--dry-run]``."""
-    root = Path(args.output_dir) if args.output_dir else site.default_output_dir()
+    root = Path(args.output_dir) if args.output_dir else archive.default_output_dir()
     removed = site.clean(root, keep_days=args.keep_days, keep_last=args.keep_last, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for f in removed:
         print(f"{verb} {f}")
-    n_reports = len({(f.parent, f.stem) for f in removed})
+    n_reports = len({(f.parent, f.stem) for f in removed if archive.REPORT_FILE_RE.match(f.name)})
     print(f"{verb} {n_reports} report(s), {len(removed)} file(s) from {root}")
     return 0
 
 
 def cmd_reports_index(args) -> int:
     """``runbook reports index``: rebuild index.html and latest.html."""
-    root = Path(args.output_dir) if args.output_dir else site.default_output_dir()
+    root = Path(args.output_dir) if args.output_dir else archive.default_output_dir()
     index = site.write_index(root)
     latest = site.write_latest(root)
     print(f"wrote {index}" + (f" and {latest}" if latest else " (no report yet for latest.html)"))

@@ -1,1 +1,1 @@
-"""Compose files: load, interpolate, merge, catalog."""
+"""Compose files: yamlload -> interpolate -> normalise -> merge -> catalog; discover finds them from labels."""

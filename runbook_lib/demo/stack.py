@@ -53,6 +53,7 @@ DEMO_IMAGE = "runbook-demo-busybox:1"
 DEFAULT_PORT_BASE = 18000
 ONEOFF_LABEL = "com.docker.compose.oneoff"
 NETWORK_LABEL = "com.docker.compose.network"
+COMPOSE_VERSION = "2.24.0"  # the compose version label a recreate (`docker compose up -d --no-deps`) expects
 # Demo credentials: fake, present so the reports can show them masked.
 DEMO_PG_PASSWORD = "demo-pg-s3cret-7f3a"
 DEMO_REDIS_PASSWORD = "demo-redis-s3cret-91bc"
@@ -760,6 +761,7 @@ def _create(client, s: DemoService, project: str, network: str, port_base: int, 
         PROJECT_LABEL: project, SERVICE_LABEL: s.name, CONFIG_FILES_LABEL: str(cfg_path),
         WORKDIR_LABEL: str(cfg_path.parent), ONEOFF_LABEL: "False",
         "com.docker.compose.container-number": "1", DEMO_LABEL_KEY: "1", "runbook.tier": s.tier,
+        "com.docker.compose.version": COMPOSE_VERSION,  # docker-compose 1.29 reads it when it recreates
         **extra_labels,
     }
     restart = None if s.restart == "no" else {"Name": s.restart, "MaximumRetryCount": 0}

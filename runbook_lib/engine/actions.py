@@ -3,9 +3,16 @@
 Guard rails:
 - dry-run by default: ``runbook plan`` prints the plan and makes no mutating call;
   ``--apply`` executes it;
-- an allow-list of actions (start, restart, unpause, wait); any other name, and above all
-  anything destructive, raises ActionRefused before a single call is made. There is no
-  code path here that removes a container or a volume, prunes, or runs ``down -v``;
+- an allow-list of actions (start, restart, unpause, wait, and the compose steps fix, build,
+  recreate); any other name, and above all anything destructive, raises ActionRefused
+  before a single call is made. There is no code path here that removes a container or a
+  volume, prunes, or runs ``down -v``;
+- compose steps run ``docker compose -p P -f … up -d --no-deps SVC`` or ``… build SVC``
+  and nothing else (``compose_argv`` checks the words), only when every compose file is on
+  this machine; otherwise the step is manual and the run stops there;
+- a ``fix`` step is a person's work: the run stops there with what to fix. With
+  ``confirmed`` (``runbook plan --apply --resume``) it goes on, and after the service's
+  wait ``verify`` (a fresh diagnosis of that service) checks that the fix took;
 - every step is written to the audit log (fsync'ed) BEFORE its Docker call, and its
   outcome after;
 - wave by wave, dependencies first; the run stops at the first service that does not
@@ -16,25 +23,35 @@ Guard rails:
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.engine.audit import AuditLog
+from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.exceptions import ActionRefused, ParameterError
 
-ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait"})
-MUTATING_ACTIONS = frozenset({"start", "restart", "unpause"})
+ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait", "fix", "build", "recreate"})
+MUTATING_ACTIONS = frozenset({"start", "restart", "unpause", "build", "recreate"})
+COMPOSE_ACTIONS = {"recreate": ("up", "-d", "--no-deps"), "build": ("build",)}
+FORBIDDEN_WORDS = frozenset({"down", "rm", "-v", "--volumes", "prune", "kill", "stop", "--force-recreate",
+                             "--remove-orphans", "--renew-anon-volumes", "-V"})
+COMPOSE_TIMEOUT_S = {"recreate": 300.0, "build": 1800.0}
 RESTART_STOP_TIMEOUT_S = 10
 LOG_COLUMNS = ["wave", "step", "service", "container", "action", "condition", "outcome", "detail",
                "started_at", "duration_s", "audit_id"]
 
 Progress = Callable[[str], None]
+Verify = Callable[[str], "tuple[bool, str]"]
+RESUME_HINT = "runbook plan --apply --resume"
 
 
 def guard(action: Any) -> str:
@@ -46,6 +63,68 @@ def guard(action: Any) -> str:
             f"{', '.join(sorted(ALLOWED_ACTIONS))}. It never removes volumes, prunes or runs `down -v`; "
             f"do such things by hand, deliberately, after a backup.")
     return name
+
+
+def compose_argv(action: str, service: str, project: str | None, files: Iterable[str],
+                 binary: list[str] | None = None) -> list[str]:
+    """The argv of an allowed compose step; anything else raises ActionRefused.
+
+    recreate -> ``docker compose -p P -f F… up -d --no-deps SVC``; build -> ``… build SVC``.
+    """
+    if action not in COMPOSE_ACTIONS:
+        raise ActionRefused(f"Action '{redact.mask_text(str(action))}' is not a compose step runbook runs "
+                            f"(only {', '.join(sorted(COMPOSE_ACTIONS))}).")
+    argv = list(binary or ["docker", "compose"]) + (["-p", str(project)] if project else [])
+    for f in files:
+        argv += ["-f", str(f)]
+    argv += list(COMPOSE_ACTIONS[action]) + [str(service)]
+    bad = [w for w in argv if w in FORBIDDEN_WORDS or w.startswith("-") and w not in
+           ("-p", "-f", "-d", "--no-deps")]
+    if bad or str(service).startswith("-"):
+        raise ActionRefused(f"compose step refused ({', '.join(bad) or service}): runbook only runs "
+                            f"`up -d --no-deps SVC` and `build SVC`. It never removes volumes, prunes or runs "
+                            f"`down -v`.")
+    return argv
+
+
+def compose_binary() -> list[str] | None:
+    """``docker compose`` (v2 plugin) when it answers, else ``docker-compose``, else None."""
+    if shutil.which("docker"):
+        try:
+            ok = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20,
+                                check=False).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        if ok:
+            return ["docker", "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+def _compose_env(client) -> dict[str, str]:
+    """The environment of a compose run: DOCKER_HOST pointed at the engine the plan was made on."""
+    env = dict(os.environ)
+    target = getattr(client, "runbook_target", None)
+    url = getattr(target, "url", None)
+    if isinstance(url, str) and url.startswith(("unix://", "tcp://", "ssh://")):
+        env["DOCKER_HOST"] = url
+    return env
+
+
+def _run_compose(client, argv: list[str], timeout_s: float) -> tuple[str, str]:
+    """Run one guarded compose command: ('ok'|'failed'|'timeout', detail)."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False,
+                              env=_compose_env(client))
+    except subprocess.TimeoutExpired:
+        return "timeout", f"`{' '.join(argv)}` did not finish within {timeout_s:g} s"
+    except OSError as exc:
+        return "failed", f"cannot run {argv[0]}: {exc}"
+    tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-3:]
+    detail = redact.mask_text(" | ".join(tail))[:500]
+    if proc.returncode != 0:
+        return "failed", f"exit code {proc.returncode}: {detail}"
+    return "ok", detail or "done"
 
 
 def _call(client, action: str, container: str) -> None:
@@ -119,14 +198,33 @@ def _now() -> pd.Timestamp:
     return pd.Timestamp(datetime.now(timezone.utc))
 
 
+def _service_container(client, project: str | None, service: str, old: str | None) -> str | None:
+    """The container of a compose service after a recreate: compose v2 and v1 names, else the old one."""
+    import docker.errors
+
+    old = old if isinstance(old, str) and old else None
+    names = ([f"{project}-{service}-1", f"{project}_{service}_1"] if project else []) + ([old] if old else [])
+    for name in names:
+        try:
+            return str(client.api.inspect_container(name)["Id"])
+        except docker.errors.NotFound:
+            continue
+    return old
+
+
 def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog | None = None,
                budget_s: float | None = None, progress: Progress | None = print, dry_run: bool = False,
-               poll_interval_s: float = 0.5) -> pd.DataFrame:
+               poll_interval_s: float = 0.5, *, compose_files: Iterable[str] | None = None,
+               confirmed: Iterable[str] = (), verify: Verify | None = None,
+               compose: list[str] | None = None) -> pd.DataFrame:
     """Execute a plan wave by wave; return the execution log (attrs: status, stopped_at).
 
     Every step is audited before its Docker call. The run stops at the first failure (a
-    start that errors, a wait that times out, a service that needs compose to be created);
-    the remaining steps are logged as ``not-run`` and nothing else is touched.
+    start that errors, a wait that times out, a service that needs compose to be created)
+    and at the first manual ``fix`` step of a service not in ``confirmed``; the remaining
+    steps are logged as ``not-run`` and nothing else is touched. Compose steps use
+    ``compose_files`` (default: the plan's ``attrs``) and run only when they all exist here.
+    After the wait of a ``confirmed`` service, ``verify(service)`` must say the fix took.
     With ``dry_run`` the steps are audited and printed, and no mutating call is made.
     """
     say = progress or (lambda _msg: None)
@@ -137,14 +235,22 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
             audit.event(str(a), None, "refused", "action not on the allow-list; plan not executed",
                         dry_run=dry_run)
             guard(a)
-    project = getattr(catalog, "project", None)
+    project = getattr(catalog, "project", None) or plan.attrs.get("project")
+    files = [str(f) for f in (compose_files if compose_files is not None else plan.attrs.get("compose_files") or [])]
+    confirmed = {str(c) for c in confirmed}
     plan_id = audit.started("apply-plan", project or "plan", {
         "steps": int(len(plan)), "services": sorted(set(plan["service"])) if len(plan) else [],
-        "budget_s": budget_s}, dry_run=dry_run)
+        "budget_s": budget_s, "confirmed": sorted(confirmed)}, dry_run=dry_run)
     rows: list[dict[str, Any]] = []
     stopped_at: str | None = None
-    ordered = plan.assign(_w=(plan["action"] == "wait").astype(int)).sort_values(["wave", "_w", "step"],
-                                                                                  kind="stable") if len(plan) else plan
+    recreated: dict[str, str | None] = {}
+    binary: list[str] | None = None
+    ordered = plan
+    if len(plan):  # in a wave: services that need no person (started, then awaited), then the others
+        manual = set(plan.loc[plan["action"] == "fix", "service"])
+        ordered = plan.assign(_m=plan["service"].isin(manual).astype(int),
+                              _w=((plan["action"] == "wait") & ~plan["service"].isin(manual)).astype(int))
+        ordered = ordered.sort_values(["wave", "_m", "_w", "step"], kind="stable")
     for _, step in ordered.iterrows():
         base = {"wave": int(step["wave"]), "step": int(step["step"]), "service": step["service"],
                 "container": step["container"], "action": step["action"],
@@ -154,20 +260,60 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
                          "started_at": None, "duration_s": None, "audit_id": None})
             continue
         action = guard(step["action"])
+        svc = str(step["service"])
         target = step["container"] if isinstance(step["container"], str) else None
-        params = {"service": step["service"], "wave": int(step["wave"])}
+        if svc in recreated:
+            target = recreated[svc]
+        params = {"service": svc, "wave": int(step["wave"])}
+        if "finding" in step.index and isinstance(step["finding"], str):
+            params["finding"] = step["finding"]
         if action == "wait":
             timeout = _positive(budget_s) or _positive(step["timeout_s"]) or 30.0
             params.update({"condition": step["condition"], "timeout_s": timeout})
         t0, started_at = time.monotonic(), _now()
-        if target is None:
-            cmd = step.get("command") or f"docker compose up -d {step['service']}"
-            aid = audit.event(action, step["service"], "manual",
-                              f"no container: run `{cmd}`, then run the plan again", params, dry_run=dry_run)
-            say(f"[wave {base['wave']}] {action} {step['service']}: no container; run `{cmd}`; stopping here")
-            rows.append({**base, "outcome": "manual", "detail": f"run `{cmd}`", "started_at": started_at,
-                         "duration_s": 0.0, "audit_id": aid})
-            stopped_at = str(step["service"])
+        done = {"started_at": started_at, "duration_s": 0.0}
+        if action == "fix":
+            reason = str(step.get("reason") or "")
+            if svc in confirmed:
+                aid = audit.event(action, svc, "confirmed", f"fix reported made: {reason}", params, dry_run=dry_run)
+                say(f"[wave {base['wave']}] fix {svc}: reported made; checked once it is back")
+                rows.append({**base, "outcome": "confirmed", "detail": reason, **done, "audit_id": aid})
+            elif dry_run:
+                aid = audit.event(action, svc, "dry-run", f"manual: {reason}", params, dry_run=True)
+                rows.append({**base, "outcome": "dry-run", "detail": f"manual: {reason}", **done, "audit_id": aid})
+            else:
+                aid = audit.event(action, svc, "manual", reason, params, dry_run=dry_run)
+                say(f"[wave {base['wave']}] MANUAL STEP for {svc}: {reason}\n"
+                    f"  Make this fix, then run `{RESUME_HINT}` (it checks that the fix took). Stopping here.")
+                rows.append({**base, "outcome": "manual", "detail": f"{reason}; then run `{RESUME_HINT}`", **done,
+                             "audit_id": aid})
+                stopped_at = svc
+            continue
+        manual_why = None
+        if action in COMPOSE_ACTIONS:
+            cmd = step.get("command") or f"docker compose up -d --no-deps {svc}"
+            missing = [f for f in files if not Path(f).is_file()]
+            if binary is None and files and not missing:
+                binary = compose or compose_binary()
+            if missing or not files:
+                manual_why = "the compose files are not on this machine" if files else "no compose files"
+            elif binary is None:
+                manual_why = "neither `docker compose` nor `docker-compose` is installed"
+            else:
+                params["argv"] = compose_argv(action, svc, project, files, binary)
+                target = svc
+        elif target is None and action == "wait" and dry_run and svc in {r["service"] for r in rows}:
+            target = svc  # created by the (dry-run) recreate before it
+        elif target is None:
+            cmd = step.get("command") or f"docker compose up -d {svc}"
+            manual_why = "no container"
+        if manual_why is not None:
+            aid = audit.event(action, svc, "manual", f"{manual_why}: run `{cmd}`, then run the plan again", params,
+                              dry_run=dry_run)
+            say(f"[wave {base['wave']}] {action} {svc}: {manual_why}; run `{cmd}`; stopping here")
+            rows.append({**base, "outcome": "manual", "detail": f"{manual_why}: run `{cmd}`", **done,
+                         "audit_id": aid})
+            stopped_at = svc
             continue
         aid = audit.started(action, target, params, dry_run=dry_run)
         try:
@@ -178,6 +324,15 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
                     f"(up to {params['timeout_s']:g} s) …")
                 outcome, detail = wait_for(client, target, str(step["condition"]), params["timeout_s"],
                                            poll_interval_s)
+                if svc in confirmed and verify is not None:  # a fresh diagnosis says whether the fix took
+                    took, why = verify(svc)
+                    outcome, detail = ("ok", f"{detail}; the fix took ({why})") if took and outcome == "ok" \
+                        else ("failed", f"{detail}; the fix did not take: {why}")
+            elif action in COMPOSE_ACTIONS:
+                say(f"[wave {base['wave']}] {action} {svc}: {' '.join(params['argv'])} …")
+                outcome, detail = _run_compose(client, params["argv"], COMPOSE_TIMEOUT_S[action])
+                if outcome == "ok" and action == "recreate":
+                    recreated[svc] = _service_container(client, project, svc, step["container"])
             else:
                 say(f"[wave {base['wave']}] {action} {step['service']} ({target}) …")
                 _call(client, action, target)
@@ -201,8 +356,9 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
                   f"stopped at {stopped_at}; not touched: {', '.join(skipped) or 'none'}" if stopped_at
                   else f"{len(log)} steps done", {"not_run": skipped}, dry_run=dry_run)
     say(f"plan {status}" + (f" at {stopped_at}; not touched: {', '.join(skipped) or 'none'}" if stopped_at else ""))
+    manual_stop = bool(stopped_at) and len(log) and (log["outcome"] == "manual").any()
     log.attrs.update({"status": status, "stopped_at": stopped_at, "not_run": skipped,
-                      "audit_log": str(audit.path)})
+                      "audit_log": str(audit.path), "manual": bool(manual_stop)})
     return log
 
 
@@ -252,22 +408,41 @@ def report_parameters(compose_files: Any, apply: Any, budget_s: Any) -> tuple[li
 
 # -- the command line -------------------------------------------------------------
 
+def last_manual_fix(audit: AuditLog) -> str | None:
+    """The service of the last fix step a real run stopped at (what ``--resume`` confirms), or None."""
+    rec = read_audit(audit.path)
+    if not len(rec):
+        return None
+    hit = rec[(rec["action"] == "fix") & (rec["outcome"] == "manual") & ~rec["dry_run"].astype(bool)]
+    if not len(hit):
+        return None
+    params = hit.iloc[-1]["params"]
+    return str(params.get("service")) if isinstance(params, dict) and params.get("service") else None
+
+
 def format_plan(plan: pd.DataFrame, project: str | None = None) -> str:
     """The plan as a plain-text, left-aligned table for the terminal."""
     if len(plan) == 0:
         return "Nothing to do: every expected service is up."
-    cols = ["wave", "step", "service", "action", "condition", "timeout_s", "reason"]
+    cols = ["wave", "step", "service", "action"] + (["remedy"] if "remedy" in plan.columns else []) + \
+        ["condition", "timeout_s", "reason"]
     rows = [[str(c) for c in cols]]
     for r in plan.to_dict("records"):
         t = r["timeout_s"]
-        rows.append([str(r["wave"]), str(r["step"]), str(r["service"]), str(r["action"]),
-                     str(r["condition"] or ""), f"{t:g}" if isinstance(t, (int, float)) and t == t else "",
-                     str(r["reason"])])
+        rows.append([str(r["wave"]), str(r["step"]), str(r["service"]), str(r["action"])]
+                    + ([str(r.get("remedy") or "")] if "remedy" in plan.columns else [])
+                    + [str(r["condition"] or ""), f"{t:g}" if isinstance(t, (int, float)) and t == t else "",
+                       str(r["reason"])])
     widths = [max(len(row[i]) for row in rows) for i in range(len(cols) - 1)]
     lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) + "  " + row[-1] for row in rows]
-    manual = sorted(set(plan.loc[plan["manual"].astype(bool), "service"]))
-    if manual:
+    fixes = list(dict.fromkeys(plan.loc[plan["action"] == "fix", "service"]))
+    if fixes:
+        lines.append(f"\n{len(fixes)} service(s) need a person first (fix steps): {', '.join(map(str, fixes))}. "
+                     f"`runbook plan --apply` runs what it may and stops at the first fix step; make that fix, "
+                     f"then run `{RESUME_HINT}`.")
+    missing = sorted(set(plan.loc[plan["manual"].astype(bool) & (plan["action"] != "fix"), "service"]))
+    if missing:
         proj = f" -p {project}" if project else ""
-        lines.append(f"\n{len(manual)} service(s) have no container; create them first: "
-                     f"docker compose{proj} up -d {' '.join(manual)}")
+        lines.append(f"\n{len(missing)} service(s) have no container; create them first: "
+                     f"docker compose{proj} up -d {' '.join(missing)}")
     return "\n".join(lines)

@@ -84,7 +84,7 @@ class AuditLog:
             "host": self.host,
             "pid": os.getpid(),
             "action": str(action),
-            "target": redact.mask_text(target) if target else target,
+            "target": redact.mask_identifier(target) if target else target,
             "params": redact.mask_obj(params or {}),
             "dry_run": bool(dry_run),
             "outcome": outcome,

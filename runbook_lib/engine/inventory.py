@@ -72,6 +72,9 @@ def _row(summary: dict, detail: dict | None, now: pd.Timestamp) -> dict:
     st = (detail or {}).get("State", {}) or {}
     cfg = (detail or {}).get("Config", {}) or {}
     host_cfg = (detail or {}).get("HostConfig", {}) or {}
+    name = (summary.get("Names") or ["?"])[0].lstrip("/")
+    redact.learn_identifiers([name, labels.get(PROJECT_LABEL), labels.get(SERVICE_LABEL),
+                              cfg.get("Image") or summary.get("Image")])
     redact.learn_env(cfg.get("Env"))
     redact.learn_command(cfg.get("Cmd"))
     redact.learn_command(summary.get("Command"))
@@ -86,7 +89,6 @@ def _row(summary: dict, detail: dict | None, now: pd.Timestamp) -> dict:
     uptime = (now - started).total_seconds() if state == "running" and started is not None else None
     ports_text, published = _ports(summary.get("Ports"))
     nets = sorted(((summary.get("NetworkSettings") or {}).get("Networks") or {}).keys())
-    name = (summary.get("Names") or ["?"])[0].lstrip("/")
     return {
         "project": labels.get(PROJECT_LABEL),
         "service": labels.get(SERVICE_LABEL) or name,

@@ -1,7 +1,8 @@
 """``runbook collect``: sample the stack every interval into the history store.
 
-One round = inventory (container state and health) + probes (when the probe modules are
-installed), written atomically by ``store.write_round``. Faults never stop the loop: an
+One round = inventory (container state and health) + probes (a ``probe_func``: by default
+``default_probe_func`` gathers the stack and runs ``probes.stack_round.probe_stack``),
+written atomically by ``write_round``. Faults never stop the loop: an
 unreachable engine is recorded as UNKNOWN for the services seen before (lost coverage,
 never down), a failing probe layer degrades the round to inventory-only with a note.
 Rounds never overlap: the loop is sequential, each round is scheduled from the previous
@@ -11,8 +12,6 @@ after the current round.
 from __future__ import annotations
 
 import math
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,9 +23,13 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.alerts.notify import current_states
+from runbook_lib.engine.connection import connect
+from runbook_lib.engine.inventory import gather_inventory
 from runbook_lib.exceptions import EngineError, RunbookError
-from runbook_lib.history.store import Store, Thresholds, open_store
-from runbook_lib.probes import derive
+from runbook_lib.history.interface import HistoryStore
+from runbook_lib.probes.discovery import DiscoveryCache
+from runbook_lib.probes.stack_round import probe_stack
+from runbook_lib.stack import gather
 
 ProbeFunc = Callable[[], tuple[pd.DataFrame, list[str]]]
 
@@ -45,14 +48,20 @@ class RoundResult:
 
 def default_probe_func(compose_files: list[str], project: str | None, config_path: str | None,
                        engine_url: str | None, engine_timeout_s: float) -> ProbeFunc:
-    """A probe round over the stack bound to the command's options (health paths kept across rounds)."""
+    """A probe round over the stack bound to the command's options (health paths kept across rounds).
+
+    Each round gathers the stack afresh (an engine that comes back is picked up) and probes it."""
+    discovery = DiscoveryCache()
+
     def run() -> tuple[pd.DataFrame, list[str]]:
-        return derive.probe_stack(compose_files=compose_files, project=project, config_path=config_path, engine_url=engine_url,
-                     engine_timeout_s=engine_timeout_s, timeout_s=None)
+        stack = gather(engine_url, project=project, compose_files=compose_files or (), config=config_path,
+                       engine_timeout_s=engine_timeout_s)
+        res = probe_stack(stack, discovery=discovery)
+        return res.rows, res.notes
     return run
 
 
-def collect_round(store: Store, *, client: Any = None, engine_url: str | None = None,
+def collect_round(store: HistoryStore, *, client: Any = None, engine_url: str | None = None,
                   engine_timeout_s: float = 5.0, project: str | None = None, label: str | None = None,
                   probe_func: ProbeFunc | None = None, probes: bool = True, interval_s: float = 60.0,
                   ts: pd.Timestamp | None = None, notifier: Any = None) -> RoundResult:
@@ -62,8 +71,6 @@ def collect_round(store: Store, *, client: Any = None, engine_url: str | None = 
     ``client``: a docker client to reuse (else one is connected per round, so an engine that
     comes back is picked up). ``ts`` overrides the round's timestamp (tests, back-fills).
     """
-    from runbook_lib.engine.inventory import gather_inventory
-
     t_start = time.monotonic()
     ts = ts if ts is not None else pd.Timestamp(datetime.now(timezone.utc))
     notes: list[str] = []
@@ -71,7 +78,6 @@ def collect_round(store: Store, *, client: Any = None, engine_url: str | None = 
     owned = None
     try:
         if client is None:
-            from runbook_lib.engine.connection import connect
             client = owned = connect(engine_url, timeout_s=engine_timeout_s)
         inventory = gather_inventory(client, project=project, label=label)
         notes.extend(inventory.attrs.get("notes", []))
@@ -87,7 +93,7 @@ def collect_round(store: Store, *, client: Any = None, engine_url: str | None = 
     if probes:
         func = probe_func
         if func is None:
-            notes.append("probes not installed (runbook_lib.probes.derive missing): inventory only")
+            notes.append("no probe function given: inventory only")
         else:
             try:
                 rows, probe_notes = func()

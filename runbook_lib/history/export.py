@@ -15,13 +15,12 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.history import uptime as up
-from runbook_lib.exceptions import RunbookError
-from runbook_lib.history.store import Store, open_store
+from runbook_lib.history.interface import HistoryStore
 
 FORMATS = ("parquet", "csv")
 
 
-def export_frames(store: Store, since: pd.Timestamp, until: pd.Timestamp,
+def export_frames(store: HistoryStore, since: pd.Timestamp, until: pd.Timestamp,
                   now: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
     """samples, runs and incidents overlapping [since, until), secrets masked (pure over the store's reads)."""
     now = now or up.utcnow()

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runbook_lib.exceptions import ParameterError
-from runbook_lib.history.store import (STATE_CODES, STATE_NAMES, Debounce, Thresholds, step)
+from runbook_lib.exceptions import ParameterError, RunbookError
+from runbook_lib.history.store import open_store
 from runbook_lib.maintenance.windows import carve
 
 WINDOWS = ("1h", "24h", "7d", "30d")
@@ -92,44 +92,6 @@ def _seconds(col: pd.Series) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- samples → effective states → runs
-def effective_states(samples: pd.DataFrame, thresholds: Thresholds | None = None) -> pd.DataFrame:
-    """Recompute the effective ``state`` of raw samples with the given thresholds (all samples kept).
-
-    ``samples``: service, ts, raw_state (up/degraded/down/stopped/starting/unknown), optionally
-    started_at (container start time, for the start-period grace). Adds ``transition``
-    ("down"/"up"/None) where the effective state crosses between down and up/degraded.
-    """
-    th = thresholds or Thresholds()
-    out = samples.sort_values(["service", "ts"], kind="stable").reset_index(drop=True).copy()
-    eff: list[str] = []
-    trans: list[str | None] = []
-    machines: dict[Any, Debounce] = {}
-    last: dict[Any, str] = {}
-    has_start = "started_at" in out.columns
-    for i, (svc, ts, raw) in enumerate(zip(out["service"], out["ts"], out["raw_state"])):
-        d = machines.setdefault(svc, Debounce())
-        started = None
-        if has_start:
-            v = out.at[i, "started_at"]
-            started = None if v is None or pd.isna(v) else pd.Timestamp(v).timestamp()
-        code = step(d, STATE_CODES.get(str(raw), 0), pd.Timestamp(ts).timestamp(), th, started)
-        name = STATE_NAMES[code]
-        prev = last.get(svc)
-        t = None
-        if prev is not None and name != prev:
-            if name == "down" and prev in ("up", "degraded", "starting"):
-                t = "down"
-            elif prev == "down" and name in ("up", "degraded"):
-                t = "up"
-        if name != "unknown":
-            last[svc] = name
-        eff.append(name)
-        trans.append(t)
-    out["state"] = eff
-    out["transition"] = trans
-    return out
-
-
 def to_intervals(samples: pd.DataFrame, interval_s: float | None = None, state_col: str = "state") -> pd.DataFrame:
     """Samples → runs of one state per service: service, state, start, end, n_samples, first_error.
 
@@ -282,9 +244,13 @@ def incidents(intervals: pd.DataFrame, now: pd.Timestamp | None = None, start: p
     return res.reset_index(drop=True)
 
 
+MTBF_MIN_FAILURES = 2  # one failure has no "between"
+
+
 def reliability(incident_frame: pd.DataFrame, uptime_frame: pd.DataFrame) -> pd.DataFrame:
     """Per service: incidents, MTTR (mean duration of resolved incidents) and MTBF (available
-    time / incidents), in seconds; NaN where undefined."""
+    time / incidents), in seconds. NaN (blank in tables, null in JSON) where there is nothing
+    to average: MTTR needs a closed incident, MTBF at least two failures."""
     rows = []
     for _, u in uptime_frame.iterrows():
         svc = u["service"]
@@ -293,7 +259,7 @@ def reliability(incident_frame: pd.DataFrame, uptime_frame: pd.DataFrame) -> pd.
         resolved = inc[~inc["ongoing"].astype(bool)] if n else inc
         mttr = float(resolved["duration_s"].mean()) if len(resolved) else float("nan")
         avail = float(u["up_s"] + u["degraded_s"])
-        mtbf = avail / n if n and u["measured_s"] > 0 else float("nan")
+        mtbf = avail / n if n >= MTBF_MIN_FAILURES and u["measured_s"] > 0 else float("nan")
         rows.append({"service": svc, "incidents": n, "ongoing": int(inc["ongoing"].astype(bool).sum()) if n else 0,
                      "mttr_s": mttr, "mtbf_s": mtbf})
     return pd.DataFrame(rows, columns=["service", "incidents", "ongoing", "mttr_s", "mtbf_s"])
@@ -407,8 +373,6 @@ def with_uptime_24h(table: pd.DataFrame, store_path: str | None = None, project:
 
     Reads the store (read-only); returns (table with an ``uptime 24h`` column, note or None).
     """
-    from runbook_lib.exceptions import RunbookError
-    from runbook_lib.history.store import open_store
     out = table.copy()
     try:
         store = open_store(store_path, readonly=True)

@@ -1,1 +1,1 @@
-"""Native health probes: specs, the runner, derivation, kinds."""
+"""Native health probes: specs derived from a gathered stack, one module per kind, rows out."""

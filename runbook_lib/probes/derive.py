@@ -1,9 +1,9 @@
 """Catalog (+ inventory, + config) → probe specs, with no configuration (pure, no I/O).
 
-- image → kind from a table (core kinds here, protocol kinds from ``probe_kinds.KIND_INFO``);
-  application services (tier "application": built here, or not a known infrastructure
-  image) → http with health-path discovery among ``HEALTH_PATHS`` (the path in the
-  service's own healthcheck URL first);
+- image → kind, port, HTTP path and credential variables from the technology table
+  (``runbook_lib.knowledge``); application services (tier "application": built here, or
+  not a known infrastructure image) → http with health-path discovery among
+  ``HEALTH_PATHS`` (the path in the service's own healthcheck URL first);
 - published port → ``127.0.0.1:<host port>`` (the running container's published ports win
   over the compose file's); a port that is not published on the host → probed from inside
   the running container (``via="exec"``), else a row "unknown: port not published";
@@ -11,9 +11,6 @@
   used in ``ProbeSpec.options``, never displayed;
 - ``probes:`` in runbook.yaml overrides a derived probe of the same kind, adds others,
   and ``enabled: false`` removes one.
-
-After a round, ``collapse_discovery`` keeps one row per discovered service and
-``endpoint_audit`` gives the standardisation picture (service × path → status).
 """
 from __future__ import annotations
 
@@ -23,41 +20,42 @@ from typing import Any
 
 import pandas as pd
 
-from runbook_lib.probes.runner import DEFAULT_TIMEOUT_S, ProbeSpec
+from runbook_lib import knowledge
+from runbook_lib.probes.discovery import HEALTH_PATHS
+from runbook_lib.probes.spec import DEFAULT_TIMEOUT_S, ProbeSpec
 
-HEALTH_PATHS = ("/health", "/api/health", "/api/v1/health", "/health/live", "/health/ready")
 LOOPBACK_OK = {None, "", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1"}
-APP_PORT_VARS = ("APP_PORT", "PORT", "SERVICE_PORT", "HTTP_PORT", "SERVER_PORT")
-# core kinds: image pattern → (kind, container port)
-CORE_IMAGES: tuple[tuple[str, str, int], ...] = (
-    (r"(^|/)(postgres|postgis|timescaledb(-ha)?|pgvector|postgresql)(:|@|$)", "postgres", 5432),
-    (r"(^|/)(redis|redis-stack-server|valkey|keydb)(:|@|$)", "redis", 6379),
-)
+APP_PORT_VARS: tuple[str, ...] = knowledge.application().probe.port_env
 _URL_RE = re.compile(r"https?://(?:[^/\s:'\"@]+@)?([^/\s:'\"]+)(?::(\d+))?(/[^\s'\"|;&)]*)?")
 _CONFIG_FIELDS = {"kind", "host", "port", "path", "timeout_s", "via", "container", "enabled"}
+_NO_INFO = knowledge.ProbeInfo(kind="")
 
 
-# ---------------------------------------------------------------- small pure helpers
-def _protocol_info() -> dict:
-    try:
-        from runbook_lib.probes.protocols import KIND_INFO
-        return dict(KIND_INFO)
-    except ImportError:  # protocol kinds not installed: core kinds only
-        return {}
+def _kind_info(kind: str) -> knowledge.ProbeInfo:
+    """The knowledge table's probe record of ``kind`` (an empty one when none knows it)."""
+    tech = knowledge.by_probe_kind(kind)
+    return tech.probe if tech is not None and tech.probe is not None else _NO_INFO
 
 
 def image_kind(image: str | None) -> tuple[str | None, int | None]:
     """(kind, default container port) for an image reference, or (None, None)."""
-    if not image:
-        return None, None
-    ref = str(image).lower()
-    for rx, kind, port in CORE_IMAGES:
-        if re.search(rx, ref):
-            return kind, port
-    for info in _protocol_info().values():
-        if re.search(info.image_re, ref):
-            return info.kind, info.port
-    return None, None
+    info = knowledge.probe_info(image)
+    return (info.kind, info.port) if info is not None else (None, None)
+
+
+def credential_options(kind: str, environment: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Probe options (user/password) for a kind from the service's own (unmasked) environment."""
+    info = _kind_info(kind)
+    env = dict(environment or {})
+    out: dict[str, Any] = {}
+    password = next((env[k] for k in info.password_env if env.get(k)), None)
+    user = next((env[k] for k in info.user_env if env.get(k)), None)
+    if password:
+        out["password"] = str(password)
+        out["user"] = str(user or info.default_user or "")
+    elif user:
+        out["user"] = str(user)
+    return out
 
 
 def _clean(value: Any) -> str | None:
@@ -70,19 +68,21 @@ def _clean(value: Any) -> str | None:
     return s
 
 
+def _first(env: Mapping[str, Any], names: Iterable[str]) -> str | None:
+    return next((_clean(env.get(k)) for k in names if _clean(env.get(k))), None)
+
+
 def postgres_credentials(env: Mapping[str, Any]) -> dict[str, str]:
     """user/password/dbname as the postgres image reads them (POSTGRES_*, DATABASE_*, PG*)."""
+    info = _kind_info("postgres")
     e = {str(k): v for k, v in (env or {}).items()}
     trust = str(e.get("POSTGRES_HOST_AUTH_METHOD", "")).lower() == "trust"
-    password = next((_clean(e.get(k)) for k in ("POSTGRES_PASSWORD", "DATABASE_PASSWORD", "PGPASSWORD",
-                                               "DB_PASSWORD") if _clean(e.get(k))), None)
-    user = next((_clean(e.get(k)) for k in ("POSTGRES_USER", "DATABASE_USER", "PGUSER", "DB_USER",
-                                           "DATABASE_USERNAME") if _clean(e.get(k))), None)
-    dbname = next((_clean(e.get(k)) for k in ("POSTGRES_DB", "DATABASE_NAME", "PGDATABASE", "DB_NAME")
-                   if _clean(e.get(k))), None)
+    password = _first(e, info.password_env)
+    user = _first(e, info.user_env)
+    dbname = _first(e, info.database_env)
     if not password and not trust:
         return {}  # POSTGRES_PASSWORD_FILE / secrets: cannot be read from the catalog
-    user = user or "postgres"
+    user = user or info.default_user or "postgres"
     out = {"user": user, "dbname": dbname or user}
     if password:
         out["password"] = password
@@ -107,19 +107,18 @@ def redis_credentials(env: Mapping[str, Any], command: Any) -> dict[str, str]:
         elif a in ("--requirepass", "requirepass") and i + 1 < len(args):
             password = args[i + 1]
     password = _clean(password.strip("'\"")) if password else None
+    info = _kind_info("redis")
     e = env or {}
-    password = password or _clean(e.get("REDIS_PASSWORD"))
+    password = password or _first(e, info.password_env)
     out: dict[str, str] = {}
     if password:
         out["password"] = password
-        if _clean(e.get("REDIS_USERNAME")):
-            out["user"] = str(e["REDIS_USERNAME"])
+        user = _first(e, info.user_env)
+        if user:
+            out["user"] = user
     return out
 
 
-_HOST_VARS = {"postgres": ("DATABASE_HOST", "DB_HOST", "POSTGRES_HOST", "PGHOST", "TYPEORM_HOST"),
-              "redis": ("REDIS_HOST", "CACHE_HOST")}
-_URL_VARS = {"postgres": ("DATABASE_URL", "POSTGRES_URL", "DB_URL"), "redis": ("REDIS_URL", "CACHE_URL")}
 _CRED_URL_RE = re.compile(r"^(?P<scheme>[a-z+]+)://(?:(?P<user>[^:@/]*)(?::(?P<pw>[^@/]*))?@)?"
                           r"(?P<host>[^:/?]+)(?::\d+)?(?:/(?P<db>[^?]*))?")
 
@@ -128,9 +127,10 @@ def client_credentials(kind: str, names: Iterable[str], raw: Mapping[str, Mappin
     """Credentials the *clients* of a database use (DATABASE_HOST=<it> + DATABASE_USER/PASSWORD,
     or DATABASE_URL): the fallback when the server's own environment has none (env_file missing)."""
     names = {str(n) for n in names if n}
+    info = _kind_info(kind)
     for spec in raw.values():
         env = spec.get("environment") or {}
-        for var in _URL_VARS.get(kind, ()):
+        for var in info.client_url_env:
             m = _CRED_URL_RE.match(str(_clean(env.get(var)) or ""))
             if m and m.group("host") in names and m.group("pw"):
                 out = {"password": m.group("pw")}
@@ -140,14 +140,14 @@ def client_credentials(kind: str, names: Iterable[str], raw: Mapping[str, Mappin
                 elif m.group("user"):
                     out["user"] = m.group("user")
                 return out
-        if not any(str(env.get(v)) in names for v in _HOST_VARS.get(kind, ())):
+        if not any(str(env.get(v)) in names for v in info.client_host_env):
             continue
         if kind == "postgres":
             creds = postgres_credentials({k: v for k, v in env.items() if not str(k).startswith("POSTGRES_HOST")})
             if creds.get("password"):
                 return creds
-        elif kind == "redis" and _clean(env.get("REDIS_PASSWORD")):
-            return {"password": str(env["REDIS_PASSWORD"])}
+        elif kind == "redis" and _first(env, info.password_env):
+            return {"password": str(_first(env, info.password_env))}
     return {}
 
 
@@ -241,7 +241,8 @@ def derive_service(service: str, spec: Mapping[str, Any], inventory: pd.DataFram
     container = running[0]["id"] if running else None
     published = _published(spec, inv_rows)
     env = spec.get("environment") or {}
-    kind, default_port = image_kind(spec.get("image"))
+    info = knowledge.probe_info(spec.get("image"))
+    kind, default_port = (info.kind, info.port) if info is not None else (None, None)
     out: list[ProbeSpec] = []
 
     if inv_rows:
@@ -252,7 +253,6 @@ def derive_service(service: str, spec: Mapping[str, Any], inventory: pd.DataFram
                              container=spec.get("container_name"), options={"check": "container"}))
 
     if kind is not None:
-        info = _protocol_info().get(kind)
         options: dict[str, Any] = {}
         if kind == "postgres":
             options.update(postgres_credentials(env))
@@ -260,20 +260,16 @@ def derive_service(service: str, spec: Mapping[str, Any], inventory: pd.DataFram
             options.update(redis_credentials(env, spec.get("command")))
         if kind in ("postgres", "redis") and not options.get("password") and raw:
             options.update(client_credentials(kind, (service, spec.get("container_name")), raw))
-        elif info is not None:
-            try:
-                from runbook_lib.probes.protocols import credential_options
-                options.update(credential_options(kind, env))
-            except ImportError:
-                pass
+        elif kind not in ("postgres", "redis"):
+            options.update(credential_options(kind, env))
         port = default_port
         if port not in published:
             # the kind's port may be remapped inside (e.g. EVENTSTORE_HTTP_PORT) or only another one published
             for k, v in env.items():
                 if str(k).endswith(("_HTTP_PORT", "_CLIENT_PORT")) and str(v).isdigit() and int(v) in published:
                     port = int(v)
-        exec_path = info.path if info is not None else None
-        if port not in published and info is not None:
+        exec_path = info.path
+        if port not in published:
             # only another of the kind's ports is published (e.g. rabbitmq 5672 without 15672)
             for extra in (info.extra_ports or {}).values():
                 if extra in published:
@@ -281,7 +277,7 @@ def derive_service(service: str, spec: Mapping[str, Any], inventory: pd.DataFram
                     break
         placed = _placed(service, kind, port, published, container, timeout_s, options=options,
                          exec_path=exec_path)
-        for name, extra in ((info.extra_ports or {}) if info is not None else {}).items():
+        for name, extra in (info.extra_ports or {}).items():
             if placed.via == "host" and extra in published:
                 placed = placed.with_(options={name: published[extra]})
             elif placed.via == "exec":
@@ -362,196 +358,3 @@ def derive_probes(catalog, inventory: pd.DataFrame | None = None, config=None,
                 new = new.with_(options=inherited)
             specs.append(new)
     return specs
-
-
-# ---------------------------------------------------------------- after the round (pure)
-def _path_of(target: str) -> str:
-    m = re.search(r":\d+(/.*)$", str(target))
-    return m.group(1) if m else "/"
-
-
-def _reply_code(reply: Any) -> int | None:
-    m = re.match(r"HTTP (\d{3})", str(reply or ""))
-    return int(m.group(1)) if m else None
-
-
-def _discovery_mask(rows: pd.DataFrame, specs: list[ProbeSpec] | None) -> list[bool]:
-    if specs is not None and len(specs) == len(rows):
-        return [bool(s.options.get("discover")) for s in specs]
-    return [False] * len(rows)
-
-
-def collapse_discovery(rows: pd.DataFrame, specs: list[ProbeSpec]) -> pd.DataFrame:
-    """One http row per discovered service: the first working path (else the most telling failure).
-
-    ``specs`` are the specs of the round, in the same order as ``rows``.
-    """
-    if rows.empty:
-        return rows
-    mask = _discovery_mask(rows, specs)
-    keep: list[int] = []
-    groups: dict[str, list[int]] = {}
-    for i, disc in enumerate(mask):
-        if disc:
-            groups.setdefault(rows.iloc[i]["service"], []).append(i)
-        else:
-            keep.append(i)
-    chosen: dict[int, dict] = {}
-    for service, idx in groups.items():
-        sub = [rows.iloc[i].to_dict() for i in idx]
-        good = [r for r in sub if r["state"] in ("up", "degraded")]
-        answered = [r for r in sub if (_reply_code(r["reply"]) or 404) not in (404, 405)]
-        tried = ", ".join(_path_of(r["target"]) for r in sub)
-        if good:
-            row = good[0]
-        elif answered:
-            row = answered[0]
-        elif all(_reply_code(r["reply"]) in (404, 405) for r in sub):
-            row = dict(sub[0])
-            row["error"] = f"no health endpoint found (tried {tried}); set path in runbook.yaml probes:"
-        else:
-            row = sub[0]
-        chosen[idx[0]] = row
-    out = [rows.iloc[i].to_dict() if i in keep else chosen[i] for i in range(len(rows)) if i in keep or i in chosen]
-    from runbook_lib.probes.runner import rows_frame
-    return rows_frame(out)
-
-
-def pin_discovery(specs: list[ProbeSpec], rows: pd.DataFrame) -> list[ProbeSpec]:
-    """Specs for later rounds: each discovery group replaced by its working path (if one worked)."""
-    collapsed = collapse_discovery(rows, specs)
-    paths = {r["service"]: _path_of(r["target"]) for r in collapsed.to_dict(orient="records")
-             if r["kind"] == "http" and r["state"] in ("up", "degraded")}
-    out: list[ProbeSpec] = []
-    done: set[str] = set()
-    for s in specs:
-        if s.options.get("discover") and s.service in paths:
-            if s.service in done:
-                continue
-            done.add(s.service)
-            opts = {k: v for k, v in s.options.items() if k != "discover"}
-            out.append(ProbeSpec(s.service, s.kind, s.host, s.port, paths[s.service], s.timeout_s,
-                                 opts, s.via, s.container))
-        else:
-            out.append(s)
-    return out
-
-
-def endpoint_audit(rows: pd.DataFrame, specs: list[ProbeSpec] | None = None) -> pd.DataFrame:
-    """Service × health path → answer, like HEALTH_ENDPOINTS_DOCUMENTATION.md by hand.
-
-    Long frame: service, port, path, code, state, works, terminus (components reported),
-    via, error. Uses the discovery rows (all http rows when ``specs`` is None).
-    """
-    cols = ["service", "port", "path", "code", "state", "works", "terminus", "via", "error"]
-    if rows.empty:
-        return pd.DataFrame(columns=cols)
-    mask = _discovery_mask(rows, specs) if specs is not None else list(rows["kind"] == "http")
-    out = []
-    for i, use in enumerate(mask):
-        if not use:
-            continue
-        r = rows.iloc[i]
-        m = re.search(r":(\d+)(/|$)", str(r["target"]))
-        out.append({"service": r["service"], "port": int(m.group(1)) if m else None,
-                    "path": _path_of(r["target"]), "code": _reply_code(r["reply"]), "state": r["state"],
-                    "works": r["state"] in ("up", "degraded"),
-                    "terminus": bool(r["detail"]) if isinstance(r["detail"], list) else False,
-                    "via": r["via"], "error": r["error"]})
-    return pd.DataFrame(out, columns=cols)
-
-
-def audit_matrix(audit: pd.DataFrame) -> pd.DataFrame:
-    """Wide view: one row per service, one column per path, cells like "200", "404", "timeout"."""
-    if audit.empty:
-        return pd.DataFrame(columns=["service", *HEALTH_PATHS, "working_path"])
-
-    def cell(r) -> str:
-        if r["code"] is not None and not pd.isna(r["code"]):
-            return str(int(r["code"]))
-        return str(r["error"] or r["state"])
-
-    a = audit.assign(cell=audit.apply(cell, axis=1))
-    wide = a.pivot_table(index="service", columns="path", values="cell", aggfunc="first", sort=False)
-    paths = [p for p in HEALTH_PATHS if p in wide.columns] + [p for p in wide.columns if p not in HEALTH_PATHS]
-    wide = wide.reindex(columns=paths)
-    working = a[a["works"]].groupby("service", sort=False)["path"].first()
-    wide["working_path"] = [working.get(s) for s in wide.index]
-    return wide.reset_index().astype(object).where(lambda d: d.notna(), None)
-
-
-def standardisation(audit: pd.DataFrame) -> dict:
-    """Which path works where: {path: [services]}, the most common one, who differs, who has none."""
-    if audit.empty:
-        return {"by_path": {}, "standard_path": None, "non_standard": [], "no_endpoint": [], "services": 0}
-    works = audit[audit["works"]]
-    by_path = {p: sorted(set(g["service"])) for p, g in works.groupby("path", sort=False)}
-    first = works.groupby("service", sort=False)["path"].first()
-    standard = first.value_counts().idxmax() if not first.empty else None
-    services = list(dict.fromkeys(audit["service"]))
-    return {
-        "services": len(services),
-        "by_path": by_path,
-        "standard_path": standard,
-        "non_standard": sorted(s for s, p in first.items() if p != standard),
-        "no_endpoint": sorted(s for s in services if s not in first.index),
-    }
-
-
-def specs_frame(specs: Iterable[ProbeSpec]) -> pd.DataFrame:
-    """A displayable (masked) list of specs: service, kind, target, via, timeout_s, check."""
-    return pd.DataFrame([{"service": s.service, "kind": s.kind, "target": s.target, "via": s.via,
-                          "timeout_s": s.timeout_s, "check": s.check} for s in specs],
-                        columns=["service", "kind", "target", "via", "timeout_s", "check"])
-
-
-def use_discovery_cache(specs: list[ProbeSpec], cache: Mapping[tuple, str]) -> list[ProbeSpec]:
-    """Replace each discovery group whose working path is cached by one spec on that path
-    (option ``pinned``), so a long-running collector probes one path per app, not five."""
-    out: list[ProbeSpec] = []
-    done: set[tuple] = set()
-    for s in specs:
-        key = (s.service, s.port, s.via)
-        if s.options.get("discover") and key in cache:
-            if key in done:
-                continue
-            done.add(key)
-            opts = {k: v for k, v in s.options.items() if k != "discover"}
-            opts["pinned"] = True
-            out.append(ProbeSpec(s.service, s.kind, s.host, s.port, cache[key], s.timeout_s, opts, s.via,
-                                 s.container))
-        else:
-            out.append(s)
-    return out
-
-
-def update_discovery_cache(cache: dict[tuple, str], specs: list[ProbeSpec], rows: pd.DataFrame) -> None:
-    """Remember each service's working health path; forget it when the pinned path stops answering."""
-    if len(specs) != len(rows):
-        return
-    states = list(rows["state"])
-    for s, state in zip(specs, states):
-        key = (s.service, s.port, s.via)
-        if s.options.get("pinned") and state not in ("up", "degraded"):
-            cache.pop(key, None)  # rediscover next round
-    collapsed = collapse_discovery(rows, specs)
-    disc = {s.service: (s.service, s.port, s.via) for s in specs if s.options.get("discover")}
-    for r in collapsed.to_dict(orient="records"):
-        if r["service"] in disc and r["kind"] == "http" and r["state"] in ("up", "degraded"):
-            cache[disc[r["service"]]] = _path_of(r["target"])
-
-
-_COLLECTOR_CACHE: dict[tuple, str] = {}
-
-
-def probe_stack(compose_files: list[str] | None = None, project: str | None = None,
-                config_path: str | None = None, engine_url: str | None = None,
-                engine_timeout_s: float = 5.0, timeout_s: float | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """(rows, notes) of one round over the stack, for the collector: delegates to ``probes.probe_stack``
-    (the I/O lives there; this module stays pure otherwise). Health paths found once are
-    reused by later rounds of this process (rediscovered when they stop answering)."""
-    from runbook_lib.probes import runner as probes
-    res = probes.probe_stack(compose_files=compose_files, project=project, config_path=config_path,
-                             engine_url=engine_url, engine_timeout_s=engine_timeout_s, timeout_s=timeout_s,
-                             discovery_cache=_COLLECTOR_CACHE)
-    return res.rows, res.notes

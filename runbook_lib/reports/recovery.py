@@ -16,6 +16,14 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.analysis import tiers
+from runbook_lib.analysis.diagnosis import root_cause_summary, run_diagnosis
+from runbook_lib.analysis.kpis import summary_kpis as container_kpis
+from runbook_lib.analysis.plan import plan_from_diagnosis
+from runbook_lib.engine.logs import needs_evidence
+from runbook_lib.history import uptime
+from runbook_lib.reports import archive, uptime as uptime_report
+from runbook_lib.stack import Stack, gather
 
 REPORT_KIND = "recovery_report"
 ERROR_LINE_RE = re.compile(r"\b(error|fatal|exception|panic|econnrefused|enotfound|killed|failed)\b", re.IGNORECASE)
@@ -54,8 +62,6 @@ class RecoveryReport:
 
     def summary(self) -> dict[str, Any]:
         """The JSON the notebook publishes (the next report compares its KPIs with these)."""
-        from runbook_lib.analysis.diagnosis import root_cause_summary
-
         f = self.findings
         return {
             "status": "degraded" if self.degraded_reasons else "ok",
@@ -85,7 +91,6 @@ def down_services(status: pd.DataFrame | None, inventory: pd.DataFrame | None) -
     if status is not None and len(status) and "is_down" in status.columns:
         return sorted(str(s) for s in status.loc[status["is_down"].astype(bool), "service"])
     if inventory is not None and len(inventory):
-        from runbook_lib.engine.logs import needs_evidence
         return sorted({str(r["service"]) for r in inventory.to_dict("records") if needs_evidence(r)})
     return []
 
@@ -105,7 +110,6 @@ def down_since(inventory: pd.DataFrame | None, services: list[str]) -> pd.Timest
 
 def headline(findings: pd.DataFrame, down: list[str], since: pd.Timestamp | None, total: int | None) -> str:
     """One sentence: what is down, since when, the root causes."""
-    from runbook_lib.analysis.diagnosis import root_cause_summary
 
     if not down and (findings is None or not len(findings)):
         return f"All {total} services are up; no findings." if total else "Nothing is down; no findings."
@@ -150,7 +154,6 @@ def summary_kpis(status: pd.DataFrame | None, inventory: pd.DataFrame | None, fi
     k["findings"] = int(len(f))
     k["critical_findings"] = int((f["severity"] == "critical").sum()) if len(f) else 0
     if inventory is not None and len(inventory):
-        from runbook_lib.analysis.kpis import summary_kpis as container_kpis
         c = container_kpis(inventory)  # "running X/Y (%)", "passing A/B (%)" as the hand-written reports had
         for key in ("containers", "running", "running_pct", "with_healthcheck", "healthy", "passing_pct"):
             k[key] = c[key]
@@ -221,23 +224,7 @@ def timeline_frame(evidence: pd.DataFrame | None, inventory: pd.DataFrame | None
 def find_previous_report(output_dir: str | Path | None, before: pd.Timestamp | None = None,
                          kind: str = REPORT_KIND) -> Path | None:
     """The newest ``outputs/YYYY-MM-DD/<kind>-HHMMSSZ.json`` written before ``before``."""
-    from runbook_lib.reports.runner import REPORT_NAME_RE, default_output_dir
-
-    root = Path(output_dir) if output_dir else default_output_dir()
-    if not root.is_dir():
-        return None
-    best: tuple[str, Path] | None = None
-    limit = before.strftime("%Y-%m-%d%H%M%S") if before is not None else None
-    for p in root.glob(f"*/{kind}-*.json"):
-        m = REPORT_NAME_RE.match(p.name)
-        if not m or m.group("kind") != kind:
-            continue
-        key = p.parent.name + m.group("time")[:-1] + f"{int(m.group('n') or 0):04d}"
-        if limit is not None and key[:16] >= limit:
-            continue
-        if best is None or key > best[0]:
-            best = (key, p)
-    return best[1] if best else None
+    return archive.find_previous(output_dir, kind, before)
 
 
 def read_previous(path: str | Path | None) -> dict[str, Any] | None:
@@ -252,19 +239,17 @@ def read_previous(path: str | Path | None) -> dict[str, Any] | None:
 def build(project: str | None = None, compose_files: list[str] | None = None, engine_url: str | None = None,
           window: str = "24h", store_path: str | None = None, config_path: str | None = None,
           previous_report: str | None = None, output_dir: str | None = None, engine_timeout_s: float = 30.0,
-          tail_lines: int = 200, now: pd.Timestamp | None = None) -> RecoveryReport:
-    """Gather once, assemble every section; a failing section is a degraded reason, not a crash."""
-    from runbook_lib.history import uptime
-    from runbook_lib.analysis.diagnosis import run_diagnosis
-    from runbook_lib.stack import gather
-
+          tail_lines: int = 200, now: pd.Timestamp | None = None, stack: Stack | None = None) -> RecoveryReport:
+    """Assemble every section over one gathered ``stack`` (gathered here when not given); a
+    failing section is a degraded reason, not a crash."""
     now = now or pd.Timestamp.now(tz="UTC")
     try:
         start, end = uptime.parse_window(str(window), now)
-    except Exception:  # noqa: BLE001 - uptime.py missing or a bad window: last 24 h
+    except Exception:  # noqa: BLE001 - a bad window: last 24 h
         start, end = now - pd.Timedelta(hours=24), now
-    stack = gather(engine_url, project=project, compose_files=compose_files or (), config=config_path,
-                   engine_timeout_s=engine_timeout_s)
+    if stack is None:
+        stack = gather(engine_url, project=project, compose_files=compose_files or (), config=config_path,
+                       engine_timeout_s=engine_timeout_s)
     diag = run_diagnosis(stack, tail_lines=tail_lines, since=start.to_pydatetime())
     degraded = [f"{r}: unavailable" for r in diag.degraded_reasons]
     if "engine" in diag.degraded_reasons and len(diag.findings):
@@ -276,7 +261,6 @@ def build(project: str | None = None, compose_files: list[str] | None = None, en
 
     readiness = None
     try:
-        from runbook_lib.analysis import tiers
         if status is not None:
             readiness = tiers.readiness_by_tier(status)
         elif inv is not None and len(inv):
@@ -288,14 +272,13 @@ def build(project: str | None = None, compose_files: list[str] | None = None, en
     plan = None
     if diag.catalog is not None and status is not None:
         try:
-            from runbook_lib.analysis.plan import recovery_plan
-            plan = recovery_plan(diag.catalog.frame, status, project=project or diag.catalog.project)
+            plan = plan_from_diagnosis(diag.findings, status, diag.catalog.frame,
+                                       project=project or diag.catalog.project, compose_files=diag.compose_files)
         except Exception as exc:  # noqa: BLE001
             degraded.append(redact.mask_text(f"plan: {exc}"))
 
     up = None
     try:
-        from runbook_lib.reports import uptime as uptime_report
         up = uptime_report.build(window, store_path=store_path, project=project, config_path=config_path, now=now)
     except Exception as exc:  # noqa: BLE001 - no store yet is normal for a first report
         diag.notes.append(redact.mask_text(f"uptime: {exc}"))

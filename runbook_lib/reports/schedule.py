@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runbook_lib.exceptions import ParameterError, RunbookError
+from runbook_lib.reports.archive import atomic_write_text
 
 _EVERY_RE = re.compile(r"^\s*(\d+)\s*(s|sec|second|m|min|minute|h|hr|hour|d|day)s?\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600,
@@ -192,7 +193,6 @@ def default_unit_dir(euid: int | None = None, home: Path | None = None) -> Path:
 
 def install_units(units: dict[str, str], unit_dir: Path) -> list[tuple[Path, str]]:
     """Write each unit (atomic); return (path, "written" | "unchanged")."""
-    from runbook_lib.reports.site import atomic_write_text
     done = []
     unit_dir.mkdir(parents=True, exist_ok=True)
     for name, text in units.items():

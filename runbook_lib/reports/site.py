@@ -1,108 +1,51 @@
 """The report site: ``outputs/index.html``, ``outputs/latest.html``, retention, shared plotly.js.
 
-The runner (report.py) writes each report as three files named
-``YYYY-MM-DD/<name>-HHMMSSZ.{ipynb,html,json}`` under the output folder, then calls
-``write_index`` and ``write_latest``. This module only ever deletes files that match
-exactly that naming pattern (and date folders left empty by it): a stray user file in
-``outputs/`` or in a date folder always survives ``runbook reports clean``.
+The runner writes each report as three files (names and the one scan of the folder:
+``archive.py``), then calls ``refresh``. This module only ever deletes files that match
+exactly the runner's naming patterns (and date folders left empty by it): a stray user file
+in ``outputs/`` or in a date folder always survives ``runbook reports clean``.
 
-Every write is atomic (temporary file in the same folder, then ``os.replace``) and every
-text taken from a report's JSON is masked and HTML-escaped before it enters the index.
+Every write is atomic. The index is rendered by a Jinja2 template with autoescape on
+(``templates/site/index.html.j2``); every text taken from a report's JSON is also masked.
 """
 from __future__ import annotations
 
 import html
+import fcntl
 import json
+import math
 import os
 import re
-import shutil
-import tempfile
-from dataclasses import dataclass
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pandas as pd
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 from runbook_lib import redact
 from runbook_lib.exceptions import ParameterError, ReportError
+from runbook_lib.reports.archive import (DATE_DIR_RE, REPORT_FILE_RE, ReportFiles, atomic_write_bytes,
+                                         atomic_write_text, is_plain_file, scan_reports,
+                                         stale_files)
+from runbook_lib.view import plots
 
-DATE_DIR_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})$")
-# <name>-HHMMSSZ[-N].ext: the runner adds -N when two reports of a kind share a second.
-REPORT_FILE_RE = re.compile(
-    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*?)-(?P<hms>\d{6})Z(?:-(?P<seq>\d{1,4}))?\.(?P<ext>ipynb|html|json)$")
-REPORT_EXTS = ("ipynb", "html", "json")
 STATUSES = ("ok", "degraded", "failed")
 ASSETS_DIR = "assets"
 INDEX_NAME = "index.html"
 LATEST_NAME = "latest.html"
+LOCK_NAME = ".site.lock"
+MAX_KEEP_DAYS = 36500
+STALE_AFTER_S = 86400.0  # partial and temporary files of a run older than this are left-overs
 # KPIs shown in the index when a report publishes them (first found wins the column order).
 HEADLINE_KPIS = ("running_pct", "passing_pct", "containers", "running", "with_healthcheck", "healthy",
                  "unhealthy", "restarting", "exited_nonzero", "findings", "uptime_pct", "incidents",
                  "mttr_s", "steps")
 REPORT_COLUMNS = ["kind", "generated_at", "status", "running_pct", "passing_pct", "kpis",
                   "degraded_reasons", "html_path", "ipynb_path", "json_path", "date_dir", "stem"]
-
-
-def default_output_dir() -> Path:
-    """``RUNBOOK_OUTPUT_DIR`` or ``./outputs``."""
-    return Path(os.environ.get("RUNBOOK_OUTPUT_DIR") or "outputs")
-
-
-# -- reading the tree -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ReportFiles:
-    """One report: its date folder, stem (``<name>-HHMMSSZ``) and the files that exist."""
-
-    date_dir: Path
-    kind: str
-    generated_at: pd.Timestamp
-    files: tuple[Path, ...]
-    seq: int = 0
-
-    @property
-    def stem(self) -> str:
-        return f"{self.kind}-{self.generated_at:%H%M%S}Z" + (f"-{self.seq}" if self.seq else "")
-
-    def path(self, ext: str) -> Path | None:
-        for f in self.files:
-            if f.suffix == f".{ext}":
-                return f
-        return None
-
-
-def _is_plain_file(p: Path) -> bool:
-    try:
-        return p.is_file() and not p.is_symlink()
-    except OSError:
-        return False
-
-
-def scan_reports(output_dir: str | Path) -> list[ReportFiles]:
-    """Every report in the tree, by the runner's naming pattern only (newest first)."""
-    root = Path(output_dir)
-    groups: dict[tuple[Path, str, str, int], list[Path]] = {}
-    if not root.is_dir():
-        return []
-    for d in sorted(root.iterdir()):
-        m = DATE_DIR_RE.match(d.name)
-        if not m or d.is_symlink() or not d.is_dir():
-            continue
-        for f in d.iterdir():
-            fm = REPORT_FILE_RE.match(f.name)
-            if not fm or not _is_plain_file(f):
-                continue
-            groups.setdefault((d, fm["name"], fm["hms"], int(fm["seq"] or 0)), []).append(f)
-    out = []
-    for (d, name, hms, seq), files in groups.items():
-        try:
-            ts = pd.Timestamp(datetime.strptime(f"{d.name}T{hms}", "%Y-%m-%dT%H%M%S").replace(tzinfo=timezone.utc))
-        except ValueError:
-            continue  # e.g. 2026-13-40: not a report the runner wrote
-        out.append(ReportFiles(d, name, ts, tuple(sorted(files)), seq))
-    out.sort(key=lambda r: (r.generated_at, r.seq, r.kind), reverse=True)
-    return out
 
 
 def _read_json(path: Path | None) -> dict[str, Any]:
@@ -203,45 +146,15 @@ def _rel(p: Path | None, root: Path) -> str | None:
     return None if p is None else p.relative_to(root).as_posix()
 
 
-# -- atomic writes ----------------------------------------------------------------------
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
-
-
 # -- shared plotly.js -------------------------------------------------------------------
 
 def plotly_asset_name() -> str:
     """``plotly-<version>.min.js`` for the plotly.js bundled with the installed plotly."""
-    from plotly.offline import get_plotlyjs_version
     return f"plotly-{get_plotlyjs_version()}.min.js"
 
 
 def shared_plotly_asset(output_dir: str | Path) -> Path:
     """Write ``outputs/assets/plotly-<version>.min.js`` once (from plotly's package); return its path."""
-    from plotly.offline import get_plotlyjs
     path = Path(output_dir) / ASSETS_DIR / plotly_asset_name()
     js = get_plotlyjs().encode("utf-8")
     if not (path.is_file() and path.stat().st_size == len(js)):
@@ -297,20 +210,20 @@ def _fmt_kpi(key: str, value: float) -> str:
     return f"{value:.2f}"
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(redact.mask_text(str(value))), quote=True)
+def _text(value: Any) -> str:
+    return redact.mask_text(str(value))
+
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates" / "site")),
+                          autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 def _trend_html(reports: pd.DataFrame, plotlyjs: str | bool) -> str:
     """The running % / passing % trend chart (plotly, offline) or a note when there is no data."""
-    from runbook_lib.view import plots
-    fig_fn = getattr(plots, "report_trend_figure", None)
-    if fig_fn is None:
-        return '<p class="note">trend chart unavailable (plots.report_trend_figure missing)</p>'
     data = reports.dropna(subset=["running_pct", "passing_pct"], how="all")
     if data.empty:
         return '<p class="note">no report published running % or passing % yet</p>'
-    fig = fig_fn(data)
+    fig = plots.report_trend_figure(data)
     return fig.to_html(full_html=False, include_plotlyjs=plotlyjs, div_id="trend",
                        config={"displaylogo": False, "responsive": True})
 
@@ -320,48 +233,30 @@ def render_index(reports: pd.DataFrame, plotlyjs: str | bool = True,
     """The index page as HTML text (pure): status-coloured rows newest first, KPIs, links, trend."""
     now = generated_at or pd.Timestamp(datetime.now(timezone.utc))
     counts = reports["status"].value_counts().to_dict() if not reports.empty else {}
+    masked: dict[str, str] = {}  # the same kinds and KPI names repeat on every row: mask each once
+
+    def text(value: Any) -> str:
+        s = str(value)
+        if s not in masked:
+            masked[s] = _text(s)
+        return masked[s]
+
     rows = []
     for r in reports.itertuples(index=False):
-        colour = _STATUS_COLOURS.get(r.status, "#57606a")
-        kpis = " · ".join(f"{_esc(k)} {_esc(_fmt_kpi(k, v))}" for k, v in list(r.kpis.items())[:6])
-        links = " ".join(f'<a href="{html.escape(p, quote=True)}">{label}</a>'
-                         for label, p in (("html", r.html_path), ("ipynb", r.ipynb_path), ("json", r.json_path))
-                         if isinstance(p, str) and p)
-        reasons = "; ".join(r.degraded_reasons)
-        title = f' title="{_esc(reasons)}"' if reasons else ""
-        rows.append(
-            f'<tr class="report status-{_esc(r.status)}">'
-            f"<td>{_esc(r.kind)}</td>"
-            f'<td><time datetime="{r.generated_at.isoformat()}">{r.generated_at:%Y-%m-%d %H:%M:%S}Z</time></td>'
-            f'<td><span class="status" style="background:{colour}"{title}>{_esc(r.status)}</span></td>'
-            f"<td>{kpis or '&ndash;'}</td><td>{links}</td></tr>")
-    summary = ", ".join(f"{_esc(n)} {_esc(s)}" for s, n in counts.items()) or "no reports yet"
-    body_rows = "\n".join(rows) or '<tr><td colspan="5" class="note">no reports yet: run <code>runbook report health_check</code></td></tr>'
-    trend = _trend_html(reports, plotlyjs) if not reports.empty else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>runbook reports</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #1f2328; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #d0d7de; vertical-align: top; }}
-th {{ background: #f6f8fa; }}
-.status {{ color: #fff; border-radius: .6rem; padding: .05rem .5rem; font-size: .85rem; }}
-.note {{ color: #57606a; }}
-</style></head>
-<body>
-<h1>runbook reports</h1>
-<p class="note">{len(reports)} reports ({summary}); index written {now:%Y-%m-%d %H:%M:%S}Z.
-<a href="{LATEST_NAME}">latest report</a></p>
-{trend}
-<table id="reports">
-<thead><tr><th>kind</th><th>time (UTC)</th><th>status</th><th>headline KPIs</th><th>files</th></tr></thead>
-<tbody>
-{body_rows}
-</tbody></table>
-</body></html>
-"""
+        kpis = " · ".join(f"{text(k)} {_fmt_kpi(k, v)}" for k, v in list(r.kpis.items())[:6])
+        rows.append({
+            "kind": text(r.kind), "status": text(r.status), "iso": r.generated_at.isoformat(),
+            "when": f"{r.generated_at:%Y-%m-%d %H:%M:%S}", "colour": _STATUS_COLOURS.get(r.status, "#57606a"),
+            "reasons": _text("; ".join(r.degraded_reasons)) if r.degraded_reasons else "",
+            "kpis": kpis or Markup("&ndash;"),
+            "links": [(label, p) for label, p in (("html", r.html_path), ("ipynb", r.ipynb_path),
+                                                   ("json", r.json_path)) if isinstance(p, str) and p],
+        })
+    # The trend is plotly's own markup (figure data it serialises itself), not text from a report.
+    trend = Markup(_trend_html(reports, plotlyjs)) if not reports.empty else ""
+    return _ENV.get_template("index.html.j2").render(
+        rows=rows, counts=[(_text(s), n) for s, n in counts.items()], now=f"{now:%Y-%m-%d %H:%M:%S}",
+        latest_name=LATEST_NAME, trend=trend)
 
 
 def write_index(output_dir: str | Path, shared_plotly: bool | None = None) -> Path:
@@ -397,9 +292,20 @@ def write_latest(output_dir: str | Path) -> Path | None:
 
 
 def refresh(output_dir: str | Path) -> None:
-    """Rewrite index.html and latest.html (what the runner and ``reports clean`` call)."""
-    write_index(output_dir)
-    write_latest(output_dir)
+    """Rewrite index.html and latest.html (what the runner and ``reports clean`` call).
+
+    Runs that finish together take turns (a lock file in the output folder): the last to
+    refresh scans after every earlier run's files are in place, so the index lists them all.
+    """
+    root = Path(output_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_NAME, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            write_index(root)
+            write_latest(root)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # -- retention --------------------------------------------------------------------------
@@ -429,11 +335,12 @@ def select_for_removal(reports: list[ReportFiles], keep_days: float | None, keep
 
 def clean(output_dir: str | Path, keep_days: float | None = None, keep_last: int | None = None,
           dry_run: bool = False, now: datetime | None = None) -> list[Path]:
-    """Remove old reports (runner-named files only, then empty date folders); return what went."""
+    """Remove old reports (runner-named files only, then empty date folders) and what killed runs
+    left behind (partial notebooks, ``.tmp`` files) older than a day; return what went."""
     if keep_days is None and keep_last is None:
         raise ParameterError("say what to keep: --keep-days N and/or --keep-last M")
-    if keep_days is not None and keep_days < 0:
-        raise ParameterError("--keep-days must be 0 or more")
+    if keep_days is not None and not (math.isfinite(keep_days) and 0 <= keep_days <= MAX_KEEP_DAYS):
+        raise ParameterError(f"--keep-days must be a number from 0 to {MAX_KEEP_DAYS}, got {keep_days!r}")
     if keep_last is not None and keep_last < 0:
         raise ParameterError("--keep-last must be 0 or more")
     root = Path(output_dir)
@@ -445,12 +352,22 @@ def clean(output_dir: str | Path, keep_days: float | None = None, keep_last: int
     for r in doomed:
         for f in r.files:
             # Re-check right before unlinking: only a plain file with the report name goes.
-            if not (REPORT_FILE_RE.match(f.name) and DATE_DIR_RE.match(f.parent.name) and _is_plain_file(f)):
+            if not (REPORT_FILE_RE.match(f.name) and DATE_DIR_RE.match(f.parent.name) and is_plain_file(f)):
                 continue
             removed.append(f)
             dirs.add(f.parent)
             if not dry_run:
                 f.unlink()
+    now_s = now.timestamp() if now is not None else time.time()
+    for f in stale_files(root, STALE_AFTER_S, now_s):
+        removed.append(f)
+        if f.parent != root:
+            dirs.add(f.parent)
+        if not dry_run:
+            try:
+                f.unlink()
+            except OSError:
+                pass
     if not dry_run:
         for d in sorted(dirs):
             try:
@@ -460,5 +377,3 @@ def clean(output_dir: str | Path, keep_days: float | None = None, keep_last: int
         refresh(root)
     return removed
 
-
-# -- CLI --------------------------------------------------------------------------------

@@ -6,8 +6,12 @@ so exported HTML embeds plotly.js once and every figure draws offline.
 """
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.subplots import make_subplots
 
 from runbook_lib.view.render import STATE_COLORS
 
@@ -19,7 +23,6 @@ def setup() -> None:
     """Set the default renderer once (never pass renderer= per show: it re-embeds plotly.js)."""
     global _ready
     if not _ready:
-        import plotly.io as pio
         pio.renderers.default = RENDERER
         _ready = True
 
@@ -112,7 +115,6 @@ def report_trend_figure(reports: pd.DataFrame) -> go.Figure:
 def service_history_figure(samples: pd.DataFrame | None, intervals: pd.DataFrame | None,
                            service: str = "") -> go.Figure:
     """One service's probe history: state runs as a timeline (top) and probe latency (bottom)."""
-    from plotly.subplots import make_subplots
     title = f"Probe and uptime history: {service}" if service else "Probe and uptime history"
     has_iv = intervals is not None and len(intervals) > 0
     has_s = samples is not None and len(samples) > 0
@@ -163,7 +165,6 @@ def plan_graph_figure(status: pd.DataFrame, plan: pd.DataFrame | None = None,
                       ) -> go.Figure:
     """Services as nodes in dependency layers, edges dependency -> dependent, coloured by actual
     state; root causes are ringed in black, services in the plan show their wave and action."""
-    import html as _html
     if status is None or len(status) == 0:
         return _empty(title, "no services in the catalog")
     graph = {str(s): [str(d) for d in (deps if isinstance(deps, list) else [])]
@@ -202,8 +203,8 @@ def plan_graph_figure(status: pd.DataFrame, plan: pd.DataFrame | None = None,
                 parts.append("blocked by " + ", ".join(row["blocked_by"]))
             if s in steps:
                 parts.append(steps[s])
-            hover.append(_html.escape(" | ".join(parts)))
-        labels = [_html.escape(s + (f" ({steps[s].split(':')[0]})" if s in steps else "")) for s in names]
+            hover.append(html.escape(" | ".join(parts)))
+        labels = [html.escape(s + (f" ({steps[s].split(':')[0]})" if s in steps else "")) for s in names]
         roots = [bool(st.loc[s, "root_cause"]) for s in names]
         fig.add_scatter(
             x=[pos[s][0] for s in names], y=[pos[s][1] for s in names], mode="markers+text", name=actual,
@@ -221,8 +222,7 @@ def plan_graph_figure(status: pd.DataFrame, plan: pd.DataFrame | None = None,
 
 # ---------------------------------------------------------------- history: uptime heatmap, timeline, latency
 def _esc_names(values) -> list[str]:
-    import html as _h
-    return [_h.escape(str(v)) for v in values]
+    return [html.escape(str(v)) for v in values]
 
 
 def uptime_heatmap(hourly: pd.DataFrame, title: str = "Availability by hour (UTC)") -> go.Figure:
@@ -283,10 +283,9 @@ _PROBE_STATES = ("up", "degraded", "down", "unknown")
 
 
 def _probe_esc(value) -> str:
-    import html as _h
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    return _h.escape(str(value))
+    return html.escape(str(value))
 
 
 def _discrete_scale(states: tuple[str, ...]) -> list[list]:
@@ -413,7 +412,6 @@ def incident_timeline(timeline: pd.DataFrame, title: str = "Incident timeline") 
 
     One lane per service; error bursts are sized by their line count. Hover text is escaped.
     """
-    import html as _h
 
     if timeline is None or len(timeline) == 0:
         return _empty(title, "no state changes, events or errors in the window")
@@ -426,7 +424,7 @@ def incident_timeline(timeline: pd.DataFrame, title: str = "Incident timeline") 
             continue
         counts = pd.to_numeric(g["count"], errors="coerce").fillna(1)
         sizes = (8 + counts.clip(upper=100) ** 0.5 * 3).tolist() if kind == "error burst" else 11
-        hover = [_h.escape(f"{s} · {t:%Y-%m-%d %H:%M:%S} UTC · {kind}" + (f" ×{int(n)}" if kind == "error burst" else "")
+        hover = [html.escape(f"{s} · {t:%Y-%m-%d %H:%M:%S} UTC · {kind}" + (f" ×{int(n)}" if kind == "error burst" else "")
                            + f": {str(lbl)[:200]}")
                  for s, t, n, lbl in zip(g["service"], g["time"], counts, g["label"])]
         fig.add_scatter(x=g["time"], y=_esc_names(g["service"]), mode="markers", name=kind,

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+from IPython.display import HTML, display
 
 # One palette for every table and figure: state -> colour.
 STATE_COLORS: dict[str, str] = {
@@ -123,7 +124,6 @@ def pre_html(text: str) -> str:
 
 
 def _display(markup: str) -> None:
-    from IPython.display import HTML, display
     display(HTML(markup))
 
 

@@ -1,0 +1,84 @@
+"""The SQLite store's schema (version 1) and its migrations; append new versions, never edit one."""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from runbook_lib.exceptions import StoreError
+
+SCHEMA_VERSION = 1
+
+
+def _run_script(con: sqlite3.Connection, script: str) -> None:
+    """Run ;-separated statements inside the caller's transaction (executescript would commit it)."""
+    for stmt in script.split(";"):
+        if stmt.strip():
+            con.execute(stmt)
+
+
+def _migrate_v1(con: sqlite3.Connection) -> None:
+    _run_script(con, """
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS services (
+            id INTEGER PRIMARY KEY, project TEXT NOT NULL DEFAULT '', service TEXT NOT NULL,
+            first_ts INTEGER, image TEXT, UNIQUE (project, service));
+        CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+        CREATE TABLE IF NOT EXISTS samples (
+            ts INTEGER NOT NULL, service_id INTEGER NOT NULL, raw INTEGER NOT NULL, eff INTEGER NOT NULL,
+            latency_us INTEGER, error_id INTEGER, PRIMARY KEY (ts, service_id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS intervals (
+            id INTEGER PRIMARY KEY, service_id INTEGER NOT NULL, state INTEGER NOT NULL,
+            start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, n INTEGER NOT NULL,
+            first_error_id INTEGER);
+        CREATE INDEX IF NOT EXISTS intervals_service ON intervals (service_id, start_ts);
+        CREATE TABLE IF NOT EXISTS service_state (
+            service_id INTEGER PRIMARY KEY, eff INTEGER, fails INTEGER NOT NULL, oks INTEGER NOT NULL,
+            start_ts REAL, stopped INTEGER NOT NULL, last_ts INTEGER, interval_id INTEGER);
+        CREATE TABLE IF NOT EXISTS latency_hourly (
+            service_id INTEGER NOT NULL, hour_ts INTEGER NOT NULL, n INTEGER NOT NULL, p50_us INTEGER,
+            p95_us INTEGER, p99_us INTEGER, max_us INTEGER, PRIMARY KEY (service_id, hour_ts)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS rounds (
+            ts INTEGER PRIMARY KEY, interval_s REAL NOT NULL, services INTEGER NOT NULL,
+            engine_ok INTEGER NOT NULL, notes TEXT) WITHOUT ROWID;
+    """)
+
+
+# (version, migration); append new versions, never edit an applied one.
+MIGRATIONS: list[tuple[int, Any]] = [(1, _migrate_v1)]
+
+
+def _table_exists(con: sqlite3.Connection, name: str) -> bool:
+    return con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+def schema_version(con: sqlite3.Connection) -> int:
+    """The store's schema version (0 for a new file)."""
+    if not _table_exists(con, "schema_version"):
+        return 0
+    row = con.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(con: sqlite3.Connection, migrations: list[tuple[int, Any]] | None = None) -> int:
+    """Apply pending migrations, each in its own immediate transaction; return the version."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    latest = max(v for v, _ in migrations)
+    current = schema_version(con)
+    if current > latest:
+        raise StoreError(f"the history store was written by a newer runbook (schema {current}, this runbook knows "
+                         f"{latest}). Fix: upgrade runbook, or point --store at another file.")
+    for version, func in sorted(migrations, key=lambda m: m[0]):
+        if version <= current:
+            continue
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(con) < version:  # another process may have migrated meanwhile
+                con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT)")
+                func(con) if not isinstance(func, str) else _run_script(con, func)
+                con.execute("INSERT INTO schema_version VALUES (?, datetime('now'))", (version,))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK") if con.in_transaction else None
+            raise
+        current = version
+    return current
