@@ -20,7 +20,8 @@ import httpx
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.engine.connection import DEFAULT_SOCKET, _socket_path
+from runbook_lib.engine.connection import engine_target
+from runbook_lib.engine.transport import socket_path
 
 COLUMNS = ["container", "name", "project", "service", "cpu_pct", "mem_bytes", "mem_limit_bytes", "mem_pct",
            "pids", "cpu_total_ns", "system_cpu_ns", "online_cpus", "read_at", "error"]
@@ -34,13 +35,7 @@ def empty_frame() -> pd.DataFrame:
 
 
 def _api_version(client: Any) -> str:
-    return str(getattr(client.api, "_version", None) or client.version().get("ApiVersion") or "1.41")
-
-
-def _engine_url(client: Any) -> str:
-    target = getattr(client, "runbook_target", None)
-    url = target.url if target else str(client.api.base_url)
-    return DEFAULT_SOCKET if url.startswith("http+docker://") else url
+    return str(getattr(client.api, "api_version", None) or client.version().get("ApiVersion") or "1.41")
 
 
 def parse_stats(raw: dict[str, Any], *, container: str, name: str = "", project: str = "", service: str = "",
@@ -103,7 +98,7 @@ def read_stats(client: Any, containers: Any = None, *, previous: pd.DataFrame | 
     one_shot = tuple(int(x) for x in version.split(".")[:2]) >= MIN_ONE_SHOT_API
     prev = {} if previous is None or previous.empty else \
         previous.drop_duplicates("container", keep="last").set_index("container").to_dict("index")
-    path = _socket_path(_engine_url(client))
+    path = socket_path(engine_target(client).url)
     http = None
     if path is not None:
         http = httpx.Client(transport=httpx.HTTPTransport(uds=path, retries=1), base_url="http://docker",
