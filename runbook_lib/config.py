@@ -7,6 +7,8 @@ Found via an explicit path, else the ``RUNBOOK_CONFIG`` environment variable, el
     probes:     {service: [{kind: http, port: 3001, path: /health, ...}, ...]}
     thresholds: {failure: 3, success: 2, start_period_s: 0}
     hosts:      {name: URL} or [{name: N, url: URL, tls: {ca, cert, key} | cert_path: DIR}] (engine/hosts.py)
+    notify:     [{url: slack://…, project:, host:, tier:, min_severity:}]  (checked by runbook_lib.alerts)
+    maintenance: [{service: X, cron: "0 3 * * 0", duration: 30m, reason: …}] (checked by runbook_lib.maintenance)
 
 Unknown keys are errors (a typo must not silently disable an override).
 """
@@ -24,7 +26,7 @@ from runbook_lib.exceptions import ConfigError
 
 ENV_VAR = "RUNBOOK_CONFIG"
 DEFAULT_NAME = "runbook.yaml"
-TOP_LEVEL_KEYS = ("tiers", "probes", "thresholds", "hosts")
+TOP_LEVEL_KEYS = ("tiers", "probes", "thresholds", "hosts", "notify", "maintenance")
 DEFAULT_THRESHOLDS: dict[str, int | float] = {"failure": 3, "success": 2, "start_period_s": 0.0}
 _THRESHOLD_TYPES = {"failure": int, "success": int, "start_period_s": float}
 
@@ -38,6 +40,8 @@ class RunbookConfig:
     thresholds: dict[str, int | float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     path: str | None = None
     hosts: list[dict[str, Any]] = field(default_factory=list)  # [{name, url, ...}], read by engine/hosts.py
+    notify: list[Any] = field(default_factory=list)
+    maintenance: list[Any] = field(default_factory=list)
 
 
 def find_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -89,7 +93,17 @@ def parse_config(data: Any, source: str = "runbook config") -> RunbookConfig:
                          probes=_probes(data.get("probes"), source),
                          thresholds=_thresholds(data.get("thresholds"), source),
                          path=None if source == "runbook config" else source,
-                         hosts=_hosts(data.get("hosts"), source))
+                         hosts=_hosts(data.get("hosts"), source),
+                         notify=_listed(data.get("notify"), "notify", source),
+                         maintenance=_listed(data.get("maintenance"), "maintenance", source))
+
+
+def _listed(raw: Any, key: str, source: str) -> list[Any]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: '{key}' must be a list of mappings (see docs/alerts.md).")
+    return list(raw)
 
 
 def _tiers(raw: Any, source: str) -> dict[str, str]:

@@ -138,6 +138,12 @@ def reports(stack, tmp_path_factory):
     """Every report kind, run by the runner: once self-contained, once with the shared plotly.js."""
     from runbook_lib.reports import runner as report
     kinds = _report_kinds()
+    import pandas as pd
+    from runbook_lib.alerts.outbox import AlertsDB  # an incident for the postmortem, XSS in its root cause
+    db = AlertsDB(stack["tmp"] / "alerts.sqlite")
+    db.open_incident(stack["project"], "db", "down", pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=1),
+                     diagnosis={"cause": XSS_LINE, "fix": XSS_LABEL})
+    db.close()
     out: dict[str, list] = {"embedded": [], "shared": [], "kinds": kinds}
     for mode in ("embedded", "shared"):
         out_dir = tmp_path_factory.mktemp(f"outputs-{mode}")
@@ -188,6 +194,9 @@ def test_every_report_reads_offline_and_is_inert(browser, reports, mode, stack):
             assert watch.blocked == [], f"{res.kind}: requests tried to leave {watch.blocked}"
             assert watch.dialogs == [], f"{res.kind}: XSS executed {watch.dialogs}"
             assert page.locator('img[src="x"]').count() == 0, f"{res.kind}: injected <img> in the DOM"
+            if res.kind == "postmortem":
+                text = page.inner_text("body")
+                assert "time to detect" in text and XSS_LINE in text and XSS_LABEL in text
             if res.kind == "investigate":
                 text = page.inner_text("body")
                 assert XSS_LINE in text and XSS_LABEL in text and "browser-ready-marker" in text

@@ -89,6 +89,29 @@ if res is not None:
     render.table(discovery.audit_matrix(res.audit))
     plots.show(plots.endpoint_audit_figure(res.audit))
 """),
+    ("md", """
+## Resources and early warnings
+
+Memory against each container's limit (one-shot engine stats, read concurrently), and the signs
+that come before an outage: memory near its limit, a growing restart count, a health probe near
+its timeout. The collector warns after several samples; this report has one.
+"""),
+    ("code", """
+from runbook_lib.engine import stats as engine_stats
+from runbook_lib.analysis import warnings as early
+from runbook_lib.view import resources
+st = engine_stats.read_stats(client, inv) if client else engine_stats.empty_frame()
+render.table(resources.resource_table(st))
+plots.show(resources.memory_vs_limit(st))
+cat = stack.catalog.frame if stack.catalog is not None else None
+warn = early.early_warnings(stats_history=st, inventory=inv, catalog_frame=cat, timeouts_s=early.health_timeouts(cat),
+                            mem_samples=1)
+if len(warn):
+    render.table(warn)
+else:
+    render.banner("No early warnings.", "ok")
+report.publish({"resources": engine_stats.records(st), "warnings": warn.to_dict("records")})
+"""),
     ("md", "## Charts"),
     ("code", """
 plots.show(plots.state_by_service(inv))

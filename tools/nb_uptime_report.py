@@ -58,11 +58,13 @@ if r.has_data:
     ("md", """
 ## State timeline
 
-One lane per service; hover a bar for its first error.
+One lane per service; hover a bar for its first error. Maintenance windows are shaded.
 """),
     ("code", """
+from runbook_lib.maintenance.windows import windows_for
+from runbook_lib.view.resources import maintenance_bands
 if r.has_data:
-    plots.show(plots.state_timeline(r.timeline))
+    plots.show(maintenance_bands(plots.state_timeline(r.timeline), windows_for(config_path, r.start, r.end)))
 """),
     ("md", """
 ## Probe latency

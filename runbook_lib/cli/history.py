@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib import redact
+from runbook_lib.cli.notify import build_notifier
 from runbook_lib.config import load_config
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.history import uptime as up
@@ -24,10 +25,12 @@ def cmd_collect(args) -> int:
         raise RunbookError("--interval must be at least 1 (seconds between rounds; the store keeps whole "
                            "seconds), e.g. --interval 60.")
     count = args.count
-    thresholds = Thresholds.from_config(load_config(args.config).thresholds)
+    config = load_config(args.config)
+    thresholds = Thresholds.from_config(config.thresholds)
     store = open_store(args.store, thresholds=thresholds)
     project = args.project
     engine_timeout_s = float(args.engine_timeout or 5.0)
+    notifier = build_notifier(args, config, store.path, engine_timeout_s)
     probe_func = default_probe_func(list(args.compose or []), project, args.config, args.engine_url,
                                     engine_timeout_s)
     stop = threading.Event()
@@ -47,7 +50,7 @@ def cmd_collect(args) -> int:
     try:
         n = run_loop(lambda: collect_round(store, engine_url=args.engine_url, engine_timeout_s=engine_timeout_s,
                                            project=project, probe_func=probe_func, probes=True,
-                                           interval_s=interval_s),
+                                           interval_s=interval_s, notifier=notifier),
                      interval_s, count=count, stop=stop, log=log)
     finally:
         for s, h in old.items():

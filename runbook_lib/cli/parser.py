@@ -17,6 +17,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+from runbook_lib.cli.parser_alerts import add_alert_commands
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
@@ -93,7 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=count(), default=None, metavar="N", help="stop after N rounds")
     p.add_argument("--store", type=store_location, default=None, metavar="PATH",
                    help="store path or URL (sqlite:///PATH, postgresql://...; default: RUNBOOK_STORE or the user data folder)")
+    p.add_argument("--notify", action="append", default=[], metavar="URL",
+                   help="apprise URL to notify on state changes (repeat; also RUNBOOK_NOTIFY, notify: in runbook.yaml)")
     p.set_defaults(func="runbook_lib.cli.history:cmd_collect")
+    add_alert_commands(sub, _compose_args, _engine_args)
 
     p = sub.add_parser("export", help="write raw samples and incidents (parquet or csv)")
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet")

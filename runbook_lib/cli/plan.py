@@ -10,6 +10,7 @@ from runbook_lib.analysis.diagnosis import run_diagnosis
 from runbook_lib.analysis.plan import plan_stack
 from runbook_lib.engine.actions import apply_plan, format_plan, last_manual_fix
 from runbook_lib.engine.audit import AuditLog
+from runbook_lib.maintenance.windows import refuse_in_window
 
 
 def _gather(args, apply: bool) -> gather_stack.Stack:
@@ -62,6 +63,7 @@ def cmd_plan(args) -> int:
             print(f"\nDry-run: nothing was changed (recorded in {audit.path}). "
                   "Run `runbook plan --apply` to execute, audited.")
         return 0
+    refuse_in_window(plan["service"].dropna().astype(str) if "service" in plan else [], project, stack.config)
     confirmed: list[str] = []
     if resume:
         fixes = list(dict.fromkeys(plan.loc[plan["action"] == "fix", "service"])) if len(plan) else []

@@ -82,7 +82,7 @@ def _row(summary: dict, detail: dict | None, now: pd.Timestamp) -> dict:
     health = st.get("Health") or {}
     hc = cfg.get("Healthcheck") or {}
     has_hc = bool(health) or bool(hc.get("Test")) and hc.get("Test") != ["NONE"]
-    log = [{"start": str(to_timestamp(h.get("Start")) or ""), "exit_code": h.get("ExitCode"),
+    log = [{"start": str(to_timestamp(h.get("Start")) or ""), "end": str(to_timestamp(h.get("End")) or ""), "exit_code": h.get("ExitCode"),
             "output": redact.mask_text((h.get("Output") or "").strip())}
            for h in (health.get("Log") or [])]
     state = st.get("Status") or summary.get("State") or "unknown"

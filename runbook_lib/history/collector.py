@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.alerts.notify import current_states
 from runbook_lib.engine.connection import connect
 from runbook_lib.engine.inventory import gather_inventory
 from runbook_lib.exceptions import EngineError, RunbookError
@@ -63,9 +64,10 @@ def default_probe_func(compose_files: list[str], project: str | None, config_pat
 def collect_round(store: HistoryStore, *, client: Any = None, engine_url: str | None = None,
                   engine_timeout_s: float = 5.0, project: str | None = None, label: str | None = None,
                   probe_func: ProbeFunc | None = None, probes: bool = True, interval_s: float = 60.0,
-                  ts: pd.Timestamp | None = None) -> RoundResult:
+                  ts: pd.Timestamp | None = None, notifier: Any = None) -> RoundResult:
     """Take one round (inventory + probes) and write it; never raises for engine or probe faults.
 
+    ``notifier``: an ``alerts.Notifier`` told the effective states after the write (never raises).
     ``client``: a docker client to reuse (else one is connected per round, so an engine that
     comes back is picked up). ``ts`` overrides the round's timestamp (tests, back-fills).
     """
@@ -102,6 +104,8 @@ def collect_round(store: HistoryStore, *, client: Any = None, engine_url: str | 
                 rows = None
     n = store.write_round(ts, inventory, rows, interval_s=interval_s, engine_ok=inventory is not None,
                           project=project, notes=notes)
+    if notifier is not None:
+        notifier.on_round(ts, current_states(store.intervals(since=ts - pd.Timedelta(seconds=1), project=project)))
     return RoundResult(ts=ts, services=n, engine_ok=inventory is not None,
                        probes=0 if rows is None else int(len(rows)), duration_s=time.monotonic() - t_start,
                        notes=[redact.mask_text(x) for x in notes])

@@ -22,13 +22,14 @@ import pandas as pd
 
 from runbook_lib.exceptions import ParameterError, RunbookError, StoreCorrupt
 from runbook_lib.history.store import open_store
+from runbook_lib.maintenance.windows import carve
 
 WINDOWS = ("1h", "24h", "7d", "30d")
 _UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DUR_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 MEASURED = ("up", "degraded", "down")
 UPTIME_COLUMNS = ["service", "window_s", "measured_s", "up_s", "degraded_s", "down_s", "starting_s", "up_pct",
-                  "degraded_pct", "down_pct", "coverage_pct", "uptime"]
+                  "degraded_pct", "down_pct", "coverage_pct", "uptime", "maintenance_s"]
 INCIDENT_COLUMNS = ["service", "start", "end", "ongoing", "duration_s", "first_error"]
 
 
@@ -127,13 +128,18 @@ def to_intervals(samples: pd.DataFrame, interval_s: float | None = None, state_c
 
 # ---------------------------------------------------------------- uptime
 def uptime(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
-           services: Iterable[str] | None = None, now: pd.Timestamp | None = None) -> pd.DataFrame:
+           services: Iterable[str] | None = None, now: pd.Timestamp | None = None,
+           maintenance: pd.DataFrame | None = None) -> pd.DataFrame:
     """Time-weighted uptime per service over [start, end) from runs (see module doc).
+
+    ``maintenance`` (a window frame): time inside a window is left out of the measured time
+    and reported on its own as ``maintenance_s``.
 
     ``services`` adds rows for services with no runs in the window ("no data"). Runs are
     clipped to the window and to ``now`` (an open run reaches one interval into the future).
     """
     now = now or utcnow()
+    intervals = carve(intervals, maintenance)
     w0, w1 = pd.Timestamp(start).timestamp(), pd.Timestamp(end).timestamp()
     w1_eff = min(w1, pd.Timestamp(now).timestamp())
     window_s = w1 - w0
@@ -154,7 +160,7 @@ def uptime(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
         d = sums[svc]
         up, deg, down, starting = (d.get(k, 0.0) for k in ("up", "degraded", "down", "starting"))
         measured = up + deg + down
-        cov = (measured + starting) / window_s * 100.0 if window_s > 0 else float("nan")
+        cov = (measured + starting + d.get("maintenance", 0.0)) / window_s * 100.0 if window_s > 0 else float("nan")
         if measured > 0:
             pcts = (up / measured * 100.0, deg / measured * 100.0, down / measured * 100.0)
             label = f"{pcts[0] + pcts[1]:.2f} % of measured, coverage {cov:.0f} %" if cov >= 1 else \
@@ -164,7 +170,8 @@ def uptime(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
             label = "no data"
         rows.append({"service": svc, "window_s": window_s, "measured_s": measured, "up_s": up, "degraded_s": deg,
                      "down_s": down, "starting_s": starting, "up_pct": pcts[0], "degraded_pct": pcts[1],
-                     "down_pct": pcts[2], "coverage_pct": cov, "uptime": label})
+                     "down_pct": pcts[2], "coverage_pct": cov, "uptime": label,
+                     "maintenance_s": d.get("maintenance", 0.0)})
     return pd.DataFrame(rows, columns=UPTIME_COLUMNS)
 
 

@@ -1,0 +1,252 @@
+"""One message per incident: down after the failure threshold, recovered after the success threshold.
+
+The collector calls ``Notifier.on_round(ts, states)`` after each round with the effective
+(already debounced) state of every service. The notifier opens an incident when a service
+enters a problem state, closes it when the service is up again, reminds at an interval while
+it stays open, and groups a storm (``storm_min`` or more services failing in one round) into
+one message naming the root causes, their fixes and how many services are only blocked.
+Messages go through the outbox: delivery faults are retried with backoff, recorded, and
+never raised; at most ``max_per_round`` messages go to one target per round.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib import redact
+from runbook_lib.alerts import targets as targets_mod
+from runbook_lib.alerts.outbox import AlertsDB, default_path
+from runbook_lib.alerts.targets import Target
+from runbook_lib.analysis.diagnosis import root_cause_summary, run_diagnosis
+from runbook_lib.stack import gather
+
+PROBLEM_STATES = {"down": "critical", "stopped": "critical", "degraded": "warning"}
+DEFAULT_REMINDER_S = 3600.0
+DEFAULT_STORM_MIN = 5
+DEFAULT_MAX_PER_ROUND = 5
+
+DiagnoseFunc = Callable[[], list[dict[str, Any]]]  # root_cause_summary rows: service, cause, fix, blocks
+SuppressFunc = Callable[[str, str, pd.Timestamp], bool]  # (project, service, ts) -> in maintenance
+SendFunc = Callable[[Target, str, str], tuple[bool, str | None]]
+
+
+@dataclass
+class Notifier:
+    """Turns rounds of effective states into incident messages (see the module docstring)."""
+
+    targets: list[Target]
+    db: AlertsDB
+    host: str = field(default_factory=socket.gethostname)
+    reminder_s: float = DEFAULT_REMINDER_S
+    storm_min: int = DEFAULT_STORM_MIN
+    max_per_round: int = DEFAULT_MAX_PER_ROUND
+    diagnose: DiagnoseFunc | None = None
+    suppressed: SuppressFunc | None = None
+    tiers: Mapping[str, str] = field(default_factory=dict)
+    report_link: str | None = None
+    sender: SendFunc = targets_mod.send
+    warn_func: Callable[[], pd.DataFrame] | None = None  # early warnings of this round (alerts.early)
+
+    # ---- the collector's hook
+    def on_round(self, ts: Any, states: pd.DataFrame) -> list[int]:
+        """Open, remind and close incidents from one round's states; deliver what is due. Never raises."""
+        ts = pd.Timestamp(ts)
+        try:
+            queued = self._update(ts, states)
+            if self.warn_func is not None:
+                queued += self._warnings(ts, self.warn_func())
+        except Exception as exc:  # noqa: BLE001 - alerts never stop the collector
+            queued = []
+            print(redact.mask_text(f"runbook alerts: round skipped ({type(exc).__name__}: {exc})"), flush=True)
+        self.deliver(ts)
+        return queued
+
+    def _update(self, ts: pd.Timestamp, states: pd.DataFrame) -> list[int]:
+        open_inc = {(r["project"], r["service"]): r for r in self.db.open_incidents().to_dict("records")}
+        current = {} if states is None or states.empty else {
+            (str(r.get("project") or ""), str(r["service"])): r for r in states.to_dict("records")}
+        new: list[dict[str, Any]] = []
+        queued: list[int] = []
+        for key, rec in sorted(current.items()):
+            state = str(rec.get("state") or "unknown")
+            if self.suppressed is not None and self.suppressed(key[0], key[1], ts):
+                continue
+            if key in open_inc:
+                inc = open_inc[key]
+                if state == "up":
+                    self.db.close_incident(inc["id"], ts)
+                    queued += self._queue("recovered", inc["id"], key, "info",
+                                          f"RECOVERED {key[1]}", self._body(key, "up", inc["opened_at"], inc), ts)
+                elif inc["last_sent_at"] is not None and ts.timestamp() - inc["last_sent_at"] >= self.reminder_s:
+                    queued += self._queue("reminder", inc["id"], key, PROBLEM_STATES.get(state, "warning"),
+                                          f"STILL {state.upper()} {key[1]}", self._body(key, state, inc["opened_at"], inc), ts)
+            elif state in PROBLEM_STATES:
+                new.append({"key": key, "state": state, "since": rec.get("start", ts)})
+        if not new:
+            return queued
+        causes = self._causes()
+        by_service = {c["service"]: c for c in causes}
+        for item in new:
+            diag = by_service.get(item["key"][1]) or self._blocked_by(item["key"][1], causes)
+            item["id"] = self.db.open_incident(item["key"][0], item["key"][1], item["state"], ts, item["since"], diag)
+        if len(new) >= self.storm_min:
+            return queued + self._queue_storm(new, causes, ts)
+        for item in new:
+            inc = {"root_cause": None, "fix": None}
+            diag = by_service.get(item["key"][1]) or self._blocked_by(item["key"][1], causes)
+            if diag:
+                inc = {"root_cause": diag.get("cause"), "fix": diag.get("fix")}
+            queued += self._queue("down", item["id"], item["key"], PROBLEM_STATES[item["state"]],
+                                  f"{item['state'].upper()} {item['key'][1]}",
+                                  self._body(item["key"], item["state"], item["since"], inc), ts)
+        return queued
+
+    def _warnings(self, ts: pd.Timestamp, warnings: pd.DataFrame) -> list[int]:
+        """One message per (service, warning kind), again only after ``reminder_s``; none in maintenance."""
+        out: list[int] = []
+        for w in ([] if warnings is None else warnings.to_dict("records")):
+            key = (str(w.get("project") or ""), str(w["service"]))
+            if self.suppressed is not None and self.suppressed(key[0], key[1], ts):
+                continue
+            if not self.db.warning_due(f"{key[0]}/{key[1]}/{w['kind']}", ts, self.reminder_s):
+                continue
+            body = "\n".join([f"service: {key[1]}", f"project: {key[0] or '-'}", f"host: {self.host}",
+                              f"warning: {w['message']}", f"fix: {w['fix']}"])
+            out += [self.db.enqueue(t.key, "warning", f"WARNING {key[1]}: {w['kind']}", body, ts)
+                    for t in self._matching(key, "warning")]
+        return out
+
+    def _causes(self) -> list[dict[str, Any]]:
+        if self.diagnose is None:
+            return []
+        try:
+            return list(self.diagnose() or [])
+        except Exception as exc:  # noqa: BLE001 - a failed diagnosis leaves the message without a cause
+            print(redact.mask_text(f"runbook alerts: diagnosis failed ({exc})"), flush=True)
+            return []
+
+    @staticmethod
+    def _blocked_by(service: str, causes: list[dict[str, Any]]) -> dict[str, Any] | None:
+        for c in causes:
+            if service in (c.get("blocks") or []):
+                return {"cause": f"blocked by {c['service']}: {c.get('cause')}", "fix": c.get("fix"),
+                        "service": c["service"]}
+        return None
+
+    def _when(self, value: Any) -> str:
+        try:
+            t = pd.Timestamp(value, unit="s", tz="UTC") if isinstance(value, (int, float)) else pd.Timestamp(value)
+            t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+            return t.isoformat(timespec="seconds")
+        except (ValueError, TypeError):
+            return str(value)
+
+    def _body(self, key: tuple[str, str], state: str, since: Any, inc: Mapping[str, Any]) -> str:
+        lines = [f"service: {key[1]}", f"project: {key[0] or '-'}", f"host: {self.host}", f"state: {state}",
+                 f"since: {self._when(since)}"]
+        if inc.get("root_cause"):
+            lines.append(f"root cause: {inc['root_cause']}")
+        if inc.get("fix"):
+            lines.append(f"fix: {inc['fix']}")
+        if self.report_link:
+            lines.append(f"report: {self.report_link}")
+        return "\n".join(lines)
+
+    def _queue_storm(self, new: list[dict[str, Any]], causes: list[dict[str, Any]], ts: pd.Timestamp) -> list[int]:
+        failing = {item["key"][1] for item in new}
+        roots = [c for c in causes if c["service"] in failing or set(c.get("blocks") or []) & failing]
+        blocked = {s for c in roots for s in (c.get("blocks") or [])} & failing
+        lines = [f"{len(new)} services failed together on {self.host}."]
+        for c in roots:
+            lines.append(f"root cause {c['service']}: {c.get('cause')} (fix: {c.get('fix')})")
+        if not roots:
+            lines.append("root causes: not diagnosed; services: " + ", ".join(sorted(failing)[:20]))
+        lines.append(f"{len(blocked)} service(s) are only blocked by these root causes.")
+        if self.report_link:
+            lines.append(f"report: {self.report_link}")
+        projects = {item["key"][0] for item in new}
+        key = (projects.pop() if len(projects) == 1 else "", "")
+        out: list[int] = []
+        for t in self._matching(key, "critical"):
+            out.append(self.db.enqueue(t.key, "storm", f"STORM: {len(new)} services down", "\n".join(lines), ts,
+                                       ",".join(item["id"] for item in new)[:2000]))
+        for item in new:
+            self.db.mark_sent(item["id"], ts)
+        return out
+
+    def _matching(self, key: tuple[str, str], severity: str) -> list[Target]:
+        tier = self.tiers.get(key[1])
+        return [t for t in self.targets if t.matches(project=key[0] or None, host=self.host, tier=tier,
+                                                     severity=severity)]
+
+    def _queue(self, kind: str, iid: str, key: tuple[str, str], severity: str, title: str, body: str,
+               ts: pd.Timestamp) -> list[int]:
+        out = [self.db.enqueue(t.key, kind, title, body, ts, iid) for t in self._matching(key, severity)]
+        if kind != "recovered":
+            self.db.mark_sent(iid, ts)
+        return out
+
+    # ---- delivery
+    def deliver(self, ts: Any = None) -> int:
+        """Send what is due (at most ``max_per_round`` per target); returns how many were sent."""
+        ts = pd.Timestamp(ts) if ts is not None else pd.Timestamp.now(tz="UTC")
+        sent = 0
+        for t in self.targets:
+            for msg in self.db.due(ts, t.key, self.max_per_round):
+                ok, err = self.sender(t, msg["title"], msg["body"])
+                self.db.record(msg["id"], ts, ok, err, msg["attempts"] + 1)
+                sent += int(ok)
+                if not ok:
+                    break  # the receiver is down: the rest waits for the backoff, no burst of retries
+        return sent
+
+    def test(self) -> list[tuple[str, bool, str | None]]:
+        """Send one test message to every target now; (shown URL, ok, error) each."""
+        return [(t.shown, *self.sender(t, "runbook test message",
+                                        f"runbook on {self.host} can reach this channel.")) for t in self.targets]
+
+
+def notifier_from_config(cli_urls: Iterable[str] | None = None, config: Any = None, *,
+                         store_path: str | os.PathLike | None = None, db_path: str | os.PathLike | None = None,
+                         environ: Mapping[str, str] | None = None, **kwargs: Any) -> Notifier | None:
+    """A Notifier for the configured targets, or None when no URL is configured."""
+    env = os.environ if environ is None else environ
+    found = targets_mod.resolve_targets(cli_urls, env, getattr(config, "notify", None) or [],
+                                        source=getattr(config, "path", None) or "runbook.yaml")
+    if not found:
+        return None
+    if config is not None and getattr(config, "tiers", None):
+        kwargs.setdefault("tiers", dict(config.tiers))
+    return Notifier(targets=found, db=AlertsDB(db_path or default_path(store_path)), **kwargs)
+
+
+def current_states(intervals: pd.DataFrame) -> pd.DataFrame:
+    """The latest effective state per service from a store's interval frame (project, service, state, start)."""
+    if intervals is None or intervals.empty:
+        return pd.DataFrame(columns=["project", "service", "state", "start"])
+    df = intervals.sort_values("start").groupby(["project", "service"], as_index=False).tail(1)
+    return df[["project", "service", "state", "start"]].reset_index(drop=True)
+
+
+def diagnose_func(engine_url: str | None = None, *, project: str | None = None,
+                  compose_files: Iterable[str] = (), config: Any = None,
+                  engine_timeout_s: float = 5.0) -> DiagnoseFunc:
+    """A diagnosis run only when an incident opens: gather the stack, return its root causes."""
+    def run() -> list[dict[str, Any]]:
+        found = gather(engine_url, project=project, compose_files=list(compose_files), config=config,
+                       engine_timeout_s=engine_timeout_s)
+        try:
+            findings = run_diagnosis(found, tail_lines=100).findings
+            evidence = {str(r["service"]): [str(x) for x in (r.get("evidence") or [])][:20]
+                        for r in findings.to_dict("records") if r.get("root_cause")}
+            # the snapshot keeps the evidence: logs and containers may be gone by the postmortem
+            return [{**c, "evidence": evidence.get(c["service"], [])} for c in root_cause_summary(findings)]
+        finally:
+            if found.client is not None:
+                found.client.close()
+    return run

@@ -1,0 +1,222 @@
+"""The postmortem report (notebooks/postmortem.ipynb): one incident, from what runbook recorded.
+
+``build`` is the I/O edge: it reads the alerts database (the incident, its diagnosis snapshot
+taken when it opened, the messages sent), the history store (state changes), the audit log
+(who ran what, dry-run or applied, the outcome) and, when the engine answers, its container
+events; then, when the compose files can be found, the lint findings. ``assemble`` is pure.
+Nothing here fails for a missing source: it becomes a problem line and the report goes on.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib import redact
+from runbook_lib.alerts.outbox import AlertsDB
+from runbook_lib.alerts.outbox import default_path as alerts_db_path
+from runbook_lib.analysis.lint import lint_catalog
+from runbook_lib.engine.audit import read_audit
+from runbook_lib.history.store import open_store, resolve_path
+from runbook_lib.history.uptime import fmt_duration, parse_time
+from runbook_lib.stack import gather
+
+TIMELINE_COLUMNS = ["ts", "source", "service", "what", "who", "outcome"]
+MARGIN = pd.Timedelta(minutes=30)
+EVENT_ACTIONS = {"die", "oom", "kill", "stop", "start", "restart", "health_status: unhealthy",
+                 "health_status: healthy", "create", "destroy"}
+
+
+@dataclass
+class Postmortem:
+    """Everything the postmortem notebook shows."""
+
+    incident: dict[str, Any]
+    start: pd.Timestamp
+    end: pd.Timestamp
+    timeline: pd.DataFrame
+    metrics: dict[str, str]
+    affected: pd.DataFrame
+    root_causes: pd.DataFrame
+    lint: pd.DataFrame
+    action_items: list[str]
+    problems: list[str] = field(default_factory=list)
+
+
+def _t(value: Any) -> pd.Timestamp | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value)
+
+
+def pick_incident(incidents: pd.DataFrame, incident: str | None = None) -> dict[str, Any] | None:
+    """The named incident, else the most recent one (None when there is none)."""
+    if incidents is None or incidents.empty:
+        return None
+    if incident:
+        hit = incidents[incidents["id"] == incident]
+        return hit.iloc[0].to_dict() if len(hit) else None
+    return incidents.sort_values("opened_at").iloc[-1].to_dict()
+
+
+def window_incident(incidents: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+                    project: str | None = None) -> dict[str, Any]:
+    """A pseudo-incident covering [start, end): the incidents opened in it, merged (``-p start -p end``)."""
+    inside = incidents[(incidents["opened_at"] >= start) & (incidents["opened_at"] < end)] \
+        if incidents is not None and len(incidents) else pd.DataFrame(columns=["service", "first_alert_at"])
+    alerts = inside["first_alert_at"].dropna() if len(inside) else pd.Series(dtype=object)
+    first = inside.iloc[0].to_dict() if len(inside) == 1 else {}
+    return {"id": f"{start.isoformat(timespec='seconds')}..{end.isoformat(timespec='seconds')}",
+            "project": project or "", "service": ", ".join(sorted(set(inside["service"]))) or "*",
+            "state": "window", "opened_at": start,
+            "first_failure_at": inside["first_failure_at"].min() if len(inside) else start,
+            "first_alert_at": alerts.min() if len(alerts) else None,
+            "closed_at": inside["closed_at"].max() if len(inside) and inside["closed_at"].notna().all() else end,
+            "root_cause": first.get("root_cause"), "fix": first.get("fix"), "diagnosis": first.get("diagnosis")}
+
+
+def state_changes(intervals: pd.DataFrame) -> pd.DataFrame:
+    rows = [{"ts": r["start"], "source": "store", "service": r["service"], "what": f"state → {r['state']}",
+             "who": "runbook collect", "outcome": r.get("first_error") or ""} for r in intervals.to_dict("records")]
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+
+
+def audit_rows(audit: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for r in audit.to_dict("records"):
+        if r.get("phase") == "started":
+            continue
+        mode = "dry-run" if r.get("dry_run") else "applied"
+        rows.append({"ts": r["ts"], "source": "audit", "service": r.get("target") or "",
+                     "what": f"{r.get('action')} ({mode})", "who": f"{r.get('user')}@{r.get('host')}",
+                     "outcome": str(r.get("outcome") or "")})
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+
+
+def alert_rows(messages: pd.DataFrame) -> pd.DataFrame:
+    rows = [{"ts": r["sent_at"] if not pd.isna(r["sent_at"]) else r["created_at"], "source": "alert",
+             "service": "", "what": f"{r['kind']}: {r['title']}", "who": "runbook alerts",
+             "outcome": r["status"] + (f" ({r['last_error']})" if r.get("last_error") else "")}
+            for r in messages.to_dict("records")]
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+
+
+def event_rows(events: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for e in events:
+        attrs = (e.get("Actor") or {}).get("Attributes") or {}
+        action = str(e.get("Action") or e.get("status") or "")
+        if action not in EVENT_ACTIONS:
+            continue
+        rows.append({"ts": pd.Timestamp(int(e.get("timeNano") or 0), unit="ns", tz="UTC"), "source": "docker",
+                     "service": attrs.get("com.docker.compose.service") or attrs.get("name") or "",
+                     "what": f"container {action}", "who": "engine",
+                     "outcome": f"exit {attrs['exitCode']}" if "exitCode" in attrs else ""})
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+
+
+def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.DataFrame, messages: pd.DataFrame,
+             events: list[dict[str, Any]], lint: pd.DataFrame | None, dependents: dict[str, set[str]] | None,
+             now: pd.Timestamp, problems: list[str] | None = None) -> Postmortem:
+    """Frames in, a Postmortem out (pure)."""
+    first_fail = _t(incident.get("first_failure_at")) or _t(incident["opened_at"])
+    alert_at, closed = _t(incident.get("first_alert_at")), _t(incident.get("closed_at"))
+    start, end = first_fail - MARGIN, (closed or now) + MARGIN
+    parts = [state_changes(intervals), audit_rows(audit), alert_rows(messages), event_rows(events)]
+    parts = [p for p in parts if not p.empty]
+    tl = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TIMELINE_COLUMNS)
+    if len(tl):
+        tl["ts"] = pd.to_datetime(tl["ts"], utc=True)
+        tl = tl[(tl["ts"] >= start) & (tl["ts"] <= end)].sort_values("ts", kind="stable").reset_index(drop=True)
+    tl = redact.mask_frame(tl, ["what", "who", "outcome"])
+    metrics = {"first failure": first_fail.isoformat(timespec="seconds"),
+               "time to detect": fmt_duration((alert_at - first_fail).total_seconds()) if alert_at else "no alert sent",
+               "time to recover": fmt_duration((closed - first_fail).total_seconds()) if closed else "still open",
+               "status": "resolved" if closed else "open"}
+    diag = json.loads(incident.get("diagnosis") or "{}") if isinstance(incident.get("diagnosis"), str) else {}
+    service = incident["service"]
+    deps = sorted((dependents or {}).get(service, set()) | set(diag.get("blocks") or []))
+    affected = pd.DataFrame([{"service": service, "role": "failed"}] +
+                            [{"service": d, "role": "depends on it"} for d in deps], columns=["service", "role"])
+    roots = pd.DataFrame([{"service": diag.get("service") or service, "cause": incident.get("root_cause") or
+                           "not diagnosed when the incident opened", "fix": incident.get("fix") or "",
+                           "category": diag.get("category") or "",
+                           "evidence": "\n".join(diag.get("evidence") or [])}])
+    lint = lint if lint is not None else pd.DataFrame()
+    items = [f"Fix the root cause of {service}: {incident['fix']}"] if incident.get("fix") else []
+    if alert_at is None:
+        items.append("No alert was sent: configure `notify:` in runbook.yaml (docs/alerts.md).")
+    if len(lint) and "severity" in lint.columns:
+        for r in lint[lint["severity"].isin(["critical", "high"])].head(10).to_dict("records"):
+            items.append(f"{r.get('service')}: {r.get('fix') or r.get('message') or r.get('rule')}")
+    items = [str(redact.mask_text(i)) for i in items]
+    return Postmortem(incident=incident, start=start, end=end, timeline=tl, metrics=metrics, affected=affected,
+                      root_causes=roots, lint=lint, action_items=items, problems=list(problems or []))
+
+
+def _engine_events(client: Any, start: pd.Timestamp, end: pd.Timestamp, project: str | None) -> list[dict[str, Any]]:
+    until = min(end, pd.Timestamp.now(tz="UTC"))
+    filters: dict[str, Any] = {"type": "container"}
+    if project:
+        filters["label"] = [f"com.docker.compose.project={project}"]
+    return list(client.api.events(since=int(start.timestamp()), until=int(until.timestamp()), decode=True,
+                                  filters=filters))
+
+
+def build(incident: str | None = None, *, store_path: str | None = None, alerts_db: str | None = None,
+          audit_log: str | None = None, engine_url: str | None = None, project: str | None = None,
+          compose_files: list[str] | None = None, config_path: str | None = None,
+          start: Any = None, end: Any = None, now: pd.Timestamp | None = None) -> Postmortem | None:
+    """Read every source for one incident (default: the most recent; ``start``/``end``: a time window)."""
+    now = now or pd.Timestamp.now(tz="UTC")
+    problems: list[str] = []
+    path = alerts_db or alerts_db_path(resolve_path(store_path))
+    if not os.path.exists(path):
+        return None
+    db = AlertsDB(path)
+    try:
+        messages = db.messages()
+        if start is not None or end is not None:
+            w0 = parse_time(start or "7d", now)
+            w1 = parse_time(end or "now", now)
+            inc = window_incident(db.incidents(), w0, w1, project)
+            messages = messages[(messages["created_at"] >= w0) & (messages["created_at"] < w1)]
+        else:
+            inc = pick_incident(db.incidents(), incident)
+            if inc is None:
+                return None
+            messages = messages[messages["incident"].fillna("").str.contains(inc["id"], regex=False)]
+    finally:
+        db.close()
+    first = _t(inc.get("first_failure_at")) or _t(inc["opened_at"])
+    start, end = first - MARGIN, (_t(inc.get("closed_at")) or now) + MARGIN
+    intervals = pd.DataFrame(columns=["service", "state", "start", "first_error"])
+    try:
+        with open_store(store_path, readonly=True) as store:
+            intervals = store.intervals(since=start, until=end, project=inc["project"] or None)
+    except Exception as exc:  # noqa: BLE001 - a missing store is a problem line, not a failure
+        problems.append(redact.mask_text(f"history store not read: {exc}"))
+    audit = read_audit(audit_log, since=start)
+    events: list[dict[str, Any]] = []
+    lint_df, dependents = None, None
+    stack = gather(engine_url, project=project or inc["project"] or None, compose_files=compose_files or [],
+                   config=config_path)
+    try:
+        if stack.engine_ok:
+            try:
+                events = _engine_events(stack.client, start, end, project or inc["project"] or None)
+            except Exception as exc:  # noqa: BLE001
+                problems.append(redact.mask_text(f"engine events not read: {exc}"))
+        else:
+            problems.append("engine not reachable: no Docker events in the timeline")
+        if stack.catalog is not None:
+            lint_df = lint_catalog(stack.catalog)
+            dependents = stack.catalog.dependents()
+        else:
+            problems.append("compose files not found: no lint findings and no dependents")
+    finally:
+        if stack.client is not None:
+            stack.client.close()
+    return assemble(inc, intervals=intervals, audit=audit, messages=messages, events=events, lint=lint_df,
+                    dependents=dependents, now=now, problems=problems)
