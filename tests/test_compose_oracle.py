@@ -282,38 +282,30 @@ def test_extends_inherits_depends_on(tmp_path):
     compare_with_oracle([f], [g], skip={"tmpl": EXTENDS_DEPENDS_ON_RULE})
 
 
-def test_error_in_an_extended_file_names_that_file(tmp_path):
-    """A bad entry inherited through ``extends: file:`` is blamed on the file that holds it."""
-    common = write(tmp_path, """
-        services:
-          base:
-            image: app:1
-            ports: ["web:80"]
-          dep:
-            image: app:1
-            depends_on: [nothere]
-    """, "common/base.yml")
-    f = write(tmp_path, """
-        services:
-          api:
-            extends: {file: common/base.yml, service: base}
-    """)
-    with pytest.raises(ComposeError, match="cannot be parsed") as err:
+EXTENDED_FILE = """
+services:
+  base: {image: app:1, ports: ["web:80"]}
+  dep: {image: app:1, depends_on: [nothere]}
+  cond: {image: app:1, depends_on: {x: {condition: service_ready}}}
+"""
+
+
+@pytest.mark.parametrize("extends,match,blamed,service", [
+    ("{file: common/base.yml, service: base}", "cannot be parsed", "common", "base"),
+    ("{file: common/base.yml, service: dep}", "unknown service 'nothere'", "common", "api"),
+    ("{file: common/base.yml, service: cond}", "unknown condition", "common", "cond"),
+    ("{file: common/var.yml, service: var}", "MUST_BE_SET", "var", None),
+    ("{file: common/base.yml, service: nothere}", "does not define", "self", "api"),
+    ("{file: common/missing.yml, service: base}", "does not exist", "self", "api"),
+])
+def test_error_in_an_extended_file_names_that_file(tmp_path, extends, match, blamed, service):
+    """A bad entry inherited through ``extends: file:`` is blamed on the file that holds it;
+    a bad ``extends`` itself on the file that writes it."""
+    common = write(tmp_path, EXTENDED_FILE, "common/base.yml")
+    var = write(tmp_path, 'services:\n  var: {image: "app:${MUST_BE_SET:?set it}"}\n', "common/var.yml")
+    f = write(tmp_path, f"services:\n  api:\n    extends: {extends}\n")
+    with pytest.raises(ComposeError, match=match) as err:
         load([f])
-    assert err.value.file == str(common.resolve()) and err.value.service == "base"
-    g = write(tmp_path, """
-        services:
-          worker:
-            extends: {file: common/base.yml, service: dep}
-    """, "worker.yml")
-    with pytest.raises(ComposeError, match="unknown service 'nothere'") as err:
-        load([g])
-    assert err.value.file == str(common.resolve()) and err.value.service == "worker"
-    h = write(tmp_path, """
-        services:
-          api:
-            extends: {file: common/missing.yml, service: base}
-    """, "missing.yml")
-    with pytest.raises(ComposeError, match="does not exist") as err:
-        load([h])
-    assert err.value.file == str(h) and err.value.service == "api"
+    assert err.value.file == {"common": str(common.resolve()), "var": str(var.resolve()), "self": str(f)}[blamed]
+    if service is not None:
+        assert err.value.service == service
