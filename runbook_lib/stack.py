@@ -21,7 +21,7 @@ import pandas as pd
 from runbook_lib import redact
 from runbook_lib.compose.catalog import Catalog, find_compose_files, load_catalog
 from runbook_lib.config import RunbookConfig, load_config
-from runbook_lib.engine.connection import DEFAULT_TIMEOUT_S, try_connect
+from runbook_lib.engine.connection import DEFAULT_TIMEOUT_S, engine_target, try_connect
 from runbook_lib.engine.inventory import empty_inventory, gather_inventory
 from runbook_lib.exceptions import ComposeError, EngineError, RunbookError
 
@@ -51,8 +51,7 @@ class Stack:
 
     @property
     def engine_url(self) -> str | None:
-        target = getattr(self.client, "runbook_target", None)
-        return target.url if target is not None else None
+        return engine_target(self.client).url if self.client is not None else None
 
     def project_inventory(self, project: str | None = None) -> pd.DataFrame:
         """The containers of one compose project (the stack's own by default)."""

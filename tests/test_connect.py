@@ -1,7 +1,6 @@
 """Engine connection: URL resolution and the three engine faults, each with its own error."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -23,18 +22,35 @@ def test_explicit_url_wins(monkeypatch):
     assert connect.resolve_engine("unix:///x.sock") == connect.EngineTarget("unix:///x.sock", "explicit")
 
 
+def _docker_cli(config_dir: Path, *args: str) -> None:
+    subprocess.run(["docker", *args], env={**os.environ, "DOCKER_CONFIG": str(config_dir)},
+                   check=True, capture_output=True, timeout=60)
+
+
 def test_docker_host_then_context(monkeypatch, tmp_path):
+    """DOCKER_HOST wins; then the current context, as the docker CLI itself created and chose it."""
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
     assert connect.resolve_engine().source == "DOCKER_HOST"
     monkeypatch.delenv("DOCKER_HOST")
     monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "remote"}))
-    meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"remote").hexdigest()
-    meta.mkdir(parents=True)
-    (meta / "meta.json").write_text(json.dumps({"Name": "remote", "Endpoints": {"docker": {"Host": "unix:///run/other.sock"}}}))
+    _docker_cli(tmp_path, "context", "create", "remote", "--docker", "host=unix:///run/other.sock")
+    _docker_cli(tmp_path, "context", "use", "remote")
     target = connect.resolve_engine()
     assert target == connect.EngineTarget("unix:///run/other.sock", "context:remote")
+
+
+def test_docker_context_variable_names_the_context(monkeypatch, tmp_path):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    _docker_cli(tmp_path, "context", "create", "other", "--docker", "host=tcp://127.0.0.1:2399")
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {}}))
+    monkeypatch.setenv("DOCKER_CONTEXT", "other")
+    assert connect.resolve_engine() == connect.EngineTarget("tcp://127.0.0.1:2399", "context:other")
+    monkeypatch.setenv("DOCKER_CONTEXT", "default")
+    assert connect.resolve_engine().source == "default"
+    monkeypatch.setenv("DOCKER_CONTEXT", "no-such-context")
+    assert connect.resolve_engine().source == "default"
 
 
 def test_default_socket(monkeypatch, tmp_path):

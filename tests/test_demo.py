@@ -201,3 +201,45 @@ def test_demo_redis_stand_in_speaks_resp(docker_client, test_label):
         assert runner.run_round([bad]).iloc[0]["state"] == "down"
     finally:
         c.remove(force=True)
+
+
+def test_demo_compose_file_and_app_scripts_are_package_files():
+    """The compose file and the scripts are real files in the package, and the compose file is compose."""
+    from importlib import resources
+
+    from runbook_lib.demo import services as demo_services
+    files = resources.files("runbook_lib.demo") / "files"
+    doc = yaml.safe_load((files / "docker-compose.yml").read_text())
+    assert set(doc["services"]) == {s.name for s in demo.SERVICES}
+    for name, spec in doc["services"].items():
+        script = spec["x-runbook-demo"]["script"]
+        assert (files / "apps" / script).is_file(), script
+        assert spec["ports"][0].startswith("127.0.0.1:")
+    assert "exit 1" in (files / "apps" / "auth.sh").read_text()
+    assert demo.service("auth").script.startswith(demo_services.app_file("prelude.sh"))
+
+
+def test_importing_the_demo_probes_nothing_on_the_host():
+    """No which/glob/subprocess at import time: only when a demo command runs."""
+    import subprocess
+    import sys
+    code = ("import glob, shutil, subprocess, os\n"
+            "def boom(*a, **k): raise SystemExit('host probed at import: %r' % (a,))\n"
+            "shutil.which = glob.glob = subprocess.run = boom\n"
+            "import runbook_lib.demo.stack, runbook_lib.demo.images, runbook_lib.demo.services\n"
+            "print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+
+
+def test_without_host_servers_postgres_and_redis_are_stand_ins(monkeypatch):
+    from runbook_lib.demo import services as demo_services
+    monkeypatch.setattr(demo_services, "host_postgres", lambda: None)
+    monkeypatch.setattr(demo_services, "host_redis", lambda: None)
+    demo_services.services.cache_clear()
+    try:
+        pg, redis = demo.service("postgres"), demo.service("redis")
+        assert "TCP stand-in" in pg.shows and pg.healthcheck == ["CMD-SHELL", "echo | nc 127.0.0.1 5432 || exit 1"]
+        assert pg.start_period_s == 1 and "RESP stand-in" in redis.shows
+    finally:
+        demo_services.services.cache_clear()

@@ -184,3 +184,22 @@ def test_log_times_come_from_the_engine(docker_client, containers, test_label):
     assert row["log_lines"] == ["one", "2026-01-01T00:00:00Z not-a-prefix"]
     assert len(row["log_times"]) == 2 and all(t and t.endswith("Z") and t.startswith("20") for t in row["log_times"])
     assert row["failing"] is True or row["failing"] == True  # noqa: E712
+
+
+class _TricklingLogs:
+    """A client whose log stream never ends: one short line at a time (bounded)."""
+
+    class api:  # noqa: N801 - stands in for docker-py's APIClient
+        @staticmethod
+        def logs(container_id, **kw):
+            import time
+            for i in range(2000):  # ~100 s if nobody stops reading
+                time.sleep(0.05)
+                yield f"2026-01-01T00:00:00.000000000Z line {i}\n".encode()
+
+
+def test_trickling_log_stream_is_cut_at_the_deadline():
+    out = logs.read_log_tail(_TricklingLogs(), "abc", tail_lines=50, deadline_s=0.3)
+    assert out["log_truncated"] is True
+    assert out["log_lines"][-1].startswith("…[stopped reading after 0.3 s")
+    assert any("line 0" in ln for ln in out["log_lines"])

@@ -33,7 +33,9 @@ from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
+import docker.errors
 import pandas as pd
+import yaml
 
 from runbook_lib import redact
 from runbook_lib.engine.audit import AuditLog, read_audit
@@ -151,8 +153,6 @@ def _health_tail(state: dict) -> str:
 def wait_for(client, container: str, condition: str, timeout_s: float, poll_interval_s: float = 0.5
              ) -> tuple[str, str]:
     """Poll the container until the condition holds: ('ok'|'failed'|'timeout', detail)."""
-    import docker.errors
-
     deadline = time.monotonic() + max(0.0, float(timeout_s))
     last = ""
     while True:
@@ -200,8 +200,6 @@ def _now() -> pd.Timestamp:
 
 def _service_container(client, project: str | None, service: str, old: str | None) -> str | None:
     """The container of a compose service after a recreate: compose v2 and v1 names, else the old one."""
-    import docker.errors
-
     old = old if isinstance(old, str) and old else None
     names = ([f"{project}-{service}-1", f"{project}_{service}_1"] if project else []) + ([old] if old else [])
     for name in names:
@@ -384,7 +382,6 @@ def strict_bool(value: Any, name: str = "apply") -> bool:
 
 def report_parameters(compose_files: Any, apply: Any, budget_s: Any) -> tuple[list[str], bool, float | None]:
     """Normalise the recovery_plan notebook's parameters: file list, strict apply flag, budget."""
-    import yaml
     files = compose_files
     if isinstance(files, str):
         try:

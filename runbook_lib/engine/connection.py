@@ -1,25 +1,30 @@
 """Connecting to a Docker engine: where it is, and why it cannot be reached.
 
 Order of precedence: an explicit URL, then ``DOCKER_HOST``, then the active Docker CLI
-context, then the default socket. Every request carries a timeout well under
-docker-py's 60 s default; the three ways an engine fails (no daemon, permission
-denied, a daemon that accepts but never answers) each raise their own error.
+context (read with docker-py's ``ContextAPI``), then the default socket. Every request
+carries a timeout well under docker-py's 60 s default, and the ping a total deadline; the
+three ways an engine fails (no daemon, permission denied, a daemon that accepts but never
+answers) each raise their own error.
+
+What runbook knows about a client (where its engine is, its keep-alive transport) is kept
+beside the client, never patched onto it: ``engine_target(client)``, ``engine_http(client)``.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import socket
-import threading
+import weakref
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
+import docker
+from docker.context import ContextAPI
+
+from runbook_lib.engine.transport import DEFAULT_TIMEOUT_S, EngineHTTP, socket_path
 from runbook_lib.exceptions import (EngineError, EngineNotRunning, EnginePermissionDenied,
                                     EngineTimeout)
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-DEFAULT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -27,20 +32,30 @@ class EngineTarget:
     """Where the engine is and how we learned it."""
 
     url: str
-    source: str  # "explicit" | "DOCKER_HOST" | "context:<name>" | "default"
+    source: str  # "explicit" | "DOCKER_HOST" | "context:<name>" | "default" | "client"
 
 
-def _docker_config_dir() -> Path:
-    return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+@dataclass
+class _Attached:
+    target: EngineTarget
+    http: EngineHTTP | None = None
+    http_made: bool = False
 
 
-def _context_host(name: str) -> str | None:
-    meta = _docker_config_dir() / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+# What runbook knows about each client it connected, kept beside the client (never on it).
+_ATTACHED: weakref.WeakKeyDictionary[Any, _Attached] = weakref.WeakKeyDictionary()
+
+
+def _context_host(name: str | None) -> tuple[str, str] | None:
+    """(context name, engine host) of the named or current Docker CLI context, read by docker-py."""
     try:
-        data = json.loads(meta.read_text())
-        return data.get("Endpoints", {}).get("docker", {}).get("Host")
-    except (OSError, ValueError):
+        ctx = ContextAPI.get_context(name)
+    except Exception:  # noqa: BLE001 - docker-py raises a bare Exception for a corrupt meta.json
         return None
+    if ctx is None or ctx.Name == "default":
+        return None
+    host = ctx.Host
+    return (ctx.Name, host) if host else None
 
 
 def resolve_engine(url: str | None = None) -> EngineTarget:
@@ -49,16 +64,9 @@ def resolve_engine(url: str | None = None) -> EngineTarget:
         return EngineTarget(_normalise(url), "explicit")
     if os.environ.get("DOCKER_HOST"):
         return EngineTarget(_normalise(os.environ["DOCKER_HOST"]), "DOCKER_HOST")
-    name = os.environ.get("DOCKER_CONTEXT")
-    if not name:
-        try:
-            name = json.loads((_docker_config_dir() / "config.json").read_text()).get("currentContext")
-        except (OSError, ValueError):
-            name = None
-    if name and name != "default":
-        host = _context_host(name)
-        if host:
-            return EngineTarget(_normalise(host), f"context:{name}")
+    found = _context_host(os.environ.get("DOCKER_CONTEXT") or None)
+    if found:
+        return EngineTarget(_normalise(found[1]), f"context:{found[0]}")
     return EngineTarget(DEFAULT_SOCKET, "default")
 
 
@@ -67,12 +75,6 @@ def _normalise(url: str) -> str:
     if url.startswith("/"):
         return "unix://" + url
     return url
-
-
-def _socket_path(url: str) -> str | None:
-    if url.startswith("unix://"):
-        return url[len("unix://"):] or "/var/run/docker.sock"
-    return None
 
 
 def _classify(exc: BaseException, target: EngineTarget, timeout_s: float) -> EngineError:
@@ -113,10 +115,8 @@ def _classify(exc: BaseException, target: EngineTarget, timeout_s: float) -> Eng
 
 def connect(url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
     """Return a docker.DockerClient that answered a ping, or raise an EngineError saying why not."""
-    import docker  # imported here: the pure modules never need it
-
     target = resolve_engine(url)
-    path = _socket_path(target.url)
+    path = socket_path(target.url)
     if path is not None:
         if not os.path.exists(path):
             raise EngineNotRunning(
@@ -127,11 +127,22 @@ def connect(url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
                 f"Permission denied on the Docker socket {path}. Run as root, or add your user to the "
                 f"'docker' group (sudo usermod -aG docker $USER, then log in again).")
     try:
+        lean = EngineHTTP(target.url, None, timeout_s)
+    except ValueError:  # ssh://, TLS: docker-py only
+        lean = None
+    try:
+        if lean is not None:  # the ping has a total deadline: a trickling server cannot hold us
+            lean.get("/_ping")
         client = docker.DockerClient(base_url=target.url, timeout=timeout_s, version="auto")
-        client.ping()
+        if lean is None:
+            client.ping()
     except Exception as exc:  # noqa: BLE001 - classified into our own errors
+        if lean is not None:
+            lean.close()
         raise _classify(exc, target, timeout_s) from None
-    client.runbook_target = target  # type: ignore[attr-defined]
+    if lean is not None:
+        lean.api_version = client.api.api_version
+    _ATTACHED[client] = _Attached(target, lean, http_made=True)
     return client
 
 
@@ -143,93 +154,29 @@ def try_connect(url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
         return None, exc
 
 
-class EngineHTTP:
-    """A lean HTTP/1.1 client for read-only engine calls over one keep-alive connection.
-
-    docker-py spends ~1.3 ms of Python per request (requests + urllib3); a plain
-    http.client connection to the same socket spends ~0.2 ms, which is what lets a full
-    inventory (list + one inspect per container) beat `docker ps -aq | xargs docker inspect`.
-    Used for unix:// and plain tcp:// engines; anything else goes through docker-py.
-    """
-
-    def __init__(self, url: str, api_version: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        import http.client
-
-        self.api_version = api_version
-        self.timeout_s = timeout_s
-        path = _socket_path(url)
-        if path is not None:
-            class _UnixConnection(http.client.HTTPConnection):
-                def connect(self) -> None:  # noqa: D401 - http.client hook
-                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    self.sock.settimeout(self.timeout)
-                    self.sock.connect(path)
-            self._factory = lambda: _UnixConnection("localhost", timeout=timeout_s)
-        elif url.startswith(("tcp://", "http://")):
-            hostport = url.split("://", 1)[1].rstrip("/")
-            self._factory = lambda: http.client.HTTPConnection(hostport, timeout=timeout_s)
-        else:
-            raise ValueError(f"EngineHTTP does not handle {url}")
-        self._conn = None
-        self._lock = threading.Lock()
-
-    def get_json(self, path: str, params: dict | None = None):
-        """GET /v<api>/<path>; returns (status, decoded JSON or None). Retries once on a stale connection."""
-        import http.client
-        from urllib.parse import urlencode
-
-        target = f"/v{self.api_version}{path}" + (f"?{urlencode(params)}" if params else "")
-        with self._lock:
-            try:
-                return self._get(target)
-            except (socket.timeout, TimeoutError):
-                self.close()
-                raise EngineTimeout(f"The Docker engine did not answer GET {path} within {self.timeout_s:g} s; "
-                                    f"it may be hung or overloaded (raise --engine-timeout).") from None
-            except (FileNotFoundError, ConnectionRefusedError):
-                self.close()
-                raise EngineNotRunning("The Docker engine went away during the run: start it again "
-                                       "(`sudo systemctl start docker`).") from None
-
-    def _get(self, target: str):
-        import http.client
-
-        for attempt in (0, 1):
-            if self._conn is None:
-                self._conn = self._factory()
-            try:
-                self._conn.request("GET", target, headers={"Host": "docker"})
-                resp = self._conn.getresponse()
-                body = resp.read()
-                status = resp.status
-                if resp.will_close:
-                    self.close()
-                return status, (json.loads(body) if body else None)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.close()
-                if attempt:
-                    raise
-        raise RuntimeError("unreachable")
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
-def engine_http(client) -> EngineHTTP | None:
-    """The lean HTTP client for this docker client's engine, or None where it does not apply."""
-    cached = getattr(client, "_runbook_http", None)
-    if cached is not None:
-        return cached
-    target = getattr(client, "runbook_target", None)
-    url = target.url if target else str(client.api.base_url)
+def engine_target(client: Any) -> EngineTarget:
+    """Where this client's engine is: as resolved by connect(), or read from the client's base URL."""
+    attached = _ATTACHED.get(client)
+    if attached is not None:
+        return attached.target
+    url = str(client.api.base_url)
     if url.startswith("http+docker://"):
         url = DEFAULT_SOCKET
-    try:
+    return EngineTarget(url, "client")
+
+
+def engine_http(client: Any) -> EngineHTTP | None:
+    """The keep-alive transport for this client's engine (made once), or None where it does not apply."""
+    attached = _ATTACHED.get(client)
+    if attached is None:
+        attached = _ATTACHED.setdefault(client, _Attached(engine_target(client)))
+    if not attached.http_made:
         timeout = client.api.timeout if isinstance(client.api.timeout, (int, float)) else DEFAULT_TIMEOUT_S
-        lean = EngineHTTP(url, client.api._version, timeout)
-    except ValueError:
-        return None
-    client._runbook_http = lean
-    return lean
+        try:
+            attached.http = EngineHTTP(attached.target.url, client.api.api_version, timeout)
+        except ValueError:
+            attached.http = None
+        attached.http_made = True
+    return attached.http

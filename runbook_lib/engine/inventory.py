@@ -14,6 +14,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+import docker.errors
 import pandas as pd
 
 from runbook_lib import redact
@@ -131,11 +132,9 @@ def gather_inventory(client, project: str | None = None, include_stopped: bool =
                      label: str | None = None, max_workers: int = 8, fast: bool = True) -> pd.DataFrame:
     """List containers (optionally one compose project / one label) into the inventory frame.
 
-    One list call, then one inspect per container over a single keep-alive connection
+    One list call, then one inspect per container over a few keep-alive connections
     (``fast``; docker-py's thread pool otherwise, e.g. for ssh:// or TLS engines).
     """
-    import docker.errors
-
     filters: dict[str, Any] = {}
     labels = []
     if project:
@@ -160,7 +159,12 @@ def gather_inventory(client, project: str | None = None, include_stopped: bool =
             if code != 200:
                 raise EngineError(f"inspecting container {s['Id'][:12]} failed with HTTP {code}: {body}")
             return body
-        details = [inspect(s) for s in summaries]
+        workers = min(lean.max_connections, len(summaries))
+        if workers <= 1:
+            details = [inspect(s) for s in summaries]
+        else:  # one keep-alive connection per worker: the engine answers several at once
+            with cf.ThreadPoolExecutor(max_workers=workers) as pool:
+                details = list(pool.map(inspect, summaries))
     else:
         api = client.api
         summaries = api.containers(all=include_stopped, filters=filters or None)

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import re
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import docker.errors
 import pandas as pd
 
 from runbook_lib import redact
@@ -34,6 +36,7 @@ EVENT_ACTIONS = ("die", "oom", "kill", "health_status", "restart", "start", "sto
 MAX_LINE_BYTES = 4096
 MAX_READ_BYTES = 64_000_000  # stop reading one stream after this much (200 lines of 1 MB)
 DEFAULT_WINDOW = timedelta(hours=24)
+STREAM_DEADLINE_S = 30.0  # a log or event stream is read for at most this long (each read has its own timeout)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -157,16 +160,19 @@ def split_timestamps(lines: list[str]) -> tuple[list[str], list[str | None]]:
 
 def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes: int = 256_000,
                   since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                  max_read_bytes: int = MAX_READ_BYTES, timestamps: bool = True) -> dict[str, Any]:
-    """Stream the last ``tail_lines`` lines through a LineTail (bounded memory, bounded read).
+                  max_read_bytes: int = MAX_READ_BYTES, timestamps: bool = True,
+                  deadline_s: float = STREAM_DEADLINE_S) -> dict[str, Any]:
+    """Stream the last ``tail_lines`` lines through a LineTail (bounded memory, read and time).
 
-    With ``timestamps`` the engine's time of each line goes to ``log_times`` (error bursts)."""
+    With ``timestamps`` the engine's time of each line goes to ``log_times`` (error bursts).
+    A stream that trickles past ``deadline_s`` is cut there and marked truncated."""
     kw: dict[str, Any] = {"stdout": True, "stderr": True, "tail": max(int(tail_lines), 1), "stream": True,
                           "follow": False, "timestamps": timestamps}  # docker-py follows when streaming
     if since is not None:
         kw["since"] = since.timestamp() if isinstance(since, datetime) else since
     tail = LineTail(tail_lines, max_bytes, max_line_bytes)
-    stopped_early = False
+    stopped_early = timed_out = False
+    deadline = time.monotonic() + deadline_s
     stream = client.api.logs(container_id, **kw)
     try:
         for chunk in stream:
@@ -174,6 +180,9 @@ def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes
                 tail.feed(chunk)
             if tail.bytes_read >= max_read_bytes:
                 stopped_early = True
+                break
+            if time.monotonic() >= deadline:
+                timed_out = True
                 break
     finally:
         close = getattr(stream, "close", None)
@@ -183,8 +192,9 @@ def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes
     times: list[str | None] = [None] * len(lines)
     if timestamps:
         lines, times = split_timestamps(lines)
-    if stopped_early:
-        lines.append(f"…[stopped reading after {tail.bytes_read} bytes; the newest lines may be missing]")
+    if stopped_early or timed_out:
+        why = f"{tail.bytes_read} bytes" if stopped_early else f"{deadline_s:g} s ({tail.bytes_read} bytes)"
+        lines.append(f"…[stopped reading after {why}; the newest lines may be missing]")
         times.append(None)
         truncated = True
     return {"log_lines": lines, "log_times": times, "log_bytes_read": tail.bytes_read, "log_truncated": truncated}
@@ -223,8 +233,10 @@ def _epoch(t) -> float:
 
 
 def gather_events(client, container_ids: Iterable[str], since: datetime,
-                  until: datetime | None = None) -> dict[str, list[dict]]:
-    """Docker events of the given containers in [since, until] -> id (12 chars) -> events."""
+                  until: datetime | None = None, deadline_s: float = STREAM_DEADLINE_S) -> dict[str, list[dict]]:
+    """Docker events of the given containers in [since, until] -> id (12 chars) -> events.
+
+    The stream is read for at most ``deadline_s`` (what came by then is kept)."""
     ids = [i for i in container_ids if i]
     out: dict[str, list[dict]] = {i[:12]: [] for i in ids}
     if not ids:
@@ -234,11 +246,14 @@ def gather_events(client, container_ids: Iterable[str], since: datetime,
     # which would drop the events of the current second).
     stream = client.api.events(since=f"{_epoch(since):.6f}", until=f"{_epoch(until):.6f}", decode=True,
                                filters={"type": "container", "container": ids, "event": list(EVENT_ACTIONS)})
+    deadline = time.monotonic() + deadline_s
     try:
         for ev in stream:
             n = normalise_event(ev)
             if n and n["id"] in out:
                 out[n["id"]].append(n)
+            if time.monotonic() >= deadline:
+                break
     finally:
         close = getattr(stream, "close", None)
         if close:
@@ -267,8 +282,6 @@ def gather_evidence(client, inventory: pd.DataFrame, services: Iterable[str] | N
                     previous=None, events: bool = True, max_line_bytes: int = MAX_LINE_BYTES,
                     max_workers: int = 8) -> pd.DataFrame:
     """One evidence row per selected container (not healthy ones unless ``all``/``services``)."""
-    import docker.errors
-
     now = datetime.now(timezone.utc)
     until = until or now
     if since is None:

@@ -1,0 +1,151 @@
+"""The keep-alive engine transport: a total deadline per call, and one connection reused."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from runbook_lib.engine import connection as connect
+from runbook_lib.engine.transport import EngineHTTP
+from runbook_lib.exceptions import EngineTimeout
+
+TRICKLE_GAP_S = 0.05  # far under the per-read timeout: only a total deadline can stop it
+
+
+class LocalServer:
+    """A tiny HTTP server on a unix socket or 127.0.0.1: one thread per connection, stops itself."""
+
+    def __init__(self, family: int = socket.AF_INET, address=("127.0.0.1", 0)) -> None:
+        self.srv = socket.socket(family, socket.SOCK_STREAM)
+        self.srv.bind(address)
+        self.srv.listen(8)
+        self.srv.settimeout(0.2)
+        self.stop = threading.Event()
+        self.requests = self.connections = 0
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.stop.set()
+        self.srv.close()
+        self.thread.join(5)
+
+
+class TrickleServer(LocalServer):
+    """Answers every request slowly, one byte per gap: the headers or a long body (bounded)."""
+
+    def __init__(self, family: int, address, part: str) -> None:
+        self.part = part
+        super().__init__(family, address)
+
+    def _serve(self, conn: socket.socket) -> None:
+        body = b"[" + b" " * 2000 + b"]"
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        with conn:
+            conn.settimeout(5)
+            try:
+                while b"\r\n\r\n" not in conn.recv(65536):
+                    pass
+                self.requests += 1
+                data = head + body
+                fast = len(head) if self.part == "body" else 0
+                conn.sendall(data[:fast])
+                for i in range(fast, len(data)):  # ~100 s in all if nobody hangs up
+                    if self.stop.is_set():
+                        return
+                    conn.sendall(data[i:i + 1])
+                    time.sleep(TRICKLE_GAP_S)
+            except OSError:
+                return
+
+
+@pytest.fixture(params=["unix", "tcp"])
+def engine_url_factory(request, tmp_path):
+    made = []
+
+    def make(part: str) -> str:
+        if request.param == "unix":
+            path = str(tmp_path / f"trickle-{part}.sock")
+            made.append(TrickleServer(socket.AF_UNIX, path, part))
+            return f"unix://{path}"
+        srv = TrickleServer(socket.AF_INET, ("127.0.0.1", 0), part)
+        made.append(srv)
+        return f"tcp://127.0.0.1:{srv.srv.getsockname()[1]}"
+    yield make
+    for srv in made:
+        srv.close()
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_trickling_server_fails_at_the_deadline(engine_url_factory, part):
+    """Each byte comes well within the per-read timeout; the call's total deadline still ends it."""
+    lean = EngineHTTP(engine_url_factory(part), "1.41", timeout_s=30, deadline_s=0.5)
+    with pytest.raises(EngineTimeout) as err:
+        lean.get_json("/containers/json")
+    assert "within 0.5 s" in str(err.value)
+
+
+def test_connect_to_a_trickling_engine_times_out(engine_url_factory):
+    with pytest.raises(EngineTimeout) as err:
+        connect.connect(engine_url_factory("headers"), timeout_s=0.5)
+    assert "did not answer within 0.5 s" in str(err.value)
+
+
+def test_one_keep_alive_connection_and_no_attributes_on_the_client(docker_client):
+    client = connect.connect(timeout_s=10)
+    before = set(vars(client))
+    lean = connect.engine_http(client)
+    assert lean is connect.engine_http(client) and lean.api_version == client.api.api_version
+    assert connect.engine_target(client).url.startswith("unix://")
+    for _ in range(3):
+        status, body = lean.get_json("/version")
+        assert status == 200 and body["ApiVersion"]
+    assert set(vars(client)) == before
+
+
+def test_a_client_made_elsewhere_gets_a_target_and_transport(docker_client):
+    target = connect.engine_target(docker_client)
+    assert target.url.startswith("unix://")
+    status, _ = connect.engine_http(docker_client).get_json("/_ping")
+    assert status == 200
+
+
+class HangUpServer(LocalServer):
+    """Answers one request per connection, then hangs up without saying so (a keep-alive expiry)."""
+
+    def _serve(self, conn: socket.socket) -> None:
+        body = b'{"ok": true}'
+        with conn:
+            conn.settimeout(5)
+            try:
+                while b"\r\n\r\n" not in conn.recv(65536):
+                    pass
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                pass
+
+
+def test_a_connection_the_engine_closed_is_replaced_once():
+    srv = HangUpServer()
+    try:
+        lean = EngineHTTP(f"tcp://127.0.0.1:{srv.srv.getsockname()[1]}", "1.41", timeout_s=5)
+        for _ in range(3):
+            assert lean.get_json("/info") == (200, {"ok": True})
+        assert srv.connections == 3
+    finally:
+        srv.close()
