@@ -105,7 +105,8 @@ def test_extends(tmp_path):
     """)
     cat = load([p])
     api = row(cat, "api")
-    assert api["image"] == "app:1" and api["restart"] == "always" and api["depends_on"] == []
+    assert api["image"] == "app:1" and api["restart"] == "always"
+    assert [d["service"] for d in api["depends_on"]] == ["db"]  # extends inherits depends_on (compose spec)
     w = row(cat, "worker")
     assert w["image"] == "node:20" and w["environment"] == {"NODE_ENV": "dev", "SHARED": "1"}
     assert w["healthcheck"]["interval_s"] == 7.0

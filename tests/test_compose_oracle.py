@@ -175,3 +175,137 @@ def test_error_in_an_override_names_the_override(tmp_path, fragment, match):
         load([base, over])
     assert err.value.file == str(over) and err.value.service == "api"
     assert str(over) in str(err.value) and str(base) not in str(err.value)
+
+
+# ---------------------------------------------------------------- build.args, extends + depends_on, error files
+def test_build_args_override_merges_with_the_base(tmp_path):
+    """An override's ``build.args`` merges by key with the base's, in list or mapping form (1.29 agrees)."""
+    for d in ("web", "job"):
+        (tmp_path / d).mkdir()  # 1.29 checks that a build context exists
+    base = write(tmp_path, """
+        services:
+          api:
+            image: api:1
+            build:
+              context: .
+              args: {NODE_VERSION: "20", APP_ENV: dev, KEEP: "1"}
+          web:
+            image: web:1
+            build:
+              context: ./web
+              args: [NODE_VERSION=20, APP_ENV=dev, KEEP=1]
+          job:
+            image: job:1
+            build: ./job
+    """, "compose.yml")
+    over = write(tmp_path, """
+        services:
+          api:
+            build:
+              args: [APP_ENV=prod, EXTRA=x]
+          web:
+            build:
+              args: {APP_ENV: prod, EXTRA: x}
+          job:
+            build:
+              args: {EXTRA: x}
+    """, "compose.prod.yml")
+    want = {"NODE_VERSION": "20", "APP_ENV": "prod", "KEEP": "1", "EXTRA": "x"}
+    cat = load([base, over])
+    assert cat.raw["api"]["spec"]["build"] == {"context": ".", "args": want}
+    assert cat.raw["web"]["spec"]["build"] == {"context": "./web", "args": want}
+    assert cat.raw["job"]["spec"]["build"] == {"context": "./job", "args": {"EXTRA": "x"}}
+    model = compare_with_oracle([base, over], [base, over])
+    for svc in ("api", "web"):
+        args = model["services"][svc]["build"]["args"]
+        assert {k: str(v) for k, v in args.items()} == want
+    assert model["services"]["job"]["build"]["args"] == {"EXTRA": "x"}
+
+
+# Where runbook (compose spec) and 1.29 differ on extends: named, as for SPEC_ONLY_RULES.
+EXTENDS_DEPENDS_ON_RULE = ("extends inherits depends_on (compose spec, Compose v2, docker/compose#12360); "
+                           "1.29 refuses to extend a service with depends_on")
+
+
+def test_extends_inherits_depends_on(tmp_path):
+    """The extending service keeps the extended one's depends_on, conditions included, and adds its own."""
+    write(tmp_path, """
+        services:
+          base:
+            image: app:1
+            depends_on:
+              db: {condition: service_healthy}
+    """, "common/base.yml")
+    f = write(tmp_path, """
+        services:
+          db:
+            image: postgres:16
+            healthcheck: {test: [CMD, pg_isready], interval: 5s}
+          cache: {image: redis:7}
+          tmpl:
+            image: app:1
+            depends_on: [cache]
+          api:
+            extends: tmpl
+            depends_on:
+              db: {condition: service_healthy}
+          worker:
+            extends: {file: common/base.yml, service: base}
+            depends_on: [cache]
+    """)
+    cat = load([f])
+    deps = {s: {d["service"]: d["condition"] for d in cat.raw[s]["depends_on"]} for s in ("api", "worker")}
+    assert deps["api"] == {"cache": "service_started", "db": "service_healthy"}
+    assert deps["worker"] == {"db": "service_healthy", "cache": "service_started"}
+    need_oracle()
+    with pytest.raises(AssertionError, match="depends_on' cannot be extended"):
+        oracle_config([f])
+    # 1.29 agrees on everything else once the inherited depends_on is written on the child.
+    g = write(tmp_path, """
+        services:
+          db:
+            image: postgres:16
+            healthcheck: {test: [CMD, pg_isready], interval: 5s}
+          cache: {image: redis:7}
+          tmpl: {image: app:1}
+          api:
+            extends: tmpl
+            depends_on:
+              cache: {condition: service_started}
+              db: {condition: service_healthy}
+          worker:
+            image: app:1
+            depends_on:
+              db: {condition: service_healthy}
+              cache: {condition: service_started}
+    """, "oracle.yml")
+    compare_with_oracle([f], [g], skip={"tmpl": EXTENDS_DEPENDS_ON_RULE})
+
+
+EXTENDED_FILE = """
+services:
+  base: {image: app:1, ports: ["web:80"]}
+  dep: {image: app:1, depends_on: [nothere]}
+  cond: {image: app:1, depends_on: {x: {condition: service_ready}}}
+"""
+
+
+@pytest.mark.parametrize("extends,match,blamed,service", [
+    ("{file: common/base.yml, service: base}", "cannot be parsed", "common", "base"),
+    ("{file: common/base.yml, service: dep}", "unknown service 'nothere'", "common", "api"),
+    ("{file: common/base.yml, service: cond}", "unknown condition", "common", "cond"),
+    ("{file: common/var.yml, service: var}", "MUST_BE_SET", "var", None),
+    ("{file: common/base.yml, service: nothere}", "does not define", "self", "api"),
+    ("{file: common/missing.yml, service: base}", "does not exist", "self", "api"),
+])
+def test_error_in_an_extended_file_names_that_file(tmp_path, extends, match, blamed, service):
+    """A bad entry inherited through ``extends: file:`` is blamed on the file that holds it;
+    a bad ``extends`` itself on the file that writes it."""
+    common = write(tmp_path, EXTENDED_FILE, "common/base.yml")
+    var = write(tmp_path, 'services:\n  var: {image: "app:${MUST_BE_SET:?set it}"}\n', "common/var.yml")
+    f = write(tmp_path, f"services:\n  api:\n    extends: {extends}\n")
+    with pytest.raises(ComposeError, match=match) as err:
+        load([f])
+    assert err.value.file == {"common": str(common.resolve()), "var": str(var.resolve()), "self": str(f)}[blamed]
+    if service is not None:
+        assert err.value.service == service

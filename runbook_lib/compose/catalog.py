@@ -157,13 +157,14 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
                 raise ComposeError("a service definition must be a mapping.", file=fname, service=str(name),
                                    fix="indent the service's keys (image, ports, …) under its name.")
         for name in services:
-            spec = resolve_extends(str(name), services, fname, path.resolve().parent, env, unset)
+            dep_files: dict[str, str] = {}  # dependency -> file naming it (an extended file, maybe)
+            spec = resolve_extends(str(name), services, fname, path.resolve().parent, env, unset, dep_files=dep_files)
             normal[str(name)] = pre_normalise(spec, fname, str(name), env)
             check_fragment(normal[str(name)], fname, str(name))
             origin.setdefault(str(name), fname)
             seen_in.setdefault(str(name), []).append(fname)
             for dep in normal[str(name)].get("depends_on") or {}:
-                dep_origin.setdefault((str(name), str(dep)), fname)
+                dep_origin.setdefault((str(name), str(dep)), dep_files.get(str(dep), fname))
         data = {**data, "services": normal}
         merged = merge(merged, data, None, None) if merged else data
     if has_markers:

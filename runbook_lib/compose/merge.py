@@ -1,8 +1,10 @@
 """Override merge (``-f a -f b``) and ``extends``, with compose's per-key rules.
 
-Mappings merge by key; ``ports``/``expose``/``dns``… append unique; volumes merge by
-target; ``command``/``entrypoint``/``healthcheck.test`` are replaced; ``!reset`` drops
-and ``!override`` replaces the inherited value.
+Mappings merge by key (``build.args`` too, in list or mapping form); ``ports``/``expose``/
+``dns``… append unique; volumes merge by target; ``command``/``entrypoint``/``healthcheck.test``
+are replaced; ``!reset`` drops and ``!override`` replaces the inherited value. ``extends``
+inherits everything but ``extends`` itself, ``depends_on`` included (the compose spec and
+Compose v2, docker/compose#12360; docker-compose 1.29 refused to extend such a service).
 """
 from __future__ import annotations
 
@@ -11,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.compose.interpolate import interpolate_tree
-from runbook_lib.compose.normalise import pre_normalise
+from runbook_lib.compose.normalise import check_fragment, pre_normalise
 from runbook_lib.compose.yamlload import Override, Reset, read_yaml
 from runbook_lib.exceptions import ComposeError
 
 _APPEND_UNIQUE = {"ports", "expose", "dns", "dns_search", "dns_opt", "tmpfs", "cap_add", "cap_drop",
                   "external_links", "links", "security_opt", "devices", "group_add", "profiles",
-                  "env_file", "volumes_from", "extra_hosts"}
+                  "env_file", "volumes_from", "extra_hosts", "cache_from"}
 _REPLACE = {"command", "entrypoint"}
 
 
@@ -92,36 +94,58 @@ def strip_markers(obj: Any) -> Any:
 
 
 def resolve_extends(name: str, services: dict, file: str, base_dir: Path, env: Mapping[str, str],
-                     unset: set[str], seen: tuple = ()) -> dict:
-    """The service spec with its ``extends`` chain merged in (same file or ``file:``)."""
+                    unset: set[str], seen: tuple = (), dep_files: dict[str, str] | None = None) -> dict:
+    """The service spec with its ``extends`` chain merged in (same file or ``file:``).
+
+    ``depends_on`` is inherited (compose spec). ``dep_files`` (if given) receives, for each
+    dependency, the file that names it, so an error about it names that file. The extended
+    service's own keys are checked against its file, so an error there names that file.
+    """
     spec = services[name]
     ext = spec.get("extends") if isinstance(spec, dict) else None
     if not ext:
         return spec
     if isinstance(ext, str):
         ext = {"service": ext}
+    if not isinstance(ext, dict) or not ext.get("service"):
+        raise ComposeError("'extends' must name a service (extends: NAME or extends: {service: NAME, file: F}).",
+                           file=file, service=name, fix="add 'service:' under 'extends'.")
     parent_name = str(ext.get("service"))
     key = (file, parent_name)
     if key in seen:
         raise ComposeError(f"extends forms a cycle: {' -> '.join(s for _, s in seen + (key,))}.",
                            file=file, service=name, fix="remove one of the 'extends' in the cycle.")
+    parent_file, parent_dir, parent_services = file, base_dir, services
     if ext.get("file"):
         other = (base_dir / str(ext["file"])).resolve()
-        data = interpolate_tree(read_yaml(other)[0], env, str(other), unset)
-        other_services = data.get("services") or {}
-        if parent_name not in other_services:
+        if not other.is_file():
+            raise ComposeError(f"extends names file {ext['file']!r}, which does not exist ({other}).",
+                               file=file, service=name, fix="fix the 'extends.file' path (relative to this file).")
+        parent_file, parent_dir = str(other), other.parent
+        parent_services = interpolate_tree(read_yaml(other)[0], env, str(other), unset).get("services") or {}
+        if parent_name not in parent_services:
             raise ComposeError(f"extends names service '{parent_name}' which {other} does not define.",
                                file=file, service=name, fix="fix the 'extends.service' name or 'extends.file'.")
-        parent = resolve_extends(parent_name, other_services, str(other), other.parent, env, unset, seen + (key,))
-        parent = _anchor_env_files(pre_normalise(parent, str(other), parent_name, env), other.parent)
-    else:
-        if parent_name not in services:
-            raise ComposeError(f"extends names unknown service '{parent_name}'.", file=file, service=name,
-                               fix=f"define '{parent_name}' in this file or add 'file:' to extends.")
-        parent = pre_normalise(resolve_extends(parent_name, services, file, base_dir, env, unset, seen + (key,)),
-                                file, parent_name, env)
-    parent = {k: v for k, v in parent.items() if k not in ("depends_on", "extends")}
+    elif parent_name not in services:
+        raise ComposeError(f"extends names unknown service '{parent_name}'.", file=file, service=name,
+                           fix=f"define '{parent_name}' in this file or add 'file:' to extends.")
+    if not isinstance(parent_services[parent_name], dict):
+        raise ComposeError("a service definition must be a mapping.", file=parent_file, service=parent_name,
+                           fix="indent the service's keys (image, ports, …) under its name.")
+    parent = resolve_extends(parent_name, parent_services, parent_file, parent_dir, env, unset, seen + (key,),
+                             dep_files)
+    parent = pre_normalise(parent, parent_file, parent_name, env)
+    if parent_file != file:
+        parent = _anchor_env_files(parent, parent_dir)
+    check_fragment(parent, parent_file, parent_name)
+    if dep_files is not None:
+        for dep in parent.get("depends_on") or {}:
+            dep_files.setdefault(str(dep), parent_file)
+    parent = {k: v for k, v in parent.items() if k != "extends"}
     child = {k: v for k, v in pre_normalise(spec, file, name, env).items() if k != "extends"}
+    if dep_files is not None:
+        for dep in child.get("depends_on") or {}:
+            dep_files[str(dep)] = file
     return merge(parent, child, name, "services")
 
 

@@ -234,6 +234,12 @@ def pre_normalise(spec: dict, file: str, service: str, env: Mapping[str, str]) -
         out["networks"] = _networks(out["networks"])
     if isinstance(out.get("build"), str):
         out["build"] = {"context": out["build"]}
+    if isinstance(out.get("build"), dict):  # args and labels merge by key, in list or mapping form
+        build = dict(out["build"])
+        for key in ("args", "labels"):
+            if isinstance(build.get(key), (list, dict)):
+                build[key] = key_values(build[key], f"build.{key}", file, service)
+        out["build"] = build
     if isinstance(out.get("env_file"), (str, dict)):
         out["env_file"] = [out["env_file"]]
     for key in ("dns", "dns_search", "tmpfs", "profiles"):

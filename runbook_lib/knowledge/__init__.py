@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,11 +29,20 @@ APPLICATION = "application"
 
 @dataclass(frozen=True)
 class Healthcheck:
-    """A compose healthcheck that fits a technology; ``tools`` are the binaries it runs."""
+    """A compose healthcheck that fits a technology.
+
+    ``tools`` is the tool set of the technology's official image (the executables a check
+    may call, the shell included) and ``source`` says where that set comes from.
+    """
 
     test: tuple[str, ...]
     tools: tuple[str, ...] = ()
     note: str = ""
+    source: str = ""
+
+    def executables(self) -> list[str]:
+        """Every program the test runs (the shell of CMD-SHELL, each command of a pipeline, ``sh -c`` inside)."""
+        return test_executables(self.test)
 
     def compose_text(self) -> str:
         """The test as one would write it in a compose file (JSON list form)."""
@@ -77,6 +87,7 @@ class Technology:
     signatures: tuple[str, ...] = ()
     hints: tuple[str, ...] = ()
     variants: tuple[Technology, ...] = ()
+    http: bool = False  # its main port speaks HTTP
 
     @property
     def probe_kind(self) -> str | None:
@@ -101,7 +112,65 @@ def _healthcheck(raw: Any) -> Healthcheck | None:
     if not raw:
         return None
     return Healthcheck(test=tuple(str(t) for t in raw.get("test") or ()), tools=_tuple(raw.get("tools")),
-                       note=str(raw.get("note") or ""))
+                       note=str(raw.get("note") or ""), source=str(raw.get("source") or ""))
+
+
+# Shell words that are not programs: builtins and keywords need no tool in the image.
+_SHELL_BUILTINS = frozenset({"exec", "echo", "exit", "test", "[", "true", "false", "export", "set", "cd", ":",
+                             "!", "if", "then", "else", "fi", "read", "printf", "command"})
+_SEPARATORS = frozenset({"|", "||", "&&", ";", "&", "(", ")", ";;", "{", "}"})
+
+
+def shell_executables(script: str) -> list[str]:
+    """Programs a shell script runs: the first word of each command, ``$(…)`` and ``sh -c`` included.
+
+    Compose's ``$$`` escape is read as ``$``; variable assignments before a command and
+    shell builtins are skipped.
+    """
+    text = script.replace("$$", "$").replace("$(", " ( ").replace("`", " ( ")
+    lexer = shlex.shlex(text, posix=True, punctuation_chars="();|&")
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:  # unbalanced quotes: read what splits
+        words = text.split()
+    out: list[str] = []
+    at_command = True
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == ")":
+            at_command = False  # the end of $(…) or a subshell: arguments or a separator follow
+        elif w in _SEPARATORS or (w and set(w) <= set("();|&")):
+            at_command = True
+        elif at_command:
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", w):
+                pass  # VAR=value before the command
+            elif w in _SHELL_BUILTINS:
+                at_command = w in ("!", "if", "then", "else", "command")
+            else:
+                out.append(w)
+                at_command = False
+                if w.rsplit("/", 1)[-1] in ("sh", "bash", "ash", "dash") and i + 2 < len(words) \
+                        and words[i + 1] == "-c":
+                    out.extend(shell_executables(words[i + 2]))
+                    i += 2
+        i += 1
+    return out
+
+
+def test_executables(test: tuple[str, ...] | list[str]) -> list[str]:
+    """Programs a compose healthcheck test runs (``CMD-SHELL`` runs ``sh``)."""
+    if not test:
+        return []
+    kind, rest = test[0], list(test[1:])
+    if kind == "CMD-SHELL":
+        return ["sh"] + shell_executables(" ".join(rest))
+    if kind == "CMD" and rest:
+        if rest[0].rsplit("/", 1)[-1] in ("sh", "bash", "ash", "dash") and len(rest) > 2 and rest[1] == "-c":
+            return [rest[0]] + shell_executables(rest[2])
+        return [rest[0]]
+    return []
 
 
 def _probe(raw: Any) -> ProbeInfo | None:
@@ -121,7 +190,7 @@ def _technology(raw: Mapping[str, Any], base: Technology | None = None) -> Techn
         changes: dict[str, Any] = {"images": _tuple(raw.get("images")), "variants": ()}
         for key, conv in (("ports", _tuple), ("data_dirs", _tuple), ("data_dir_env", _tuple),
                           ("data_dir_command", str), ("schemes", _tuple), ("healthcheck", _healthcheck),
-                          ("probe", _probe), ("signatures", _tuple), ("hints", _tuple)):
+                          ("probe", _probe), ("signatures", _tuple), ("hints", _tuple), ("http", bool)):
             if key in raw:
                 changes[key] = conv(raw[key])
         return replace(base, **changes)
@@ -132,6 +201,8 @@ def _technology(raw: Mapping[str, Any], base: Technology | None = None) -> Techn
                       schemes=_tuple(raw.get("schemes")),
                       healthcheck=_healthcheck(raw.get("healthcheck")), signatures=_tuple(raw.get("signatures")),
                       hints=_tuple(raw.get("hints")))
+    probe = tech.probe
+    tech = replace(tech, http=bool(raw.get("http", probe is not None and bool(probe.path or probe.health_paths))))
     return replace(tech, variants=tuple(_technology(v, tech) for v in raw.get("variants") or ()))
 
 
