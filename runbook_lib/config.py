@@ -6,6 +6,7 @@ Found via an explicit path, else the ``RUNBOOK_CONFIG`` environment variable, el
     tiers:      {service: infrastructure | application | <custom tier name>}
     probes:     {service: [{kind: http, port: 3001, path: /health, ...}, ...]}
     thresholds: {failure: 3, success: 2, start_period_s: 0}
+    hosts:      {name: URL} or [{name: N, url: URL, tls: {ca, cert, key} | cert_path: DIR}] (engine/hosts.py)
 
 Unknown keys are errors (a typo must not silently disable an override).
 """
@@ -23,7 +24,7 @@ from runbook_lib.exceptions import ConfigError
 
 ENV_VAR = "RUNBOOK_CONFIG"
 DEFAULT_NAME = "runbook.yaml"
-TOP_LEVEL_KEYS = ("tiers", "probes", "thresholds")
+TOP_LEVEL_KEYS = ("tiers", "probes", "thresholds", "hosts")
 DEFAULT_THRESHOLDS: dict[str, int | float] = {"failure": 3, "success": 2, "start_period_s": 0.0}
 _THRESHOLD_TYPES = {"failure": int, "success": int, "start_period_s": float}
 
@@ -36,6 +37,7 @@ class RunbookConfig:
     probes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     thresholds: dict[str, int | float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     path: str | None = None
+    hosts: list[dict[str, Any]] = field(default_factory=list)  # [{name, url, ...}], read by engine/hosts.py
 
 
 def find_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -86,7 +88,8 @@ def parse_config(data: Any, source: str = "runbook config") -> RunbookConfig:
     return RunbookConfig(tiers=_tiers(data.get("tiers"), source),
                          probes=_probes(data.get("probes"), source),
                          thresholds=_thresholds(data.get("thresholds"), source),
-                         path=None if source == "runbook config" else source)
+                         path=None if source == "runbook config" else source,
+                         hosts=_hosts(data.get("hosts"), source))
 
 
 def _tiers(raw: Any, source: str) -> dict[str, str]:
@@ -147,4 +150,25 @@ def _thresholds(raw: Any, source: str) -> dict[str, int | float]:
             raise ConfigError(f"{source}: thresholds.{key} must be {'at least 1' if want is int else '>= 0'}, "
                               f"not {value!r}.")
         out[key] = want(value)
+    return out
+
+
+def _hosts(raw: Any, source: str) -> list[dict[str, Any]]:
+    """``hosts:`` as a list of {name, url, ...}: from {name: url | {url, ...}} or a list of such entries."""
+    if raw is None:
+        return []
+    items = [{"name": k, **(v if isinstance(v, Mapping) else {"url": v})} for k, v in raw.items()] \
+        if isinstance(raw, Mapping) else raw
+    if not isinstance(items, list):
+        raise ConfigError(f"{source}: 'hosts' must map host names to engine URLs, e.g. "
+                          "hosts: {prod: ssh://ops@prod.example, staging: tcp://10.0.0.5:2376}.")
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str) and "=" in item:
+            name, url = item.split("=", 1)
+            item = {"name": name, "url": url}
+        if not isinstance(item, Mapping) or not str(item.get("name") or "").strip() or not item.get("url"):
+            raise ConfigError(f"{source}: hosts[{i}] needs a name and a url (e.g. {{name: prod, url: "
+                              f"ssh://ops@prod.example}}).")
+        out.append({str(k): v for k, v in item.items()})
     return out

@@ -223,5 +223,5 @@ def test_open_store_takes_a_sqlite_url_and_names_unknown_backends(tmp_path):
     from runbook_lib.history.interface import HistoryStore
     with st.open_store(f"sqlite:///{tmp_path}/u.sqlite3") as s:
         assert isinstance(s, HistoryStore) and s.path == tmp_path / "u.sqlite3"
-    with pytest.raises(StoreError, match="no history store backend for postgresql"):
-        st.open_store("postgresql://runbook@127.0.0.1/history")
+    with pytest.raises(StoreError, match="no history store backend for mysql"):
+        st.open_store("mysql://runbook@127.0.0.1/history")

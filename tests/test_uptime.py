@@ -143,7 +143,7 @@ def test_incidents_window_keeps_overlapping_and_ongoing():
 def test_mtbf_needs_two_failures_and_mttr_a_closed_incident():
     """Issue 11: nothing to average reads as empty (blank in tables, null in JSON), never 0 s."""
     import json
-    runs = up.to_intervals(up.effective_states(frame("SSSSFFSSSS"), Thresholds(1, 1)))
+    runs = up.to_intervals(effective_states(frame("SSSSFFSSSS"), Thresholds(1, 1)))
     now = T0 + pd.Timedelta(minutes=10)
     rel = up.reliability(up.incidents(runs, now=now), up.uptime(runs, T0, now, now=now))
     assert rel.loc[0, "incidents"] == 1 and rel.loc[0, "mttr_s"] == 120  # one closed incident: MTTR

@@ -40,7 +40,7 @@ if engine_error:
     report.publish({"status": "degraded", "degraded_reasons": [str(engine_error)],
                     "engine": {"ok": False, "error": str(engine_error), "cause": engine_error.cause}})
 else:
-    report.publish({"engine": {"ok": True, "url": connect.engine_target(client).url}})
+    report.publish({"engine": {"ok": True, "url": stack.engine_url}})
 for note in inv.attrs.get("notes", []):
     render.banner(note, "warning")
 """),

@@ -39,9 +39,11 @@ import yaml
 
 from runbook_lib import redact
 from runbook_lib.engine.audit import AuditLog, read_audit
+from runbook_lib.engine.connection import engine_target
 from runbook_lib.exceptions import ActionRefused, ParameterError
 
-ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait", "fix", "build", "recreate"})
+ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait", "fix", "build", "recreate",
+                             "service-update-force", "service-scale"})  # the last two: engine/swarm_actions.py
 MUTATING_ACTIONS = frozenset({"start", "restart", "unpause", "build", "recreate"})
 COMPOSE_ACTIONS = {"recreate": ("up", "-d", "--no-deps"), "build": ("build",)}
 FORBIDDEN_WORDS = frozenset({"down", "rm", "-v", "--volumes", "prune", "kill", "stop", "--force-recreate",
@@ -106,7 +108,7 @@ def compose_binary() -> list[str] | None:
 def _compose_env(client) -> dict[str, str]:
     """The environment of a compose run: DOCKER_HOST pointed at the engine the plan was made on."""
     env = dict(os.environ)
-    target = getattr(client, "runbook_target", None)
+    target = engine_target(client)
     url = getattr(target, "url", None)
     if isinstance(url, str) and url.startswith(("unix://", "tcp://", "ssh://")):
         env["DOCKER_HOST"] = url

@@ -40,6 +40,7 @@ class _Attached:
     target: EngineTarget
     http: EngineHTTP | None = None
     http_made: bool = False
+    host: str | None = None  # the host name it was connected as (several engines)
 
 
 # What runbook knows about each client it connected, kept beside the client (never on it).
@@ -77,7 +78,7 @@ def _normalise(url: str) -> str:
     return url
 
 
-def _classify(exc: BaseException, target: EngineTarget, timeout_s: float) -> EngineError:
+def classify_error(exc: BaseException, target: EngineTarget, timeout_s: float) -> EngineError:
     """Map a low-level failure to one of the three actionable engine errors."""
     seen: list[BaseException] = []
     todo: list[BaseException] = [exc]
@@ -139,7 +140,7 @@ def connect(url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
     except Exception as exc:  # noqa: BLE001 - classified into our own errors
         if lean is not None:
             lean.close()
-        raise _classify(exc, target, timeout_s) from None
+        raise classify_error(exc, target, timeout_s) from None
     if lean is not None:
         lean.api_version = client.api.api_version
     _ATTACHED[client] = _Attached(target, lean, http_made=True)
@@ -165,6 +166,21 @@ def engine_target(client: Any) -> EngineTarget:
     if url.startswith("http+docker://"):
         url = DEFAULT_SOCKET
     return EngineTarget(url, "client")
+
+
+def attach_target(client: Any, target: EngineTarget, *, host: str | None = None) -> None:
+    """Record where a client made elsewhere (several engines, ssh, TLS) points, beside the client."""
+    known = _ATTACHED.get(client)
+    if known is not None and known.target == target:
+        known.host = host  # keep its keep-alive transport
+    else:
+        _ATTACHED[client] = _Attached(target, host=host)
+
+
+def engine_host(client: Any) -> str | None:
+    """The host name a client was connected as (None for the single local engine)."""
+    attached = _ATTACHED.get(client)
+    return attached.host if attached is not None else None
 
 
 def engine_http(client: Any) -> EngineHTTP | None:

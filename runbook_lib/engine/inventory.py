@@ -37,7 +37,7 @@ COLUMNS = [
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
-def _ts(value: Any) -> pd.Timestamp | None:
+def to_timestamp(value: Any) -> pd.Timestamp | None:
     """Docker time (RFC 3339, ns precision, or epoch seconds) -> UTC Timestamp or None."""
     if value in (None, "", _ZERO_TIME) or (isinstance(value, str) and value.startswith("0001-")):
         return None
@@ -82,11 +82,11 @@ def _row(summary: dict, detail: dict | None, now: pd.Timestamp) -> dict:
     health = st.get("Health") or {}
     hc = cfg.get("Healthcheck") or {}
     has_hc = bool(health) or bool(hc.get("Test")) and hc.get("Test") != ["NONE"]
-    log = [{"start": str(_ts(h.get("Start")) or ""), "exit_code": h.get("ExitCode"),
+    log = [{"start": str(to_timestamp(h.get("Start")) or ""), "exit_code": h.get("ExitCode"),
             "output": redact.mask_text((h.get("Output") or "").strip())}
            for h in (health.get("Log") or [])]
     state = st.get("Status") or summary.get("State") or "unknown"
-    started, finished = _ts(st.get("StartedAt")), _ts(st.get("FinishedAt"))
+    started, finished = to_timestamp(st.get("StartedAt")), to_timestamp(st.get("FinishedAt"))
     uptime = (now - started).total_seconds() if state == "running" and started is not None else None
     ports_text, published = _ports(summary.get("Ports"))
     nets = sorted(((summary.get("NetworkSettings") or {}).get("Networks") or {}).keys())
@@ -106,7 +106,7 @@ def _row(summary: dict, detail: dict | None, now: pd.Timestamp) -> dict:
         "oom_killed": bool(st.get("OOMKilled", False)),
         "restart_count": int((detail or {}).get("RestartCount") or 0),
         "restart_policy": (host_cfg.get("RestartPolicy") or {}).get("Name") or "no",
-        "created_at": _ts(summary.get("Created")),
+        "created_at": to_timestamp(summary.get("Created")),
         "started_at": started,
         "finished_at": finished,
         "uptime_s": uptime,

@@ -1,7 +1,7 @@
 """Open the history store: ``open_store(path_or_url)``, and where it lives by default.
 
-A path (or ``sqlite:///path``) opens the SQLite store (``sqlite_store``); other URL schemes
-name backends that implement ``interface.HistoryStore``.
+A path (or ``sqlite:///path``) opens the SQLite store (``sqlite_store``); ``postgresql://…``
+the PostgreSQL store (``postgres_store``); other URL schemes are refused.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from runbook_lib.exceptions import StoreError
 from runbook_lib.history.interface import HistoryStore
+from runbook_lib.history.postgres_store import SCHEMES as POSTGRES_SCHEMES, open_postgres
 from runbook_lib.history.sqlite_store import open_sqlite
 
 ENV_VAR = "RUNBOOK_STORE"
@@ -42,7 +43,9 @@ def open_store(path: str | os.PathLike | None = None, **options: Any) -> History
     raw_retention_days, interval_retention_days, mounts_text, readonly). Raises
     ``StoreError`` for unusable locations and unknown URL schemes.
     """
-    text = str(path) if path is not None else None
+    text = str(path) if path is not None else os.environ.get(ENV_VAR) or None
+    if text and text.startswith(POSTGRES_SCHEMES):
+        return open_postgres(text, **options)
     if text and text.startswith(SQLITE_PREFIX):
         path = text[len(SQLITE_PREFIX):]  # sqlite:///relative or sqlite:////absolute (SQLAlchemy form)
     elif text and "://" in text:
