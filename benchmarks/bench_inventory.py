@@ -67,6 +67,7 @@ def main() -> None:
     finally:
         for c in client.api.containers(all=True, filters={"label": label}):
             client.api.remove_container(c["Id"], force=True)
+    print(f"load {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print(f"{'containers':>10} {'runbook':>10} {'CLI':>10} {'docker-py':>10} {'bare list':>10} {'runbook/CLI':>12}")
     for size, ours, cli_t, py, bare in rows:
         print(f"{size:>10} {ours*1000:>8.0f}ms {cli_t*1000:>8.0f}ms {py*1000:>8.0f}ms {bare*1000:>8.0f}ms {ours/cli_t:>11.2f}x")

@@ -58,7 +58,7 @@ def main() -> None:
         print(f"{'':28} {'median s':>9} {'runs':>24}")
         print(f"{'papermill + nbconvert':28} {b:>9.2f} {' '.join(f'{x:.2f}' for x in base):>24}")
         print(f"{'runbook report health_check':28} {o:>9.2f} {' '.join(f'{x:.2f}' for x in ours):>24}")
-        print(f"ratio runbook/baseline: {o / b:.2f}x")
+        print(f"ratio runbook/baseline: {o / b:.2f}x; load {Path('/proc/loadavg').read_text().split()[:3]}")
         print(f"HTML size: runbook {html.stat().st_size / 1e6:.2f} MB "
               f"({html.read_text().count('Plotly.newPlot')} figures), baseline {base_html.stat().st_size / 1e6:.2f} MB")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 
@@ -19,7 +21,7 @@ EXPECTED = {"http", "tcp", "docker", "postgres", "redis", "kafka", "zookeeper", 
 
 def test_every_builtin_kind_is_registered():
     assert EXPECTED <= set(registry.KINDS)
-    assert {cls.name for cls in BUILTIN} == EXPECTED
+    assert set(BUILTIN) == EXPECTED
     for name in EXPECTED:
         kind = registry.lookup(name)
         assert isinstance(kind, ProbeKind) and kind.name == name and callable(kind)
@@ -32,7 +34,15 @@ def test_one_module_per_kind_and_each_module_listed():
         mod = importlib.import_module(f"runbook_lib.probes.kinds.{name}")
         classes = [v for v in vars(mod).values()
                    if isinstance(v, type) and issubclass(v, ProbeKind) and v.__module__ == mod.__name__]
-        assert len(classes) == 1 and classes[0] in BUILTIN and classes[0].name == name
+        assert len(classes) == 1 and classes[0].name == name
+        assert BUILTIN[name] == f"{mod.__name__}:{classes[0].__name__}"
+
+
+def test_kinds_load_on_first_lookup():
+    code = ("import sys; from runbook_lib.probes import registry; registry.lookup('tcp'); "
+            "print('grpc' in sys.modules, 'redis' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
 
 
 def test_every_technology_probe_kind_exists():

@@ -1,14 +1,54 @@
-"""The probe kinds by name: a dict, ``register``, and a ``lookup`` whose failure names what exists."""
+"""The probe kinds by name: a mapping, ``register``, and a ``lookup`` whose failure names what exists.
+
+Built-in kinds are loaded on their first lookup (``kinds.BUILTIN``: name -> ``"module:Class"``,
+imported with importlib, the documented plugin mechanism), so a stack without temporal never
+imports grpc and a stack without redis never imports redis.
+"""
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.probes.kinds import BUILTIN
 from runbook_lib.probes.kinds.base import FunctionKind, ProbeKind
 
-KINDS: dict[str, ProbeKind] = {}
+
+class _Kinds(MutableMapping):
+    """Registered kinds; a built-in one is imported and instantiated when first read."""
+
+    def __init__(self, lazy: dict[str, str]) -> None:
+        self._lazy = dict(lazy)
+        self._loaded: dict[str, ProbeKind] = {}
+
+    def __getitem__(self, name: str) -> ProbeKind:
+        if name not in self._loaded and name in self._lazy:
+            module_name, cls_name = self._lazy[name].split(":")
+            self._loaded[name] = getattr(importlib.import_module(module_name), cls_name)()
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, kind: ProbeKind) -> None:
+        self._lazy.pop(name, None)
+        self._loaded[name] = kind
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self._lazy.pop(name, None)
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(dict.fromkeys([*self._lazy, *self._loaded])))
+
+    def __len__(self) -> int:
+        return len(set(self._lazy) | set(self._loaded))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in self._lazy
+
+
+KINDS: MutableMapping[str, ProbeKind] = _Kinds(BUILTIN)
 
 
 def register(kind: str | ProbeKind, func: Callable[..., Any] | None = None) -> Any:
@@ -37,7 +77,3 @@ def describe_kinds() -> list[dict[str, Any]]:
     return [{"kind": k.name, "default_port": k.default_port, "path": k.default_path,
              "image_patterns": list(k.image_patterns), "libraries": list(k.libraries),
              "handles_exec": k.handles_exec} for k in KINDS.values()]
-
-
-for _cls in BUILTIN:
-    register(_cls())

@@ -1,29 +1,30 @@
-"""One module per probe kind; ``BUILTIN`` lists the kinds the registry starts with.
+"""One module per probe kind; ``BUILTIN`` names the kinds the registry starts with.
 
-Adding a kind = adding a module here with a ``ProbeKind`` subclass, and its class to ``BUILTIN``.
+``BUILTIN`` maps a kind's name to ``"module:Class"``: the registry imports a kind's module
+on its first lookup (a documented plugin mechanism), so a stack without temporal never
+imports grpc. Each kind module keeps its library imports at its top.
+Adding a kind = adding a module here with a ``ProbeKind`` subclass, and its entry to ``BUILTIN``.
 """
 from __future__ import annotations
 
-from runbook_lib.probes.kinds.base import ProbeKind
-from runbook_lib.probes.kinds.clickhouse import ClickHouse
-from runbook_lib.probes.kinds.docker import Docker
-from runbook_lib.probes.kinds.elasticsearch import Elasticsearch
-from runbook_lib.probes.kinds.eventstore import EventStore
-from runbook_lib.probes.kinds.grafana import Grafana
-from runbook_lib.probes.kinds.http import Http
-from runbook_lib.probes.kinds.kafka import Kafka
-from runbook_lib.probes.kinds.minio import Minio
-from runbook_lib.probes.kinds.otel import Otel
-from runbook_lib.probes.kinds.postgres import Postgres
-from runbook_lib.probes.kinds.prometheus import Prometheus
-from runbook_lib.probes.kinds.rabbitmq import RabbitMQ
-from runbook_lib.probes.kinds.redis import Redis
-from runbook_lib.probes.kinds.tcp import Tcp
-from runbook_lib.probes.kinds.temporal import Temporal
-from runbook_lib.probes.kinds.traefik import Traefik
-from runbook_lib.probes.kinds.zookeeper import Zookeeper
+_PKG = "runbook_lib.probes.kinds"
 
-BUILTIN: tuple[type[ProbeKind], ...] = (
-    Http, Tcp, Docker, Postgres, Redis, Kafka, Zookeeper, Elasticsearch, ClickHouse, Traefik, Minio,
-    RabbitMQ, EventStore, Temporal, Prometheus, Grafana, Otel,
-)
+BUILTIN: dict[str, str] = {
+    "http": f"{_PKG}.http:Http",
+    "tcp": f"{_PKG}.tcp:Tcp",
+    "docker": f"{_PKG}.docker:Docker",
+    "postgres": f"{_PKG}.postgres:Postgres",
+    "redis": f"{_PKG}.redis:Redis",
+    "kafka": f"{_PKG}.kafka:Kafka",
+    "zookeeper": f"{_PKG}.zookeeper:Zookeeper",
+    "elasticsearch": f"{_PKG}.elasticsearch:Elasticsearch",
+    "clickhouse": f"{_PKG}.clickhouse:ClickHouse",
+    "traefik": f"{_PKG}.traefik:Traefik",
+    "minio": f"{_PKG}.minio:Minio",
+    "rabbitmq": f"{_PKG}.rabbitmq:RabbitMQ",
+    "eventstore": f"{_PKG}.eventstore:EventStore",
+    "temporal": f"{_PKG}.temporal:Temporal",
+    "prometheus": f"{_PKG}.prometheus:Prometheus",
+    "grafana": f"{_PKG}.grafana:Grafana",
+    "otel": f"{_PKG}.otel:Otel",
+}

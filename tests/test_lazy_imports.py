@@ -1,0 +1,40 @@
+"""Each command imports only what it uses (not timed): `runbook --help` imports neither pandas nor
+plotly; `catalog`, `lint` and `plan` import no plotly, nbformat or papermill."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMPOSE = str(Path(__file__).parent / "fixtures" / "ledgerline-erp" / "docker-compose.yml")
+# runs the CLI in a fresh interpreter and prints the top-level modules it imported, at exit
+PROBE = """
+import atexit, json, sys
+atexit.register(lambda: sys.__stderr__.write("\\nMODULES " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})) + "\\n"))
+from runbook_lib.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _modules(*argv: str) -> set[str]:
+    proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=300)
+    line = [x for x in proc.stderr.splitlines() if x.startswith("MODULES ")]
+    assert line, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    return set(json.loads(line[-1][len("MODULES "):]))
+
+
+def test_help_imports_neither_pandas_nor_plotly():
+    mods = _modules("--help")
+    assert not mods & {"pandas", "plotly", "numpy", "docker", "nbformat", "papermill"}, mods
+
+
+@pytest.mark.parametrize("argv", [("catalog", "--json", "-f", COMPOSE), ("lint", "-f", COMPOSE),
+                                  ("plan", "-f", COMPOSE)])
+def test_compose_commands_import_no_figure_or_notebook_library(argv):
+    mods = _modules(*argv)
+    assert "pandas" in mods  # the probe saw the command run
+    assert not mods & {"plotly", "nbformat", "papermill", "grpc"}, sorted(mods & {"plotly", "nbformat", "papermill", "grpc"})
