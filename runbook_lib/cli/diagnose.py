@@ -5,11 +5,15 @@ import json
 import sys
 
 from runbook_lib.analysis.diagnosis import findings_records, format_findings, run_diagnosis
+from runbook_lib.cli.hosts import diagnose_hosts, named_hosts
 from runbook_lib.stack import gather
 
 
 def cmd_diagnose(args) -> int:
-    """`runbook diagnose [--project NAME] [--compose FILE] [--json] [--all]`."""
+    """`runbook diagnose [--project NAME] [--compose FILE] [--json] [--all] [--host NAME=URL ...]`."""
+    hosts = named_hosts(args)
+    if hosts:
+        return diagnose_hosts(args, hosts)
     stack = gather(args.engine_url, project=args.project, compose_files=args.compose or [], config=args.config,
                    engine_timeout_s=float(args.engine_timeout or 5.0))
     out = run_diagnosis(stack, all_containers=bool(args.all))
