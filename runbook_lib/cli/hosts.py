@@ -22,7 +22,7 @@ from runbook_lib.engine.swarm import gather_swarm
 from runbook_lib.engine.swarm_actions import apply_swarm_plan
 from runbook_lib.multistack import MultiStack, gather_hosts
 from runbook_lib.probes.discovery import standardisation
-from runbook_lib.probes.rows import format_table, probe_summary, rows_to_json
+from runbook_lib.probes.rows import PROBE_COLUMNS, format_table, probe_summary, rows_to_json
 from runbook_lib.probes.stack_round import probe_stack
 
 
@@ -106,7 +106,7 @@ def diagnose_hosts(args, hosts: list[HostSpec]) -> int:
 
 def _unknown_probe_row(host: str, reason: str, columns: list[str]) -> pd.DataFrame:
     row = {c: None for c in columns}
-    row.update(host=host, state="unknown", detail=redact.mask_text(reason))
+    row.update(host=host, state="unknown", ok=False, error="host unavailable", detail=redact.mask_text(reason))
     return pd.DataFrame([row], columns=["host", *[c for c in columns if c != "host"]])
 
 
@@ -127,7 +127,7 @@ def probe_hosts(args, hosts: list[HostSpec]) -> int:
         parts.append((host, None, res.rows))
         audits[host] = standardisation(res.audit)
         notes.extend(f"[{host}] {n}" for n in res.notes)
-    columns = next((list(r.columns) for _h, _e, r in parts if r is not None and len(r.columns)), ["state", "detail"])
+    columns = next((list(r.columns) for _h, _e, r in parts if r is not None and len(r.columns)), PROBE_COLUMNS)
     frames = [_with_host(r, h) if r is not None else _unknown_probe_row(h, e or "", columns) for h, e, r in parts]
     rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
     notes = list(dict.fromkeys(notes))
@@ -139,7 +139,9 @@ def probe_hosts(args, hosts: list[HostSpec]) -> int:
     else:
         _print_hosts(multi)
         print()
-        print(format_table(rows))
+        for host, part in rows.groupby("host", sort=False):
+            print(f"== host {host}")
+            print(format_table(part.drop(columns=["host"])))
         s = probe_summary(rows)
         print(f"\n{s['probes_total']} checks: " + ", ".join(f"{k} {v}" for k, v in s["probes_by_state"].items()))
     return 0 if rows.empty or not (rows["state"] == "down").any() else 1
