@@ -66,3 +66,18 @@ def test_diagnose_and_probe_two_hosts_then_one_stopped(two_engines, capsys):
     b_rows = [r for r in doc["rows"] if r["host"] == "b"]
     assert b_rows and all(r["state"] == "unknown" for r in b_rows)
     assert {r["host"] for r in doc["rows"]} == {"a", "b"}
+
+
+def test_health_check_report_with_two_hosts(two_engines, tmp_path):
+    """The notebook's `hosts` parameter: KPIs by host, the stopped host shown unreachable (report degraded)."""
+    e = two_engines
+    hosts = f"[a={e['a'].url}, b={e['b'].url}]"
+    code = main(["report", "health_check", "-p", "hosts", hosts, "-p", "project", e["project"],
+                 "-p", "run_probes", "false", "-p", "engine_timeout_s", "3", "--output-dir", str(tmp_path), "--quiet"])
+    assert code == 0
+    doc = json.loads(next(p for p in tmp_path.rglob("health_check-*.json")).read_text())
+    by_host = {r["host"]: r for r in doc["hosts"]["by_host"]}
+    assert set(by_host) == {"a", "b"}
+    assert by_host["a"]["reachable"] and by_host["a"]["containers"] == 2
+    assert not by_host["b"]["reachable"] and doc["status"] == "degraded"  # b was stopped by the test above
+    assert [r["host"] for r in doc["hosts"]["by_host_project"]] == ["a"]

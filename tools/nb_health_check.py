@@ -20,6 +20,7 @@ compose_files: list = []           # compose files for probes; []: from the cont
 config_path: Optional[str] = None     # runbook.yaml (probe overrides, tiers)
 run_probes: bool = True            # probe every service natively (postgres, redis, http …)
 store_path: Optional[str] = None      # history store for 24 h uptime; None: RUNBOOK_STORE or default
+hosts: Optional[list] = None          # named engines, each NAME followed by its URL; None: RUNBOOK_HOSTS, runbook.yaml hosts, else one
 """),
     ("code", """
 from runbook_lib.engine import inventory
@@ -43,6 +44,13 @@ else:
     report.publish({"engine": {"ok": True, "url": stack.engine_url}})
 for note in inv.attrs.get("notes", []):
     render.banner(note, "warning")
+"""),
+    ("md", "## Hosts\n\nEvery named engine side by side (KPIs by host and by host and project; Swarm stacks like projects)."),
+    ("code", """
+from runbook_lib.reports import hosts as hosts_report
+hosts_report.show_hosts(hosts_report.hosts_overview(hosts, project=project, compose_files=compose_files,
+                                                    config_path=config_path, engine_timeout_s=engine_timeout_s,
+                                                    include_stopped=include_stopped))
 """),
     ("md", "## Summary"),
     ("code", """
