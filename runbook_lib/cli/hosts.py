@@ -14,7 +14,8 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.analysis.diagnosis import findings_records, format_findings, run_diagnosis
-from runbook_lib.analysis.swarm import diagnose_swarm, format_swarm, swarm_kpis, swarm_recovery_plan
+from runbook_lib.analysis.swarm import compose_replicas, diagnose_swarm, format_swarm, swarm_kpis, swarm_recovery_plan
+from runbook_lib.compose.catalog import load_catalog
 from runbook_lib.config import load_config
 from runbook_lib.engine.hosts import HostAudit, HostSpec, resolve_hosts
 from runbook_lib.exceptions import RunbookError
@@ -151,6 +152,9 @@ def plan_swarm_stack(args, hosts: list[HostSpec]) -> int:
     """`runbook plan --stack NAME [--host ...]`: the Swarm recovery plan on each manager; dry-run unless --apply."""
     multi = gather_named(args, hosts, load_compose=False)
     result: dict[str, Any] = {"stack": args.stack, "dry_run": not args.apply, "hosts": {}}
+    # the compose file (when given) says which dependencies go first and how many replicas to scale back to
+    cat = load_catalog(list(args.compose), project_name=args.stack) if args.compose else None
+    frame, replicas = (cat.frame, compose_replicas(cat.raw, args.stack)) if cat is not None else (None, None)
     status = 0
     for host, st in multi.stacks.items():
         if st.client is None:
@@ -160,7 +164,7 @@ def plan_swarm_stack(args, hosts: list[HostSpec]) -> int:
         if not frames.is_manager:
             result["hosts"][host] = {"status": "not a swarm manager", "swarm_state": frames.swarm_state}
             continue
-        plan = swarm_recovery_plan(frames.services, args.stack, st.catalog.frame if st.catalog else None)
+        plan = swarm_recovery_plan(frames.services, args.stack, frame, replicas)
         audit = HostAudit(host, args.audit_log)
         log = apply_swarm_plan(st.client, plan, audit, dry_run=not args.apply, host=host,
                                progress=None if args.json else print)
