@@ -151,6 +151,8 @@ def test_cli_diagnose_and_plan_stack_on_manager(swarm, tmp_path, capsys):
     cats = {f["category"] for f in doc["swarm"]["lab"]["findings"]}
     assert {"swarm_no_suitable_node", "swarm_task_exiting"} <= cats
     assert doc["swarm"]["lab"]["kpis"]["services_total"] == 5
+    main(["diagnose", "--engine-url", swarm["manager"].url, "--json"])  # one engine: Swarm's findings too
+    assert {"swarm_no_suitable_node"} <= {f["category"] for f in json.loads(capsys.readouterr().out)["swarm"]["findings"]}
     audit = tmp_path / "audit.log"
     code = main(["plan", "--stack", STACK, "--host", host, "--compose", str(swarm["compose"]), "--json",
                  "--audit-log", str(audit)])

@@ -66,7 +66,9 @@ report.publish({"kpis": k, "headline": kpis.headline(k), "by_project": by_projec
 table, note = uptime.with_uptime_24h(inventory.status_table(inv), store_path, project)
 render.table(table, state_col=["state", "health"], pre_cols=["last health output"])
 if note:
-    render.banner(note, "info")
+    render.banner(note, "warning" if table.attrs.get("degraded_reason") else "info")
+if table.attrs.get("degraded_reason"):  # a damaged store: degraded, not failed
+    report.publish({"status": "degraded", "degraded_reasons": [table.attrs["degraded_reason"]]})
 report.publish({"containers": table.to_dict("records"),
                 "labels": {n: l for n, l in zip(inv["name"], inv["labels"])}})
 """),

@@ -70,6 +70,18 @@ def _swarm_findings(multi: MultiStack, stack_name: str | None = None) -> dict[st
     return out
 
 
+def swarm_diagnosis(client: Any, host: str | None = None) -> tuple[pd.DataFrame, dict, str] | None:
+    """(findings, KPIs, text) of Swarm's own failures when ``client`` is a Swarm manager; else None."""
+    if client is None:
+        return None
+    frames = gather_swarm(client)
+    if not frames.is_manager:
+        return None
+    found = diagnose_swarm(frames.nodes, frames.services, frames.tasks, frames.logs)
+    kpis = swarm_kpis(frames.services)
+    return found, kpis, format_swarm(found, kpis, host) + "\n"
+
+
 def diagnose_hosts(args, hosts: list[HostSpec]) -> int:
     """`runbook diagnose --host ...`: one diagnosis per reachable host (plus Swarm's on a manager)."""
     multi = gather_named(args, hosts)
