@@ -193,14 +193,27 @@ def test_migrations_and_newer_schema_refused(tmp_path):
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # a later migration applies once, on the next open
-    extra = sqlite_schema.MIGRATIONS + [(2, "ALTER TABLE services ADD COLUMN tier TEXT;")]
-    assert sqlite_schema.migrate(con, extra) == 2 and sqlite_schema.migrate(con, extra) == 2
+    nxt = sqlite_schema.SCHEMA_VERSION + 1
+    extra = sqlite_schema.MIGRATIONS + [(nxt, "ALTER TABLE services ADD COLUMN tier TEXT;")]
+    assert sqlite_schema.migrate(con, extra) == nxt and sqlite_schema.migrate(con, extra) == nxt
     assert "tier" in [r[1] for r in con.execute("PRAGMA table_info(services)")]
     con.execute("INSERT INTO schema_version VALUES (99, 'x')")
     con.commit()
     con.close()
     with pytest.raises(StoreError, match="newer runbook"):
         st.open_store(path)
+
+
+def test_v1_store_migrates_to_host_keyed_services(tmp_path):
+    """A schema-1 file keeps its services (host '') and reads the same after the v2 migration."""
+    path = tmp_path / "v1.sqlite3"
+    con = sqlite3.connect(path, isolation_level=None)
+    sqlite_schema.migrate(con, sqlite_schema.MIGRATIONS[:1])
+    con.execute("INSERT INTO services (project, service, first_ts) VALUES ('p', 'api', 1)")
+    con.close()
+    with st.open_store(path) as s:
+        assert s.version == 2
+        assert list(s.services()[["host", "project", "service"]].itertuples(index=False, name=None)) == [("", "p", "api")]
 
 
 def test_raw_retention_keeps_runs(tmp_path):

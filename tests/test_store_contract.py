@@ -51,7 +51,7 @@ def _one(service: str, raw: int, latency_ms: float | None = 2.0, error: str | No
 
 def test_runs_samples_incidents_and_masking(store_url):
     with st.open_store(store_url, thresholds=db.Thresholds(1, 1)) as s:
-        assert isinstance(s, HistoryStore) and s.version == 1
+        assert isinstance(s, HistoryStore) and s.version == 2
         for i, raw in enumerate("UUUDDUUU"):
             err = "http: 503 password=hunter22" if raw == "D" else None
             s.write_states(T0 + pd.Timedelta(minutes=i), _one("api", {"U": db.UP, "D": db.DOWN}[raw], error=err))
@@ -107,10 +107,25 @@ def test_duplicate_round_is_not_counted_twice(store_url):
         assert len(s.samples()) == 2 and s.intervals().loc[0, "n_samples"] == 2
 
 
+def test_same_project_on_two_hosts_stays_apart(store_url):
+    """Services are keyed by (host, project, service): one project on two engines is two histories."""
+    with st.open_store(store_url, thresholds=db.Thresholds(1, 1)) as s:
+        for i in range(3):
+            rows = pd.concat([_one("api", db.UP).assign(host="a"), _one("api", db.DOWN, error="refused").assign(host="b")],
+                             ignore_index=True)
+            s.write_states(T0 + pd.Timedelta(minutes=i), rows)
+        svc = s.services()
+        assert sorted(zip(svc["host"], svc["project"], svc["service"])) == [("a", "p", "api"), ("b", "p", "api")]
+        runs = s.intervals().set_index("host")
+        assert runs.loc["a", "state"] == "up" and runs.loc["b", "state"] == "down"
+        assert runs.loc["a", "n_samples"] == 3 and runs.loc["b", "n_samples"] == 3
+        assert sorted(s.samples()["host"].unique()) == ["a", "b"]
+
+
 def test_reopen_migrates_once_and_reads_readonly(store_url):
     st.open_store(store_url).close()
     with st.open_store(store_url) as s:
-        assert s.version == 1
+        assert s.version == 2
         s.write_states(T0, _one("api", db.UP))
     with st.open_store(store_url, readonly=True) as r:
         assert len(r.samples()) == 1

@@ -5,6 +5,8 @@ The Swarm is made of extra dockerd instances in their own network namespaces
 """
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -12,6 +14,7 @@ import dockerenv
 import swarmenv
 from runbook_lib.analysis.swarm import (classify_task_error, compose_replicas, diagnose_swarm, format_swarm,
                                         kpis_by_stack, swarm_kpis, swarm_recovery_plan)
+from runbook_lib.cli import main
 from runbook_lib.compose.catalog import load_catalog
 from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.engine.connection import connect
@@ -138,6 +141,28 @@ def test_diagnosis_names_swarm_failures(swarm):
     assert (f"{STACK}_db", "swarm_task_exiting") not in by
     text = format_swarm(d, swarm_kpis(f.services), host="lab")
     assert text.startswith("Swarm on lab: services converged 2/5") and f"{STACK}_pinned: No suitable node" in text
+
+
+def test_cli_diagnose_and_plan_stack_on_manager(swarm, tmp_path, capsys):
+    """`runbook diagnose --host` includes the Swarm diagnosis; `plan --stack` is a dry-run naming the host."""
+    host = f"lab={swarm['manager'].url}"
+    main(["diagnose", "--host", host, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    cats = {f["category"] for f in doc["swarm"]["lab"]["findings"]}
+    assert {"swarm_no_suitable_node", "swarm_task_exiting"} <= cats
+    assert doc["swarm"]["lab"]["kpis"]["services_total"] == 5
+    main(["diagnose", "--engine-url", swarm["manager"].url, "--json"])  # one engine: Swarm's findings too
+    assert {"swarm_no_suitable_node"} <= {f["category"] for f in json.loads(capsys.readouterr().out)["swarm"]["findings"]}
+    audit = tmp_path / "audit.log"
+    code = main(["plan", "--stack", STACK, "--host", host, "--compose", str(swarm["compose"]), "--json",
+                 "--audit-log", str(audit)])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["dry_run"]
+    steps = {s["service"]: s for s in doc["hosts"]["lab"]["plan"]}
+    assert steps[f"{STACK}_scaled"]["replicas"] == 2 and {r["outcome"] for r in doc["hosts"]["lab"]["log"]} == {"dry-run"}
+    assert all(p.get("engine_host") == "lab" for p in read_audit(audit)["params"])
+    spec = swarm["client"].services.get(f"{STACK}_scaled").attrs["Spec"]
+    assert spec["Mode"]["Replicated"]["Replicas"] == 0  # dry-run changed nothing
 
 
 def test_recovery_plan_orders_and_scales_back(swarm, tmp_path):

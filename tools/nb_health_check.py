@@ -20,6 +20,7 @@ compose_files: list = []           # compose files for probes; []: from the cont
 config_path: Optional[str] = None     # runbook.yaml (probe overrides, tiers)
 run_probes: bool = True            # probe every service natively (postgres, redis, http …)
 store_path: Optional[str] = None      # history store for 24 h uptime; None: RUNBOOK_STORE or default
+hosts: Optional[list] = None          # named engines, each NAME followed by its URL; None: RUNBOOK_HOSTS, runbook.yaml hosts, else one
 """),
     ("code", """
 from runbook_lib.engine import inventory
@@ -44,6 +45,13 @@ else:
 for note in inv.attrs.get("notes", []):
     render.banner(note, "warning")
 """),
+    ("md", "## Hosts\n\nEvery named engine side by side (KPIs by host and by host and project; Swarm stacks like projects)."),
+    ("code", """
+from runbook_lib.reports import hosts as hosts_report
+hosts_report.show_hosts(hosts_report.hosts_overview(hosts, project=project, compose_files=compose_files,
+                                                    config_path=config_path, engine_timeout_s=engine_timeout_s,
+                                                    include_stopped=include_stopped))
+"""),
     ("md", "## Summary"),
     ("code", """
 k = kpis.summary_kpis(inv)
@@ -58,7 +66,9 @@ report.publish({"kpis": k, "headline": kpis.headline(k), "by_project": by_projec
 table, note = uptime.with_uptime_24h(inventory.status_table(inv), store_path, project)
 render.table(table, state_col=["state", "health"], pre_cols=["last health output"])
 if note:
-    render.banner(note, "info")
+    render.banner(note, "warning" if table.attrs.get("degraded_reason") else "info")
+if table.attrs.get("degraded_reason"):  # a damaged store: degraded, not failed
+    report.publish({"status": "degraded", "degraded_reasons": [table.attrs["degraded_reason"]]})
 report.publish({"containers": table.to_dict("records"),
                 "labels": {n: l for n, l in zip(inv["name"], inv["labels"])}})
 """),

@@ -27,7 +27,8 @@ cells = [
         "config_path: Optional[str] = None     # runbook.yaml (tier overrides)\n"
         "previous_report: Optional[str] = None # previous report's .json; None: the newest earlier one in output_dir\n"
         "output_dir: Optional[str] = None      # where reports are written (to find the previous one); None: ./outputs\n"
-        "tail_lines: int = 200              # log lines read per failing container",
+        "tail_lines: int = 200              # log lines read per failing container\n"
+        "hosts: Optional[list] = None       # named engines, each NAME followed by its URL; None: RUNBOOK_HOSTS, runbook.yaml hosts, else one",
         metadata={"tags": ["parameters"]}),
     new_code_cell(
         "import yaml\n"
@@ -46,6 +47,12 @@ cells = [
         "              + (f\"; compose files: {', '.join(r.compose_files)}\" if r.compose_files else ''), 'info')\n"
         "for reason in r.degraded_reasons:\n"
         "    render.banner(f'Degraded: {reason}', 'warning')"),
+    new_markdown_cell("## Hosts\n\nEvery named engine: KPIs and root causes by host; Swarm stacks like projects."),
+    new_code_cell(
+        "from runbook_lib.reports import hosts as hosts_report\n"
+        "hosts_report.show_hosts(hosts_report.hosts_overview(hosts, project=project, compose_files=compose_files,\n"
+        "                                                    config_path=config_path, diagnose=True,\n"
+        "                                                    engine_timeout_s=float(engine_timeout_s)))"),
     new_markdown_cell("## KPIs\n\nThe change is against the previous recovery report (its `.json`)."),
     new_code_cell(
         "render.kpis(r.kpi_tiles())\n"

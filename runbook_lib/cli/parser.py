@@ -34,6 +34,22 @@ def _compose_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE", help="runbook config file (runbook.yaml)")
 
 
+# --- several engines (issue 12): one helper, applied to every engine command at the end of build_parser ---
+HOST_COMMANDS = ("plan", "probe", "diagnose")
+
+
+def _host_args(sub: argparse._SubParsersAction) -> None:
+    """`--host NAME=URL` (repeatable) on the engine commands; `--stack NAME` on plan (a Swarm stack)."""
+    for name in HOST_COMMANDS:
+        p = sub.choices[name]
+        p.add_argument("--host", action="append", default=[], metavar="NAME=URL",
+                       help="a named engine (repeat; unix://, tcp://, ssh://, a Docker context name); "
+                            "default: RUNBOOK_HOSTS, hosts: in runbook.yaml, else the one engine")
+    sub.choices["plan"].add_argument("--stack", default=None, metavar="NAME",
+                                     help="recover a Swarm stack on the manager(s) instead of a compose project")
+# --- end several engines ---
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="runbook", description="Operations runbook for Docker service stacks.")
     parser.add_argument("--version", action="version", version=f"runbook {__version__}")
@@ -148,4 +164,5 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where --install writes units (default: /etc/systemd/system as root, else ~/.config/systemd/user)")
     p.add_argument("--workdir", default=None, metavar="DIR", help="working folder of the runs (default: the current one)")
     p.set_defaults(func="runbook_lib.cli.report:cmd_schedule")
+    _host_args(sub)
     return parser

@@ -8,8 +8,10 @@ from typing import Any
 from runbook_lib import redact, stack as gather_stack
 from runbook_lib.analysis.diagnosis import run_diagnosis
 from runbook_lib.analysis.plan import plan_stack
+from runbook_lib.cli.hosts import named_hosts, plan_swarm_stack
 from runbook_lib.engine.actions import apply_plan, format_plan, last_manual_fix
 from runbook_lib.engine.audit import AuditLog
+from runbook_lib.exceptions import ParameterError
 from runbook_lib.maintenance.windows import refuse_in_window
 
 
@@ -35,9 +37,21 @@ def _verifier(args, project: str | None):
     return verify
 
 
+def _local_host(args):
+    """The one default engine as a named host (``local``), for the Swarm path."""
+    from runbook_lib.engine.connection import resolve_engine  # noqa: PLC0415 - cli defers imports
+    from runbook_lib.engine.hosts import parse_host  # noqa: PLC0415
+    return parse_host(f"local={args.engine_url or resolve_engine(None).url}")
+
+
 def cmd_plan(args) -> int:
     """`runbook plan`: print the plan (dry-run, default); `--apply` executes it, audited;
     `--apply --resume` goes on past the fix step the last run stopped at and checks it took."""
+    if getattr(args, "stack", None):
+        return plan_swarm_stack(args, named_hosts(args) or [_local_host(args)])
+    if getattr(args, "host", None):
+        raise ParameterError("plan recovers one compose project on one engine: use --engine-url URL "
+                             "(or --stack NAME for a Swarm stack on the named hosts).")
     resume = bool(getattr(args, "resume", False))
     stack = _gather(args, bool(args.apply))
     client = stack.require_engine()

@@ -34,7 +34,7 @@ from runbook_lib.history.sqlite_store import (DEFAULT_INTERVAL_RETENTION_DAYS, D
 
 SCHEMES = ("postgresql://", "postgres://")
 LOCK_KEY = 0x72756E626F6F6B  # "runbook": the advisory lock every writer takes for its transaction
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # table -> (key columns, other columns): what an upsert replaces
 _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rounds": (("ts",), ("interval_s", "services", "engine_ok", "notes")),
@@ -66,8 +66,14 @@ CREATE TABLE IF NOT EXISTS rounds (
     ts BIGINT PRIMARY KEY, interval_s DOUBLE PRECISION NOT NULL, services INTEGER NOT NULL,
     engine_ok SMALLINT NOT NULL, notes TEXT)
 """
+# services keyed by (host, project, service): the same project on two engines stays apart
+_V2 = """
+ALTER TABLE services ADD COLUMN IF NOT EXISTS host TEXT NOT NULL DEFAULT '';
+ALTER TABLE services DROP CONSTRAINT IF EXISTS services_project_service_key;
+ALTER TABLE services ADD CONSTRAINT services_host_project_service_key UNIQUE (host, project, service)
+"""
 # (version, DDL); append new versions, never edit an applied one.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]
 _INSERT_OR = re.compile(r"^\s*INSERT OR (IGNORE|REPLACE) INTO (\w+)\s*(\([^)]*\))?\s*VALUES", re.I)
 
 
@@ -186,10 +192,10 @@ class PostgresStore(SqliteStore):
         return "ok" if self.con.execute("SELECT 1").fetchone()[0] == 1 else "not ok"
 
     def services(self) -> pd.DataFrame:
-        """Every service ever seen: service_id, project, service, image, first_seen."""
-        rows = self.con.execute("SELECT id, project, service, image, first_ts FROM services "
-                                "ORDER BY project, service").fetchall()
-        df = pd.DataFrame(rows, columns=["service_id", "project", "service", "image", "first_ts"])
+        """Every service ever seen: service_id, host, project, service, image, first_seen."""
+        rows = self.con.execute(f"SELECT id, {self._host_col()}, project, service, image, first_ts FROM services "
+                                "ORDER BY host, project, service").fetchall()
+        df = pd.DataFrame(rows, columns=["service_id", "host", "project", "service", "image", "first_ts"])
         df["first_seen"] = to_utc(df.pop("first_ts").fillna(0))
         return df
 

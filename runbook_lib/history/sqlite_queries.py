@@ -28,10 +28,14 @@ class SqliteQueries:
 
     con: Any
 
+    def _host_col(self) -> str:
+        """``host``, or ``'' AS host`` in a store written before schema 2 (opened read-only, not migrated)."""
+        return "host" if self.version >= 2 else "'' AS host"
+
     def services(self) -> pd.DataFrame:
-        """Every service ever seen: service_id, project, service, image, first_seen."""
-        df = pd.read_sql_query("SELECT id AS service_id, project, service, image, first_ts FROM services "
-                               "ORDER BY project, service", self.con)
+        """Every service ever seen: service_id, host, project, service, image, first_seen."""
+        df = pd.read_sql_query(f"SELECT id AS service_id, {self._host_col()}, project, service, image, first_ts "
+                               "FROM services ORDER BY host, project, service", self.con)
         df["first_seen"] = to_utc(df.pop("first_ts").fillna(0))
         return df
 
@@ -105,10 +109,12 @@ class SqliteQueries:
 
     def _decorate(self, df: pd.DataFrame, services: Iterable[str] | None, times: dict[str, str],
                   project: str | None = None) -> pd.DataFrame:
-        svc = dict(((r[0]), (r[1], r[2])) for r in self.con.execute("SELECT id, project, service FROM services"))
+        svc = {r[0]: (r[1], r[2], r[3]) for r in self.con.execute(
+            f"SELECT id, project, service, {self._host_col()} FROM services")}
         ids = df["service_id"].astype("int64") if len(df) else df["service_id"]
-        df.insert(0, "project", [svc.get(int(i), ("", "?"))[0] for i in ids])
-        df.insert(1, "service", [svc.get(int(i), ("", "?"))[1] for i in ids])
+        df.insert(0, "project", [svc.get(int(i), ("", "?", ""))[0] for i in ids])
+        df.insert(1, "service", [svc.get(int(i), ("", "?", ""))[1] for i in ids])
+        df["host"] = [svc.get(int(i), ("", "?", ""))[2] for i in ids]
         for col in ("state", "raw_state"):
             if col in df.columns:
                 df[col] = df[col].map(STATE_NAMES).fillna("unknown").astype(object)

@@ -6,7 +6,7 @@ from typing import Any
 
 from runbook_lib.exceptions import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _run_script(con: sqlite3.Connection, script: str) -> None:
@@ -43,8 +43,21 @@ def _migrate_v1(con: sqlite3.Connection) -> None:
     """)
 
 
+def _migrate_v2(con: sqlite3.Connection) -> None:
+    """Services keyed by (host, project, service): the same project on two engines stays apart."""
+    _run_script(con, """
+        CREATE TABLE services_v2 (
+            id INTEGER PRIMARY KEY, host TEXT NOT NULL DEFAULT '', project TEXT NOT NULL DEFAULT '',
+            service TEXT NOT NULL, first_ts INTEGER, image TEXT, UNIQUE (host, project, service));
+        INSERT INTO services_v2 (id, host, project, service, first_ts, image)
+            SELECT id, '', project, service, first_ts, image FROM services;
+        DROP TABLE services;
+        ALTER TABLE services_v2 RENAME TO services
+    """)
+
+
 # (version, migration); append new versions, never edit an applied one.
-MIGRATIONS: list[tuple[int, Any]] = [(1, _migrate_v1)]
+MIGRATIONS: list[tuple[int, Any]] = [(1, _migrate_v1), (2, _migrate_v2)]
 
 
 def _table_exists(con: sqlite3.Connection, name: str) -> bool:

@@ -150,13 +150,14 @@ class SqliteStore(SqliteQueries, HistoryStore):
         return str(self.con.execute("PRAGMA integrity_check").fetchone()[0])
 
     # ---- ids
-    def _service_id(self, project: str, service: str, ts: int) -> int:
-        key = (project or "", service)
+    def _service_id(self, project: str, service: str, ts: int, host: str = "") -> int:
+        key = (host or "", project or "", service)
         sid = self._service_ids.get(key)
         if sid is None:
-            self.con.execute("INSERT OR IGNORE INTO services (project, service, first_ts) VALUES (?, ?, ?)",
-                             (key[0], key[1], ts))
-            sid = int(self.con.execute("SELECT id FROM services WHERE project=? AND service=?", key).fetchone()[0])
+            self.con.execute("INSERT OR IGNORE INTO services (host, project, service, first_ts) VALUES (?, ?, ?, ?)",
+                             (*key, ts))
+            sid = int(self.con.execute("SELECT id FROM services WHERE host=? AND project=? AND service=?",
+                                       key).fetchone()[0])
             self._service_ids[key] = sid
         return sid
 
@@ -203,7 +204,7 @@ class SqliteStore(SqliteQueries, HistoryStore):
             seen: set[int] = set()
             items: list[tuple[int, int, float | None, str | None, float | None]] = []
             for r in rows:
-                sid = self._service_id(str(r.get("project") or ""), str(r["service"]), t)
+                sid = self._service_id(str(r.get("project") or ""), str(r["service"]), t, str(r.get("host") or ""))
                 seen.add(sid)
                 image = r.get("image")
                 if isinstance(image, str) and image and self._images.get(sid) != image:
