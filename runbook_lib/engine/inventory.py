@@ -37,6 +37,8 @@ COLUMNS = [
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
+CONCURRENT_FROM = 100  # containers: from here on, inspects run over several connections
+
 def to_timestamp(value: Any) -> pd.Timestamp | None:
     """Docker time (RFC 3339, ns precision, or epoch seconds) -> UTC Timestamp or None."""
     if value in (None, "", _ZERO_TIME) or (isinstance(value, str) and value.startswith("0001-")):
@@ -159,7 +161,8 @@ def gather_inventory(client, project: str | None = None, include_stopped: bool =
             if code != 200:
                 raise EngineError(f"inspecting container {s['Id'][:12]} failed with HTTP {code}: {body}")
             return body
-        workers = min(lean.max_connections, len(summaries))
+        # a thread pool costs more than it saves on a few dozen inspects: one connection then
+        workers = min(lean.max_connections, len(summaries)) if len(summaries) >= CONCURRENT_FROM else 1
         if workers <= 1:
             details = [inspect(s) for s in summaries]
         else:  # one keep-alive connection per worker: the engine answers several at once
