@@ -2,8 +2,8 @@
 
 One request per container with ``stream=false&one-shot=true`` (API >= 1.41): the engine
 answers at once instead of waiting a second for a second CPU sample, and the requests run
-side by side on a small thread pool over one HTTP connection pool (httpx over the unix
-socket; docker-py's API client for other transports). One-shot answers carry no previous
+side by side on a thread pool over the engine transport (keep-alive, a total deadline per call, unix
+socket or tcp; docker-py's API client for TLS and ssh). One-shot answers carry no previous
 CPU sample, so ``cpu_pct`` is computed against the previous frame when one is given
 (the collector keeps it), else left empty.
 
@@ -16,12 +16,12 @@ import concurrent.futures
 from datetime import datetime, timezone
 from typing import Any
 
-import httpx
 import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.engine.connection import engine_target
-from runbook_lib.engine.transport import socket_path
+from runbook_lib.engine.transport import EngineHTTP
+from runbook_lib.exceptions import EngineError
 
 COLUMNS = ["container", "name", "project", "service", "cpu_pct", "mem_bytes", "mem_limit_bytes", "mem_pct",
            "pids", "cpu_total_ns", "system_cpu_ns", "online_cpus", "read_at", "error"]
@@ -98,19 +98,18 @@ def read_stats(client: Any, containers: Any = None, *, previous: pd.DataFrame | 
     one_shot = tuple(int(x) for x in version.split(".")[:2]) >= MIN_ONE_SHOT_API
     prev = {} if previous is None or previous.empty else \
         previous.drop_duplicates("container", keep="last").set_index("container").to_dict("index")
-    path = socket_path(engine_target(client).url)
-    http = None
-    if path is not None:
-        http = httpx.Client(transport=httpx.HTTPTransport(uds=path, retries=1), base_url="http://docker",
-                            timeout=timeout_s, limits=httpx.Limits(max_connections=workers))
+    try:  # the engine transport: keep-alive, a total deadline per call (stats may trickle)
+        http: EngineHTTP | None = EngineHTTP(engine_target(client).url, version, timeout_s, max_connections=workers)
+    except ValueError:  # TLS or ssh engines: docker-py's own transport
+        http = None
     params = {"stream": "false", "one-shot": "true" if one_shot else "false"}
 
     def one(t: dict[str, str]) -> dict[str, Any]:
         try:
             if http is not None:
-                resp = http.get(f"/v{version}/containers/{t['container']}/stats", params=params)
-                resp.raise_for_status()
-                raw = resp.json()
+                code, raw = http.get_json(f"/containers/{t['container']}/stats", params)
+                if code != 200:
+                    raise EngineError(f"stats of {t['name'] or t['container'][:12]}: HTTP {code}: {raw}")
             else:
                 raw = client.api.stats(t["container"], stream=False, one_shot=one_shot or None)
             return parse_stats(raw, previous=prev.get(t["container"]), **t)
