@@ -27,7 +27,7 @@ from runbook_lib import redact
 from runbook_lib.analysis.frames import as_list, is_missing
 from runbook_lib.analysis.plan import topological_order
 from runbook_lib.analysis.signatures import FINDING_COLUMNS, match_lines
-from runbook_lib.knowledge.signatures import SEVERITY_RANK
+from runbook_lib.knowledge.signatures import SEVERITY_RANK, swarm_task_errors
 
 SWARM_FINDING_COLUMNS = [*FINDING_COLUMNS, "stack", "node", "task"]
 PLAN_COLUMNS = ["wave", "step", "service", "stack", "action", "replicas", "depends_on", "reason", "command"]
@@ -47,37 +47,9 @@ class TaskErrorRule:
 
 
 # Swarm's own messages (moby/swarmkit), checked in order; the first that matches wins.
-TASK_ERROR_RULES: tuple[TaskErrorRule, ...] = (
-    TaskErrorRule("swarm_no_suitable_node_resources", "No node has the resources", "critical",
-                  r"no suitable node.*(insufficient resources|resources)",
-                  "no node has the CPU or memory the service reserves ({error})",
-                  "lower deploy.resources.reservations, or add a node with enough resources."),
-    TaskErrorRule("swarm_no_suitable_node", "No suitable node", "critical",
-                  r"no suitable node",
-                  "no node satisfies the service's placement ({error})",
-                  "check deploy.placement.constraints against `docker node inspect` labels and roles, "
-                  "or label a node to match (`docker node update --label-add KEY=VALUE NODE`)."),
-    TaskErrorRule("swarm_image_missing", "Image not on the node", "critical",
-                  r"no such image|image .* not found|pull access denied|manifest unknown|"
-                  r"repository does not exist|image not found",
-                  "the node cannot get the image ({error})",
-                  "push the image to a registry every node can reach (then `docker stack deploy "
-                  "--with-registry-auth`), or `docker load` it on every node."),
-    TaskErrorRule("swarm_bad_mount", "Bad mount", "critical",
-                  r"invalid mount config|bind source path does not exist|mount.*(denied|no such file)",
-                  "the task's mount cannot be made on its node ({error})",
-                  "create the bind source on every node that may run the task (or constrain the service "
-                  "to the node that has it), or use a named volume."),
-    TaskErrorRule("swarm_port_conflict", "Port conflict", "critical",
-                  r"port .*already (in use|allocated)|address already in use|host-mode port already in use",
-                  "a published port is already taken on the node ({error})",
-                  "free the port on the node or publish another one; for mode: host ports, run at most "
-                  "one task per node (deploy.mode: global or a max_replicas_per_node of 1)."),
-    TaskErrorRule("swarm_task_exiting", "Task exits", "high",
-                  r"non-zero exit|exit code|task: .*exit",
-                  "the task's process exits (exit code {exit_code})",
-                  "read the service's logs (`docker service logs SVC`); the log findings name the cause."),
-)
+TASK_ERROR_RULES: tuple[TaskErrorRule, ...] = tuple(
+    TaskErrorRule(r["id"], r["title"], r["severity"], r["pattern"], r["cause"], r["fix"])
+    for r in swarm_task_errors())
 UPDATE_FINDINGS = {
     "paused": ("swarm_update_paused", "Update paused", "high",
                "the service's rolling update paused: {message}",

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 SIGNATURES_PATH = Path(__file__).with_name("signatures.yaml")
+SWARM_ERRORS_PATH = Path(__file__).with_name("swarm_errors.yaml")
 SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 KINDS = ("cause", "symptom")
@@ -126,3 +127,17 @@ def log_signatures() -> tuple[Signature, ...]:
 def state_signatures() -> tuple[StateSignature, ...]:
     """The signatures read from container state (OOM kill, crash loop, slow start-up …)."""
     return _table()[1]
+
+
+@functools.lru_cache(maxsize=1)
+def swarm_task_errors() -> tuple[dict[str, str], ...]:
+    """Swarm's task-error rules (id, title, severity, pattern, cause, fix), in match order; validated."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    rows = yaml.load(SWARM_ERRORS_PATH.read_text(encoding="utf-8"), Loader=loader)["task_errors"]
+    keys = {"id", "title", "severity", "pattern", "cause", "fix"}
+    for r in rows:
+        if set(r) != keys or r["severity"] not in SEVERITIES:
+            raise ValueError(f"{SWARM_ERRORS_PATH}: rule {r.get('id')} needs exactly {sorted(keys)} "
+                             f"and a severity of {SEVERITIES}")
+        re.compile(r["pattern"])
+    return tuple({k: str(v) for k, v in r.items()} for r in rows)
