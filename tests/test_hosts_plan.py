@@ -54,3 +54,10 @@ def test_plan_hosts_dry_run_then_apply_names_the_host(stopped_project, tmp_path,
     applied = records[~records["dry_run"].astype(bool)]
     assert len(applied) and set(applied["params"].map(lambda p: p.get("engine_host"))) == {"a"}
     assert set(applied["params"].map(lambda p: p.get("engine_url"))) == {SOCKET}
+
+
+def test_plan_hosts_masks_credentials_in_urls(capsys):
+    code = main(["plan", "--host", "gone=tcp://ops:s3cretpw@127.0.0.1:1", "--project", "nothing", "--engine-timeout", "2"])
+    captured = capsys.readouterr()
+    assert code == 0 and "gone" in captured.out
+    assert "s3cretpw" not in captured.out + captured.err
