@@ -50,15 +50,17 @@ class HostsOverview:
 def hosts_overview(hosts: Iterable[str] | None, *, project: str | None = None,
                    compose_files: Iterable[str | Path] = (), config_path: str | Path | None = None,
                    engine_timeout_s: float = 5.0, include_stopped: bool = True,
-                   diagnose: bool = False) -> HostsOverview | None:
-    """Gather every named host; None when none is named (hosts=None and no RUNBOOK_HOSTS/config hosts)."""
-    cfg = load_config(config_path)
-    specs = resolve_hosts(list(hosts or []), cfg)
-    if not specs:
-        return None
-    multi = gather_hosts(specs, project=project, compose_files=list(compose_files), config=cfg,
-                         engine_timeout_s=engine_timeout_s, include_stopped=include_stopped,
-                         all_projects=not (project or compose_files), load_compose=False)
+                   diagnose: bool = False, multi: MultiStack | None = None) -> HostsOverview | None:
+    """Gather every named host (or use ``multi``, already gathered); None when none is named
+    (hosts=None and no RUNBOOK_HOSTS/config hosts)."""
+    if multi is None:
+        cfg = load_config(config_path)
+        specs = resolve_hosts(list(hosts or []), cfg)
+        if not specs:
+            return None
+        multi = gather_hosts(specs, project=project, compose_files=list(compose_files), config=cfg,
+                             engine_timeout_s=engine_timeout_s, include_stopped=include_stopped,
+                             all_projects=not (project or compose_files), load_compose=False)
     inv = multi.inventory
     swarm = {}
     for host, frames in multi.swarm(project).items():
