@@ -180,7 +180,7 @@ def show_resources(eng: Engines) -> None:
 
 def _host_resource_table(st_all: pd.DataFrame) -> pd.DataFrame:
     parts = [resources.resource_table(g).assign(host=h) for h, g in st_all.groupby("host", sort=False)]
-    out = pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True) if parts else resources.resource_table(st_all).assign(host=None)
     return out[["host", *[c for c in out.columns if c != "host"]]]
 
 
