@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pytest
 
 import dockerenv
@@ -108,3 +109,28 @@ def test_health_check_and_recovery_two_hosts_then_one_stopped(two_hosts, tmp_pat
     assert {r["host"]: r["reachable"] for r in rdoc["kpis_by_host"]} == {"a": True, "b": False}
     assert any(f["host"] == "b" for f in rdoc["findings"])  # the engine finding says why
     assert any(f["host"] == "a" and f["service"] == "worker" for f in rdoc["findings"])
+
+
+def test_uptime_report_keeps_hosts_apart(tmp_path):
+    """The same service collected on two hosts: two rows (host column first), one lane each, escaped."""
+    from runbook_lib.history import debounce as db, store as st, uptime as up
+
+    now = up.utcnow()
+    start = now.floor("min") - pd.Timedelta(hours=2)
+    path = tmp_path / "h.sqlite3"
+    with st.open_store(path, thresholds=db.Thresholds(2, 1)) as s:
+        for i in range(120):
+            rows = [{"host": h, "project": "demo", "service": "api", "latency_ms": 2.0, "error": None,
+                     "raw": db.DOWN if h == "b" and 60 <= i < 90 else db.UP, "started_ts": None, "image": "demo/api:1"}
+                    for h in ("a", "b")]
+            s.write_states(start + pd.Timedelta(minutes=i), rows, interval_s=60)
+    res = report.run_report("uptime_report", {"store_path": str(path), "window": "2h"},
+                            output_dir=tmp_path / "out", progress=False)
+    assert res.status == "ok", res.error
+    doc = json.loads(res.json.read_text())
+    rows = {r["service"]: r for r in doc["uptime"]}
+    assert set(rows) == {"a · api", "b · api"}
+    assert rows["a · api"]["incidents"] == 0 and rows["b · api"]["incidents"] == 1
+    page = res.html.read_text()
+    assert _cells_with(page, "a") >= 1 and _cells_with(page, "b") >= 2  # uptime and incident tables
+    assert "a \\u00b7 api" in page and "b \\u00b7 api" in page  # one figure, a lane per host

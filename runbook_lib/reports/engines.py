@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from runbook_lib import redact
 from runbook_lib.config import load_config
@@ -101,15 +102,28 @@ def unknown_row(host: str, reason: str) -> dict[str, Any]:
             "kind": "engine", "severity": "high", "message": f"host {host} unreachable: {reason}"}
 
 
-def gather_engines(engine_url: str | None = None, hosts: Iterable[str] | None = None, *, project: str | None = None,
-                   compose_files: Iterable[str | Path] = (), config_path: str | Path | None = None,
+def as_list(value: str | Iterable[str] | None) -> list[str]:
+    """A list parameter as given by plain papermill (``-p hosts '[a=unix:///s, b=…]'`` arrives as text)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            loaded = yaml.safe_load(value)
+        except yaml.YAMLError:
+            loaded = value
+        value = [loaded] if isinstance(loaded, str) else list(loaded or [])
+    return [str(v) for v in value]
+
+
+def gather_engines(engine_url: str | None = None, hosts: str | Iterable[str] | None = None, *, project: str | None = None,
+                   compose_files: str | Iterable[str | Path] = (), config_path: str | Path | None = None,
                    engine_timeout_s: float = 5.0, include_stopped: bool = True, load_compose: bool = True,
                    all_projects: bool | None = None) -> Engines:
     """Gather the named hosts concurrently, else the one engine at ``engine_url`` (as today)."""
-    files = [str(f) for f in compose_files]
+    files = as_list(compose_files)
     every = not (project or files) if all_projects is None else all_projects
     cfg = load_config(config_path)
-    specs = resolve_hosts(list(hosts or []), cfg)
+    specs = resolve_hosts(as_list(hosts), cfg)
     if not specs:
         st = gather(engine_url, project=project, compose_files=files, config=cfg, engine_timeout_s=engine_timeout_s,
                     include_stopped=include_stopped, all_projects=every, load_compose=load_compose)

@@ -23,6 +23,7 @@ from runbook_lib.engine.hosts import resolve_hosts
 from runbook_lib.engine.swarm import PROBLEM_STATES
 from runbook_lib.multistack import MultiStack, gather_hosts
 from runbook_lib.reports import publish as report
+from runbook_lib.reports.engines import as_list
 from runbook_lib.view import render
 
 
@@ -55,7 +56,7 @@ def hosts_overview(hosts: Iterable[str] | None, *, project: str | None = None,
     (hosts=None and no RUNBOOK_HOSTS/config hosts)."""
     if multi is None:
         cfg = load_config(config_path)
-        specs = resolve_hosts(list(hosts or []), cfg)
+        specs = resolve_hosts(as_list(hosts), cfg)
         if not specs:
             return None
         multi = gather_hosts(specs, project=project, compose_files=list(compose_files), config=cfg,
