@@ -17,8 +17,10 @@ import swarmenv
 from runbook_lib.engine.hosts import connect_host, parse_host
 from runbook_lib.engine.inventory import PROJECT_LABEL, SERVICE_LABEL
 from runbook_lib.reports import runner as report
+from test_browser import _drawn_plots, _expected_figures, _open_offline, browser  # noqa: F401 - the fixture
 
 XSS = "<script>alert(1)</script>"
+PAGES: dict[str, object] = {}  # report results of the two-host test, opened again in a browser below
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +54,8 @@ def _run(kind: str, e: dict, out, **extra):
     params = {"hosts": [f"a={e['a'].url}", f"b={e['b'].url}"], "project": e["project"],
               "compose_files": [e["compose"]], "engine_timeout_s": 3.0, **extra}
     res = report.run_report(kind, params, out, progress=False)
+    PAGES[f"{kind}:{out.name}"] = res
     return json.loads(res.json.read_text()), res.html.read_text(encoding="utf-8")
-
-
-def _merged(doc: dict, key: str) -> list:
-    """The published records of ``key`` (the runner merges the notebook's publish calls)."""
-    return doc[key]
 
 
 def _trace_names(html_text: str) -> set[str]:
@@ -134,3 +132,24 @@ def test_uptime_report_keeps_hosts_apart(tmp_path):
     page = res.html.read_text()
     assert _cells_with(page, "a") >= 1 and _cells_with(page, "b") >= 2  # uptime and incident tables
     assert "a \\u00b7 api" in page and "b \\u00b7 api" in page  # one figure, a lane per host
+
+
+@pytest.mark.browser
+def test_two_host_reports_draw_in_a_browser(browser):
+    """The pages of the two-host test in chromium, offline: every figure draws, nothing executes."""
+    if len(PAGES) < 4:
+        pytest.skip("the two-host reports were not produced (see the test above)")
+    for key, res in PAGES.items():
+        expected = _expected_figures(res.ipynb)
+        page, watch = _open_offline(browser, res.html)
+        try:
+            assert _drawn_plots(page, expected) == expected, key
+            page.wait_for_timeout(300)
+            assert watch.errors == [] and watch.dialogs == [] and watch.blocked == [], (key, watch.errors,
+                                                                                       watch.dialogs, watch.blocked)
+            if key.startswith("health_check"):
+                assert XSS in page.inner_text("body")  # shown as text, inert
+                titles = page.evaluate("() => [...document.querySelectorAll('.annotation-text')].map(e => e.textContent)")
+                assert "host a" in titles and "host b" in titles, titles  # the state chart's facets
+        finally:
+            page.close()

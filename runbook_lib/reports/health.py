@@ -142,7 +142,7 @@ def show_components(res: stack_round.StackProbe | None) -> None:
         parts = [plots.probe_components_frame(g).assign(host=h) for h, g in rows.groupby("host", sort=False)]
         comps = pd.concat(parts, ignore_index=True)[["host", *comps.columns]]
     render.table(comps, state_col="status")
-    plots.show(plots.probe_components_figure(hostplots._host_prefixed(rows) if "host" in rows.columns else rows))
+    plots.show(plots.probe_components_figure(hostplots.host_prefixed(rows) if "host" in rows.columns else rows))
     audit = res.audit
     if len(audit) and "host" in audit.columns:
         render.table(pd.concat([discovery.audit_matrix(g).assign(host=h) for h, g in audit.groupby("host", sort=False)],

@@ -129,7 +129,7 @@ def memory_vs_limit(stats: pd.DataFrame, warn_pct: float = 90.0) -> go.Figure:
     return fig
 
 
-def _host_prefixed(rows: pd.DataFrame) -> pd.DataFrame:
+def host_prefixed(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(service=[f"{h} · {s}" for h, s in zip(rows["host"], rows["service"])])
 
 
@@ -137,11 +137,11 @@ def probe_status_grid(rows: pd.DataFrame) -> go.Figure:
     """The service × check grid; with several hosts one row per host and service (``host · service``)."""
     if not _many(rows):
         return plots.probe_status_grid(rows)
-    return plots.probe_status_grid(_host_prefixed(rows), title="Health checks: host · service × check")
+    return plots.probe_status_grid(host_prefixed(rows), title="Health checks: host · service × check")
 
 
 def probe_latency_chart(rows: pd.DataFrame) -> go.Figure:
     """Probe latency, labels ``host · service · check`` with several hosts."""
     if not _many(rows):
         return plots.probe_latency_chart(rows)
-    return plots.probe_latency_chart(_host_prefixed(rows), title="Probe latency (ms), this round, by host")
+    return plots.probe_latency_chart(host_prefixed(rows), title="Probe latency (ms), this round, by host")
