@@ -96,6 +96,11 @@ class Engines:
         return out
 
 
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as JSON-safe records: NaN (an unreachable host's missing numbers) becomes None."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 def unknown_row(host: str, reason: str) -> dict[str, Any]:
     """The row that stands for an unreachable host in a section's table."""
     return {"service": UNREACHABLE, "state": "unknown", "health": "unknown", "error": reason,

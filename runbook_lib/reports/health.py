@@ -12,13 +12,13 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib.analysis import kpis, warnings as early
-from runbook_lib.analysis.hosts import kpis_by_host
+from runbook_lib.analysis.hosts import kpis_by_host, kpis_by_host_project
 from runbook_lib.engine import inventory, stats as engine_stats
 from runbook_lib.history import uptime
 from runbook_lib.probes import discovery, rows as probe_rows, stack_round
 from runbook_lib.probes.rows import PROBE_COLUMNS
 from runbook_lib.reports import publish as report
-from runbook_lib.reports.engines import UNREACHABLE, Engines
+from runbook_lib.reports.engines import UNREACHABLE, Engines, records
 from runbook_lib.stack import Stack
 from runbook_lib.view import hostplots, plots, render, resources
 
@@ -41,8 +41,10 @@ def show_engine(eng: Engines) -> None:
                    for h, s in eng.stacks.items()}
         report.publish({"engines": engines, "engine": {"ok": all(e["ok"] for e in engines.values())},
                         **({"status": "degraded", "degraded_reasons": reasons} if reasons else {})})
+    down = tuple(f"[{h}] " for h in eng.hosts if eng.named and eng.reason(h))  # already in the banners above
     for note in eng.inventory.attrs.get("notes", []):
-        render.banner(note, "warning")
+        if not note.startswith(down or ("\0",)):
+            render.banner(note, "warning")
 
 
 def show_summary(eng: Engines) -> None:
@@ -57,13 +59,12 @@ def show_summary(eng: Engines) -> None:
         by_host = kpis_by_host(inv)
         render.heading("By host", 3)
         render.table(by_host)
-        out["kpis_by_host"] = by_host.to_dict("records")
-        by_project = eng.per_host(lambda h, st: kpis.kpis_by_project(st.inventory), ["project"],
-                                  lambda h, why: {"project": f"{UNREACHABLE} unreachable"})
+        out["kpis_by_host"] = records(by_host)
+        by_project = kpis_by_host_project(inv)  # the same project on two hosts: two rows
     else:
         by_project = kpis.kpis_by_project(inv)
     render.table(by_project)
-    out["by_project"] = by_project.to_dict("records")
+    out["by_project"] = records(by_project)
     report.publish(out)
 
 
@@ -85,7 +86,7 @@ def show_containers(eng: Engines, store_path: str | None = None, project: str | 
     inv = eng.inventory.dropna(subset=["name"])
     labels = {(f"{h}/{n}" if eng.named else n): lab
               for h, n, lab in zip(inv["host"] if eng.named else [""] * len(inv), inv["name"], inv["labels"])}
-    report.publish({"containers": table.to_dict("records"), "labels": labels})
+    report.publish({"containers": records(table), "labels": labels})
 
 
 def probe_round(eng: Engines, run_probes: bool = True) -> tuple[stack_round.StackProbe | None, pd.DataFrame | None,
@@ -175,7 +176,7 @@ def show_resources(eng: Engines) -> None:
         render.table(w)
     else:
         render.banner("No early warnings.", "ok")
-    report.publish({"resources": engine_stats.records(st_all), "warnings": w.to_dict("records")})
+    report.publish({"resources": engine_stats.records(st_all), "warnings": records(w)})
 
 
 def _host_resource_table(st_all: pd.DataFrame) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def state_by_service(inv: pd.DataFrame) -> go.Figure:
         return plots.state_by_service(inv)
     hosts = hosts_of(inv)
     sizes = [max(1, int((inv["host"] == h).sum())) for h in hosts]
-    fig = make_subplots(rows=len(hosts), cols=1, shared_xaxes=True, vertical_spacing=0.04 if len(hosts) < 8 else 0.01,
+    fig = make_subplots(rows=len(hosts), cols=1, shared_xaxes=True, vertical_spacing=min(0.15, 0.4 / len(hosts)),
                         subplot_titles=[f"host {_esc(h)}" for h in hosts],
                         row_heights=[s / sum(sizes) for s in sizes])
     shown: set[str] = set()
@@ -70,7 +70,7 @@ def state_by_service(inv: pd.DataFrame) -> go.Figure:
         fig.update_yaxes(automargin=True, categoryorder="category descending", row=i, col=1)
     fig.update_xaxes(visible=False)
     fig.update_layout(title="State by service (by host)", barmode="stack", legend_title="status",
-                      height=max(260, 140 + 26 * sum(sizes) + 40 * len(hosts)))
+                      height=max(260, 140 + 30 * sum(sizes) + 70 * len(hosts)))
     return fig
 
 
