@@ -166,7 +166,8 @@ def show_resources(eng: Engines) -> None:
         return early.early_warnings(stats_history=s, inventory=st.inventory, catalog_frame=cat,
                                     timeouts_s=early.health_timeouts(cat), mem_samples=1)
 
-    st_all = eng.per_host(stats, list(engine_stats.COLUMNS))
+    st_all = eng.per_host(stats, list(engine_stats.COLUMNS),  # the failed read is timed, as any read
+                          lambda h, why: {"service": UNREACHABLE, "error": why, "read_at": pd.Timestamp.now(tz="UTC")})
     by_host_stats = {h: g.drop(columns=["host"]) for h, g in st_all.groupby("host", sort=False)} if eng.named else {}
     table = _host_resource_table(st_all) if eng.named else resources.resource_table(st_all)
     render.table(table)

@@ -74,7 +74,8 @@ class RecoveryReport:
             "kpis": self.kpis,
             "previous_report": self.previous_path,
             "root_causes": _root_causes(f),
-            **({"kpis_by_host": self.by_host.to_dict("records")} if self.by_host is not None else {}),
+            **({"kpis_by_host": self.by_host.astype(object).where(self.by_host.notna(), None).to_dict("records")}
+               if self.by_host is not None else {}),
             "findings": [{**({"host": r["host"]} if "host" in r else {}), "service": r["service"], "category": r["category"], "severity": r["severity"],
                           "root_cause": bool(r["root_cause"]), "blocked_by": list(r["blocked_by"] or []),
                           "blocks": list(r["blocks"] or [])} for r in f.to_dict("records")],

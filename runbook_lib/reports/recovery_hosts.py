@@ -53,7 +53,7 @@ def build_engines(eng: Engines, **kw: Any) -> RecoveryReport:
         timeline = timeline.assign(service=[f"{h} · {s}" for h, s in zip(timeline["host"], timeline["service"])])
         timeline = timeline.sort_values(["time", "service"], kind="stable").reset_index(drop=True)
     by_host = pd.DataFrame([{"host": h, "reachable": eng.stacks[h].client is not None, **r.kpis}
-                            for h, r in reports.items()])
+                            for h, r in reports.items()], dtype=object)  # ints stay ints, missing stays None
     since = [r.down_since for r in reports.values() if r.down_since is not None]
     reasons = [f"host {h}: {x}" for h, r in reports.items() for x in r.degraded_reasons]
     out = RecoveryReport(
