@@ -55,7 +55,9 @@ def _run(kind: str, e: dict, out, **extra):
               "compose_files": [e["compose"]], "engine_timeout_s": 3.0, **extra}
     res = report.run_report(kind, params, out, progress=False)
     PAGES[f"{kind}:{out.name}"] = res
-    return json.loads(res.json.read_text()), res.html.read_text(encoding="utf-8")
+    page = res.html.read_text(encoding="utf-8")
+    assert "serialization failed" not in page  # no NaN reached the kernel's messages
+    return json.loads(res.json.read_text()), page
 
 
 def _trace_names(html_text: str) -> set[str]:
