@@ -222,6 +222,13 @@ def notifier_from_config(cli_urls: Iterable[str] | None = None, config: Any = No
         return None
     if config is not None and getattr(config, "tiers", None):
         kwargs.setdefault("tiers", dict(config.tiers))
+    alerts = getattr(config, "alerts", None) or {}  # runbook.yaml alerts: (validated by config.py)
+    if "storm_threshold" in alerts:
+        kwargs.setdefault("storm_min", int(alerts["storm_threshold"]))
+    if "reminder_interval_s" in alerts:
+        kwargs.setdefault("reminder_s", float(alerts["reminder_interval_s"]))
+    if "max_per_round" in alerts:
+        kwargs.setdefault("max_per_round", int(alerts["max_per_round"]))
     return Notifier(targets=found, db=AlertsDB(db_path or default_path(store_path)), **kwargs)
 
 
