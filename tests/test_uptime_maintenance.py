@@ -110,3 +110,15 @@ def test_uptime_report_html_reads_100_percent_and_maintenance_column(tmp_path, m
     assert cells[cols.index("maintenance")] == up.fmt_duration(1800)
     doc = json.loads(res.json.read_text())
     assert {u["service"]: u["available_pct"] for u in doc["uptime"]}[SVC] == 100.0 and doc["incidents"] == 0
+
+
+def test_export_incidents_leave_maintenance_out(tmp_path, maint_db):
+    from runbook_lib.history.export import export_frames
+    now = up.utcnow()
+    path = tmp_path / "h.sqlite3"
+    t0 = _fill(path, now)
+    with st.open_store(path, readonly=True) as s:
+        assert len(export_frames(s, now - pd.Timedelta(hours=3), now, now)["incidents"]) == 1
+        maint_db.start([SVC], duration="30m", reason="planned upgrade", now=t0)
+        frames = export_frames(s, now - pd.Timedelta(hours=3), now, now, maintenance=maint_db.windows())
+    assert frames["incidents"].empty and (frames["runs"]["state"] == "down").any()  # runs stay as recorded
