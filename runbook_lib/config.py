@@ -154,17 +154,21 @@ def _probes(raw: Any, source: str) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _section(raw: Any, name: str, keys: Any, source: str, example: str = "") -> Mapping[str, Any]:
+    """A mapping section's items, refusing a non-mapping and unknown keys (one line each)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: '{name}' must be a mapping with keys {', '.join(keys)}{example}.")
+    for key in raw:
+        if key not in keys:
+            raise ConfigError(f"{source}: unknown key '{name}.{key}'. Fix: use only {', '.join(keys)}.")
+    return raw
+
+
 def _thresholds(raw: Any, source: str) -> dict[str, int | float]:
     out = dict(DEFAULT_THRESHOLDS)
-    if raw is None:
-        return out
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: 'thresholds' must be a mapping with keys "
-                          f"{', '.join(_THRESHOLD_TYPES)}.")
-    for key, value in raw.items():
-        if key not in _THRESHOLD_TYPES:
-            raise ConfigError(f"{source}: unknown key 'thresholds.{key}'. "
-                              f"Fix: use only {', '.join(_THRESHOLD_TYPES)}.")
+    for key, value in _section(raw, "thresholds", _THRESHOLD_TYPES, source).items():
         want = _THRESHOLD_TYPES[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (want is int and value != int(value)):
             raise ConfigError(f"{source}: thresholds.{key} must be a{'n integer' if want is int else ' number'}, "
@@ -179,14 +183,8 @@ def _thresholds(raw: Any, source: str) -> dict[str, int | float]:
 def _alerts(raw: Any, source: str) -> dict[str, int | float]:
     """``alerts:`` → storm_threshold (int >= 2), reminder_interval_s (>= 60 s), max_per_round (int >= 1)."""
     out = dict(DEFAULT_ALERTS)
-    if raw is None:
-        return out
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: 'alerts' must be a mapping, e.g. alerts: {{storm_threshold: 5, "
-                          f"reminder_interval: 30m}}.")
-    for key, value in raw.items():
-        if key not in _ALERT_KEYS:
-            raise ConfigError(f"{source}: unknown key 'alerts.{key}'. Fix: use only {', '.join(_ALERT_KEYS)}.")
+    example = ", e.g. alerts: {storm_threshold: 5, reminder_interval: 30m}"
+    for key, value in _section(raw, "alerts", _ALERT_KEYS, source, example).items():
         if key == "reminder_interval":
             seconds = _duration_s(value)
             if seconds is None or not math.isfinite(seconds) or seconds < 60:

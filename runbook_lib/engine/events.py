@@ -6,13 +6,12 @@ total deadline: what came by then is kept. Only the actions that tell a story ar
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.engine.logs import EVENT_ACTIONS, normalise_event
+from runbook_lib.engine.logs import EVENT_ACTIONS, bounded, normalise_event
 
 DEFAULT_DEADLINE_S = 10.0
 COMPOSE_PROJECT = "com.docker.compose.project"
@@ -42,17 +41,5 @@ def read_events(client: Any, since: Any, until: Any, *, project: str | None = No
         filters["label"] = labels
     t0, t1 = pd.Timestamp(since).timestamp(), pd.Timestamp(until).timestamp()
     stream = client.api.events(since=f"{t0:.6f}", until=f"{t1:.6f}", decode=True, filters=filters)
-    deadline = time.monotonic() + deadline_s
-    out: list[dict[str, Any]] = []
-    try:
-        for ev in stream:
-            row = event_row(ev, host)
-            if row is not None:
-                out.append(row)
-            if time.monotonic() >= deadline:
-                break
-    finally:
-        close = getattr(stream, "close", None)
-        if close:
-            close()
-    return out
+    rows = (event_row(ev, host) for ev in bounded(stream, deadline_s))
+    return [r for r in rows if r is not None]

@@ -7,7 +7,8 @@ events expire with the raw samples (``raw_retention_days``).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -17,6 +18,19 @@ from runbook_lib.history.sqlite_queries import ts_seconds
 
 EVENT_COLUMNS = ["ts", "host", "project", "service", "container", "container_id", "action", "exit_code", "detail"]
 _READ_TO = "events_read_to:"  # meta key prefix: where the last read of the engine's events ended
+
+
+@contextmanager
+def immediate(con: Any) -> Iterator[Any]:
+    """One write transaction (``BEGIN IMMEDIATE``: writers take turns), rolled back on any error."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
 
 
 def _ns(ts: Any) -> int:
@@ -48,18 +62,11 @@ class SqliteEvents:
                           _text(e.get("host")), _text(e.get("project")), _text(e.get("service")),
                           _text(e.get("container")),
                           None if code is None or code != code else int(code), _text(e.get("detail"), 500)))
-        con = self.con
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self.con) as con:
             con.executemany("INSERT OR IGNORE INTO events (ts_ns, container_id, action, host, project, service, "
                             "container, exit_code, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", items)
             if read_to is not None:
                 con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_READ_TO + key, str(_ns(read_to))))
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
         return len(items)
 
     def events_read_to(self, key: str = "") -> pd.Timestamp | None:

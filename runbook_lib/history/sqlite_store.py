@@ -42,7 +42,7 @@ from runbook_lib.exceptions import StoreCorrupt, StoreError
 from runbook_lib.history.combine import combine_round, isnan
 from runbook_lib.history.debounce import STOPPED, UNKNOWN, Debounce, Thresholds, step
 from runbook_lib.history.interface import HistoryStore
-from runbook_lib.history.sqlite_events import SqliteEvents
+from runbook_lib.history.sqlite_events import SqliteEvents, immediate
 from runbook_lib.history.sqlite_queries import SqliteQueries, ts_seconds
 from runbook_lib.history.sqlite_schema import SCHEMA_VERSION, migrate, schema_version
 
@@ -201,9 +201,7 @@ class SqliteStore(SqliteEvents, SqliteQueries, HistoryStore):
         """
         t = ts_seconds(ts)
         rows = states.to_dict("records") if isinstance(states, pd.DataFrame) else list(states)
-        con = self.con
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self.con) as con:
             seen: set[int] = set()
             items: list[tuple[int, int, float | None, str | None, float | None]] = []
             for r in rows:
@@ -235,11 +233,6 @@ class SqliteStore(SqliteEvents, SqliteQueries, HistoryStore):
                         (t, float(interval_s), len(items), int(bool(engine_ok)),
                          json.dumps([redact.mask_text(n) for n in notes]) if notes else None))
             self._maybe_prune(con, t)
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
         return len(items)
 
     def _apply(self, con: sqlite3.Connection, t: int, items: list, interval_s: float) -> None:
