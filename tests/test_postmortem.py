@@ -238,3 +238,25 @@ def test_full_diagnosis_snapshot_stored_masked_capped_and_rendered(tmp_path):
     html = res.html.read_text(encoding="utf-8")
     assert "FATAL line 0" in html and "FATAL line 59" in html and "set maxmemory 1gb" in html
     assert "3 service(s) only blocked: api, web, worker" in html and canary not in html
+
+
+def test_diagnose_func_keeps_every_evidence_line_of_every_root_cause(monkeypatch):
+    """The snapshot source: all evidence lines of all root-cause findings of a service, not a summary."""
+    from types import SimpleNamespace
+
+    from runbook_lib.alerts import notify as nmod
+    from runbook_lib.analysis.diagnosis import FINDING_COLUMNS
+    rows = [{c: None for c in FINDING_COLUMNS} | {"service": "db", "category": "auth", "cause": "auth failed",
+                                                  "fix": "set the password", "severity": "critical", "root_cause": True,
+                                                  "blocks": ["api"], "evidence": [f"a{i}" for i in range(40)]},
+            {c: None for c in FINDING_COLUMNS} | {"service": "db", "category": "disk", "cause": "disk full",
+                                                  "fix": "grow it", "severity": "high", "root_cause": True,
+                                                  "blocks": [], "evidence": ["b0", "a0"]},
+            {c: None for c in FINDING_COLUMNS} | {"service": "api", "category": "blocked", "cause": "waits on db",
+                                                  "fix": "", "severity": "medium", "root_cause": False,
+                                                  "blocks": [], "evidence": ["not a root cause"]}]
+    monkeypatch.setattr(nmod, "gather", lambda *a, **k: SimpleNamespace(client=None))
+    monkeypatch.setattr(nmod, "run_diagnosis", lambda *a, **k: SimpleNamespace(findings=pd.DataFrame(rows)))
+    causes = nmod.diagnose_func()()
+    assert [c["service"] for c in causes] == ["db"] and causes[0]["blocks"] == ["api"]
+    assert causes[0]["evidence"] == [f"a{i}" for i in range(40)] + ["b0"]

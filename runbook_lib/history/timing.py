@@ -39,7 +39,12 @@ def first_delivered(messages: pd.DataFrame) -> pd.Timestamp | None:
     """When the first alert of these outbox rows (one incident's) reached a receiver (None: none did)."""
     if messages is None or messages.empty or "sent_at" not in messages.columns:
         return None
-    sent = messages[(messages.get("status") == "sent") & (messages.get("kind") != "recovered")]["sent_at"].dropna()
+    keep = pd.Series(True, index=messages.index)
+    if "status" in messages.columns:
+        keep &= messages["status"] == "sent"
+    if "kind" in messages.columns:
+        keep &= messages["kind"] != "recovered"
+    sent = pd.to_datetime(messages.loc[keep, "sent_at"], utc=True).dropna()
     return pd.Timestamp(sent.min()) if len(sent) else None
 
 
