@@ -63,7 +63,7 @@ report.publish({"kpis": k, "headline": kpis.headline(k), "by_project": by_projec
 """),
     ("md", "## Containers"),
     ("code", """
-table, note = uptime.with_uptime_24h(inventory.status_table(inv), store_path, project)
+table, note = uptime.with_uptime_24h(inventory.status_table(inv), store_path, project, config_path=config_path)
 render.table(table, state_col=["state", "health"], pre_cols=["last health output"])
 if note:
     render.banner(note, "warning" if table.attrs.get("degraded_reason") else "info")
