@@ -40,7 +40,7 @@ hosts_report.show_hosts(hosts_report.hosts_overview(hosts, project=project, comp
     ("md", "## Summary"),
     ("code", "health.show_summary(eng)"),
     ("md", "## Containers"),
-    ("code", "health.show_containers(eng, store_path, project)"),
+    ("code", "health.show_containers(eng, store_path, project, config_path)"),
     ("md", """
 ## Native health probes
 

@@ -16,6 +16,7 @@ from runbook_lib.history.collector import collect_round, default_probe_func, run
 from runbook_lib.history.export import FORMATS, export_frames, write_frame
 from runbook_lib.history.debounce import Thresholds
 from runbook_lib.history.store import open_store
+from runbook_lib.maintenance.windows import windows_for
 
 
 def cmd_collect(args) -> int:
@@ -78,7 +79,8 @@ def cmd_export(args) -> int:
         raise RunbookError(f"cannot create {out_dir}: {exc.strerror}. Fix: choose another --output-dir.") from None
     store = open_store(args.store, readonly=True)
     try:
-        frames = export_frames(store, since, until, now)
+        frames = export_frames(store, since, until, now,
+                               maintenance=windows_for(getattr(args, "config", None), since, until))
     finally:
         store.close()
     stamp = f"{since:%Y%m%dT%H%M%SZ}-{until:%Y%m%dT%H%M%SZ}"

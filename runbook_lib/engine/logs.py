@@ -18,7 +18,7 @@ import concurrent.futures as cf
 import re
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -246,19 +246,26 @@ def gather_events(client, container_ids: Iterable[str], since: datetime,
     # which would drop the events of the current second).
     stream = client.api.events(since=f"{_epoch(since):.6f}", until=f"{_epoch(until):.6f}", decode=True,
                                filters={"type": "container", "container": ids, "event": list(EVENT_ACTIONS)})
+    for ev in bounded(stream, deadline_s):
+        n = normalise_event(ev)
+        if n and n["id"] in out:
+            out[n["id"]].append(n)
+    return out
+
+
+def bounded(stream: Iterable[Any], deadline_s: float) -> Iterator[Any]:
+    """The items of an engine stream until ``deadline_s`` has passed (the one that came last is kept);
+    the stream is closed however the loop ends."""
     deadline = time.monotonic() + deadline_s
     try:
-        for ev in stream:
-            n = normalise_event(ev)
-            if n and n["id"] in out:
-                out[n["id"]].append(n)
+        for item in stream:
+            yield item
             if time.monotonic() >= deadline:
                 break
     finally:
         close = getattr(stream, "close", None)
         if close:
             close()
-    return out
 
 
 def _previous_counts(previous) -> dict[str, int]:

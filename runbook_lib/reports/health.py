@@ -73,11 +73,12 @@ def _unknown_container(host: str, why: str) -> dict[str, Any]:
             "last health output": f"host {host} unreachable: {why}"}
 
 
-def show_containers(eng: Engines, store_path: str | None = None, project: str | None = None) -> None:
+def show_containers(eng: Engines, store_path: str | None = None, project: str | None = None,
+                    config_path: str | None = None) -> None:
     """Every container (worst first), with its measured 24 h uptime."""
     cols = list(inventory.status_table(inventory.empty_inventory()).columns)
     table = eng.per_host(lambda h, st: inventory.status_table(st.inventory), cols, _unknown_container)
-    table, note = uptime.with_uptime_24h(table, store_path, project)
+    table, note = uptime.with_uptime_24h(table, store_path, project, config_path=config_path)
     render.table(table, state_col=["state", "health"], pre_cols=["last health output"])
     if note:
         render.banner(note, "warning" if table.attrs.get("degraded_reason") else "info")
