@@ -90,26 +90,30 @@ def _bars_by_host(df: pd.DataFrame, x: str, title: str, x_title: str) -> go.Figu
     return fig
 
 
+def _inventory_bars(inv: pd.DataFrame, one_engine, keep: pd.Series | None, value: str, values: pd.Series | None,
+                    title: str, x_title: str) -> go.Figure:
+    """One engine: ``one_engine(inv)``; several: the kept rows as bars by host (value column ``value``)."""
+    if not _many(inv):
+        return one_engine(inv)
+    df = inv[keep]
+    if not len(df):
+        return one_engine(df)
+    df = df.assign(**{value: values[keep.values]}).sort_values(["host", value], kind="stable")
+    return _bars_by_host(df, value, title, x_title)
+
+
 def container_uptime(inv: pd.DataFrame) -> go.Figure:
     """Hours each running container has been up, coloured by host."""
-    if not _many(inv):
-        return plots.container_uptime(inv)
-    df = inv[inv["uptime_s"].notna()]
-    if not len(df):
-        return plots.container_uptime(df)
-    df = df.assign(hours=pd.to_numeric(df["uptime_s"]) / 3600.0).sort_values(["host", "hours"], kind="stable")
-    return _bars_by_host(df, "hours", "Container uptime (hours, by host)", "hours")
+    hours = pd.to_numeric(inv["uptime_s"], errors="coerce") / 3600.0 if len(inv) else None
+    return _inventory_bars(inv, plots.container_uptime, inv["uptime_s"].notna() if len(inv) else None, "hours", hours,
+                           "Container uptime (hours, by host)", "hours")
 
 
 def restart_counts(inv: pd.DataFrame) -> go.Figure:
     """Restart count per container, coloured by host."""
-    if not _many(inv):
-        return plots.restart_counts(inv)
-    df = inv[inv["name"].notna()]
-    if not len(df):
-        return plots.restart_counts(df)
-    df = df.assign(restarts=pd.to_numeric(df["restart_count"]).fillna(0)).sort_values(["host", "restarts"], kind="stable")
-    return _bars_by_host(df, "restarts", "Restart counts (by host)", "restarts")
+    restarts = pd.to_numeric(inv["restart_count"], errors="coerce").fillna(0) if len(inv) else None
+    return _inventory_bars(inv, plots.restart_counts, inv["name"].notna() if len(inv) else None, "restarts", restarts,
+                           "Restart counts (by host)", "restarts")
 
 
 def memory_vs_limit(stats: pd.DataFrame, warn_pct: float = 90.0) -> go.Figure:
