@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -16,7 +18,9 @@ import dockerenv
 import swarmenv
 from runbook_lib.engine.hosts import connect_host, parse_host
 from runbook_lib.engine.inventory import PROJECT_LABEL, SERVICE_LABEL
+from runbook_lib.history import debounce as db, store as st, uptime as up
 from runbook_lib.reports import runner as report
+from runbook_lib.reports.runner import notebook_path
 from test_browser import _drawn_plots, _expected_figures, _open_offline, browser  # noqa: F401 - the fixture
 
 XSS = "<script>alert(1)</script>"
@@ -113,8 +117,6 @@ def test_health_check_and_recovery_two_hosts_then_one_stopped(two_hosts, tmp_pat
 
 def test_uptime_report_keeps_hosts_apart(tmp_path):
     """The same service collected on two hosts: two rows (host column first), one lane each, escaped."""
-    from runbook_lib.history import debounce as db, store as st, uptime as up
-
     now = up.utcnow()
     start = now.floor("min") - pd.Timedelta(hours=2)
     path = tmp_path / "h.sqlite3"
@@ -155,3 +157,17 @@ def test_two_host_reports_draw_in_a_browser(browser):
                 assert "host a" in titles and "host b" in titles, titles  # the state chart's facets
         finally:
             page.close()
+
+
+def test_plain_papermill_hosts_as_text(docker_client, tmp_path):
+    """Plain papermill passes ``-p hosts '[a=…, b=…]'`` as text; a host with nothing of the project and a
+    host that does not exist still give a complete (degraded) report, no cell failing."""
+    out = tmp_path / "out.ipynb"
+    proc = subprocess.run([sys.executable, "-m", "papermill", "-k", "python3", str(notebook_path("health_check")),
+                           str(out), "-p", "hosts", "[a=unix:///var/run/docker.sock, b=unix:///nonexistent.sock]",
+                           "-p", "project", f"rbnone{dockerenv.SESSION_ID}", "-p", "engine_timeout_s", "3"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    nb = json.loads(out.read_text())
+    html = " ".join("".join(o.get("data", {}).get("text/html", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "host b unreachable" in html and "No Docker engine" in html

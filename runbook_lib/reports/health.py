@@ -162,7 +162,7 @@ def show_resources(eng: Engines) -> None:
         return engine_stats.read_stats(st.client, st.inventory) if st.client else engine_stats.empty_frame()
 
     def warn(host: str, st: Stack) -> pd.DataFrame:
-        s = by_host_stats[host] if eng.named else st_all
+        s = by_host_stats.get(host, engine_stats.empty_frame()) if eng.named else st_all
         cat = st.catalog.frame if st.catalog is not None else None
         return early.early_warnings(stats_history=s, inventory=st.inventory, catalog_frame=cat,
                                     timeouts_s=early.health_timeouts(cat), mem_samples=1)
