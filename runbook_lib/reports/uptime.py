@@ -29,6 +29,8 @@ LATENCY_COLUMNS = ["service", "p50_ms", "p95_ms", "p99_ms", "samples", "source"]
 INCIDENT_TABLE_COLUMNS = ["service", "status", "start", "end", "duration", "first_error"]
 NO_ROUNDS = "no collection rounds in this window: run `runbook collect` (see docs/history.md)"
 HISTORY_DAYS = 30  # the 30d column and incidents need this much history, whatever the window
+HOST_SEP = " · "  # several hosts in the store: services read "host · service"
+LOCAL_HOST = "local"  # the host of rows collected without a host name
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class History:
     latency: pd.DataFrame   # store.latency_stats over the window
     rounds: pd.DataFrame    # store.rounds over the window
     maintenance: pd.DataFrame | None = None  # maintenance windows over runs_30d's span (manual + runbook.yaml)
+    keyed: bool = False     # several hosts in the store: services read ``host · service`` (kept apart)
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,8 @@ def read_history(store, start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestam
     since = min(start, now - pd.Timedelta(days=HISTORY_DAYS))
     runs_30d = store.intervals(since, end, services=names, project=project)
     lat = store.latency_stats(start, end, project=project)
-    return History(services=services, runs_30d=runs_30d, latency=lat[lat["service"].isin(names)],
-                   rounds=store.rounds(start, end), maintenance=maintenance)
+    return by_host(History(services=services, runs_30d=runs_30d, latency=lat[lat["service"].isin(names)],
+                           rounds=store.rounds(start, end), maintenance=maintenance))
 
 
 def maintenance_windows(config: Any, start: pd.Timestamp, end: pd.Timestamp,
@@ -139,6 +142,39 @@ def maintenance_windows(config: Any, start: pd.Timestamp, end: pd.Timestamp,
     except RunbookError as exc:
         problems.append(f"maintenance windows not read: {exc}")
         return None
+
+
+def _keyed_names(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame is None or "host" not in frame.columns or "service" not in frame.columns:
+        return frame
+    hosts = frame["host"].fillna("").astype(str).replace("", LOCAL_HOST)
+    return frame.assign(service=[f"{h}{HOST_SEP}{s}" for h, s in zip(hosts, frame["service"])])
+
+
+def by_host(history: History) -> History:
+    """With several hosts in the store, key every service as ``host · service`` (same name on two
+    hosts: two lanes, two rows); with one host (or a store without hosts) unchanged."""
+    hosts = set(history.services["host"].fillna("").astype(str)) if "host" in history.services.columns else set()
+    if len(hosts) < 2:
+        return history
+    maint = history.maintenance
+    if maint is not None and len(maint) and "service" in maint.columns:  # a service's window, keyed on its hosts
+        rows = [w if w["service"] == "*" else {**w, "service": f"{h or LOCAL_HOST}{HOST_SEP}{w['service']}"}
+                for w in maint.to_dict("records") for h in (sorted(hosts) if w["service"] != "*" else [None])
+                if w["service"] == "*" or not w.get("host") or w["host"] == h]
+        maint = pd.DataFrame(rows, columns=maint.columns)
+    return History(services=_keyed_names(history.services), runs_30d=_keyed_names(history.runs_30d),
+                   latency=_keyed_names(history.latency), rounds=history.rounds, maintenance=maint, keyed=True)
+
+
+def host_column(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Split ``host · service`` back into a ``host`` column first (display tables)."""
+    if frame is None or "service" not in frame.columns:
+        return frame
+    parts = [str(s).split(HOST_SEP, 1) if HOST_SEP in str(s) else ["", str(s)] for s in frame["service"]]
+    out = frame.assign(service=[p[1] for p in parts])
+    out.insert(0, "host", [p[0] for p in parts])
+    return out
 
 
 def build(window: Any = "24h", store_path: str | Path | None = None, project: str | None = None,
@@ -208,15 +244,16 @@ def assemble(window: str, start: pd.Timestamp, end: pd.Timestamp, now: pd.Timest
             "Maintenance": uptime.fmt_duration(table["maintenance_s"].sum()) if len(table) else "0 s"}
     worst = list(table.sort_values("available_pct", na_position="first")["service"][:int(max_lanes)])
     lanes = runs[runs["service"].isin(worst)]
+    shown = host_column if history.keyed else (lambda f: f)
     return UptimeReport(
         window=window, start=start, end=end, now=now, store_path=store_path, problems=problems, table=table,
         incidents=inc, latency=history.latency, available_pct=overall, kpis=kpis,
-        tier_tables=tier_tables(table),
+        tier_tables=[(t, shown(f)) for t, f in tier_tables(table)],
         heatmap=uptime.hourly(carved[carved["service"].isin(worst)], start, end, now=now),
         timeline=uptime.clip(lanes, start, end, now=now),
         maintenance=None if maint is None else maint[(maint["end"] > start) & (maint["start"] < end)],
-        latency_table=history.latency.round(2)[[c for c in LATENCY_COLUMNS if c in history.latency.columns]],
-        incidents_table=incidents_table(inc))
+        latency_table=shown(history.latency.round(2)[[c for c in LATENCY_COLUMNS if c in history.latency.columns]]),
+        incidents_table=shown(incidents_table(inc)))
 
 
 def tier_tables(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
