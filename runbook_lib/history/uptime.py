@@ -316,13 +316,17 @@ def clip(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
 
 
 def uptime_24h(store, services: Iterable[str] | None = None, now: pd.Timestamp | None = None,
-               project: str | None = None, maintenance: pd.DataFrame | None = None) -> pd.DataFrame:
+               project: str | None = None, maintenance: pd.DataFrame | None = None,
+               host: str | None = None) -> pd.DataFrame:
     """Each service's 24 h uptime for the health check report: service, uptime_24h_pct,
     coverage_24h_pct, maintenance_24h_s, uptime_24h (text: "99.90 % of measured, coverage 100 %"
-    or "no data"); time in a ``maintenance`` window is left out of the measured time."""
+    or "no data"); time in a ``maintenance`` window is left out of the measured time.
+    ``host`` keeps one host's runs only (the same service name on two hosts stays apart)."""
     now = now or utcnow()
     start, end = now - pd.Timedelta(hours=24), now
     iv = store.intervals(start, end, project=project)
+    if host is not None and "host" in iv.columns:
+        iv = iv[iv["host"] == host]
     u = uptime(iv, start, end, services=list(services) if services is not None else None, now=now,
                maintenance=maintenance)
     if services is not None:
@@ -402,11 +406,17 @@ def with_uptime_24h(table: pd.DataFrame, store_path: str | None = None, project:
     now = utcnow()
     if maintenance is None:
         maintenance = windows_for(config_path, now - pd.Timedelta(hours=24), now)
+    by_host = "host" in out.columns  # several engines: (host, service) keys, never the name alone
+    hosts = list(out["host"].dropna().astype(str).unique()) if by_host else [None]
+    text: dict[tuple[str | None, str], str] = {}
     try:
-        u = uptime_24h(store, services=list(out[service_col].dropna().astype(str).unique()), project=project,
-                       now=now, maintenance=maintenance)
+        for host in hosts:
+            rows = out if host is None else out[out["host"].astype(str) == host]
+            u = uptime_24h(store, services=list(rows[service_col].dropna().astype(str).unique()), project=project,
+                           now=now, maintenance=maintenance, host=host)
+            text.update({(host, str(s)): t for s, t in zip(u["service"], u["uptime_24h"])})
     finally:
         store.close()
-    text = dict(zip(u["service"], u["uptime_24h"]))
-    out["uptime 24h"] = [text.get(str(s), "no data") for s in out[service_col]]
+    keys = zip(out["host"].astype(str) if by_host else [None] * len(out), out[service_col].astype(str))
+    out["uptime 24h"] = [text.get(k, "no data") for k in keys]
     return out, None
