@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -208,3 +208,52 @@ class EngineHTTP:
                 c.conn.close()
             self._open -= len(self._idle)
             self._idle.clear()
+
+
+def read_stream(http: EngineHTTP, path: str, params: dict | None,
+                on_chunk: Callable[[bytes, str], bool], deadline_s: float) -> tuple[int, Any, bool]:
+    """GET a streamed body (logs) within ``deadline_s``: each chunk goes to ``on_chunk(chunk, content_type)``
+    as it arrives, and reading stops when that returns False.
+
+    Returns (status, error body or None, timed_out). Unlike ``get``, a body still arriving at the
+    deadline is no error: what came by then is kept and ``timed_out`` is True. A stream cut short
+    closes its connection (the rest is never drained); a complete one goes back to the pool.
+    """
+    prefix = f"/v{http.api_version}" if http.api_version else ""
+    target = f"{prefix}{path}" + (f"?{urlencode(params)}" if params else "")
+    url = httpcore.URL(scheme=b"http", host=http._origin.host, port=http._origin.port, target=target.encode())
+    end = time.monotonic() + deadline_s
+    for attempt in (0, 1):
+        c = http._acquire(end)
+        reused, started, keep = c.used, False, False
+        c.deadline.at, c.used = end, True
+        try:
+            with c.conn.stream("GET", url, headers=http._headers, extensions=http._extensions) as resp:
+                started = True
+                if resp.status != 200:
+                    body = resp.read()
+                    keep = True
+                    try:
+                        return resp.status, json.loads(body) if body else None, False
+                    except ValueError:
+                        return resp.status, body.decode("utf-8", "replace"), False
+                ctype = next((v.decode("latin-1") for k, v in resp.headers if k.lower() == b"content-type"), "")
+                try:
+                    for chunk in resp.iter_stream():
+                        if chunk and not on_chunk(chunk, ctype):
+                            return 200, None, False
+                except httpcore.TimeoutException:
+                    if time.monotonic() < end:
+                        raise  # a read that timed out on its own, before the deadline: the engine hung
+                    return 200, None, True
+                keep = True
+                return 200, None, False
+        except _STALE:
+            if started or attempt or not reused:
+                raise
+            http.close()  # a reused connection the engine had closed: once more on a new one
+            continue
+        finally:
+            c.deadline.at = float("inf")
+            http._release(c, keep=keep)
+    raise RuntimeError("unreachable")
