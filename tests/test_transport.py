@@ -9,7 +9,7 @@ import pytest
 
 from runbook_lib.engine import connection as connect
 from runbook_lib.engine import logs
-from runbook_lib.engine.transport import EngineHTTP, read_stream
+from runbook_lib.engine.transport import EngineHTTP, get_many, read_stream
 from runbook_lib.exceptions import EngineTimeout
 
 TRICKLE_GAP_S = 0.05  # far under the per-read timeout: only a total deadline can stop it
@@ -189,3 +189,32 @@ def test_log_tail_of_a_removed_container_is_not_found(docker_client):
     import docker.errors
     with pytest.raises(docker.errors.NotFound):
         logs.read_log_tail(docker_client, "0" * 64)
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_pipelined_gets_fail_at_the_deadline(engine_url_factory, part):
+    """get_many (the inventory's inspects): the same total deadline per answer as one GET."""
+    lean = EngineHTTP(engine_url_factory(part), "1.41", timeout_s=30, deadline_s=0.5)
+    with pytest.raises(EngineTimeout) as err:
+        get_many(lean, ["/containers/a/json", "/containers/b/json"])
+    assert "within 0.5 s" in str(err.value)
+
+
+def test_pipelined_gets_go_on_when_the_engine_hangs_up():
+    srv = HangUpServer()
+    try:
+        lean = EngineHTTP(f"tcp://127.0.0.1:{srv.srv.getsockname()[1]}", "1.41", timeout_s=5)
+        assert get_many(lean, [f"/containers/{i}/json" for i in range(3)]) == [(200, {"ok": True})] * 3
+        assert srv.connections == 3
+    finally:
+        srv.close()
+
+
+def test_pipelined_gets_equal_one_at_a_time(docker_client, containers):
+    for i in range(3):
+        containers(["sleep", "60"], name=f"pipe{i}")
+    lean = connect.engine_http(docker_client)
+    _, listed = lean.get_json("/containers/json", {"all": "1"})
+    paths = [f"/containers/{c['Id']}/json" for c in listed] + ["/containers/nosuchcontainer/json"]
+    many = get_many(lean, paths)
+    assert many == [lean.get_json(p) for p in paths] and many[-1][0] == 404

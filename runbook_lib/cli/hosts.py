@@ -24,7 +24,6 @@ from runbook_lib.engine.swarm_actions import apply_swarm_plan
 from runbook_lib.multistack import MultiStack, gather_hosts
 from runbook_lib.probes.discovery import standardisation
 from runbook_lib.probes.rows import PROBE_COLUMNS, format_table, probe_summary, rows_to_json
-from runbook_lib.probes.stack_round import probe_stack
 
 
 def named_hosts(args) -> list[HostSpec]:
@@ -125,6 +124,8 @@ def _unknown_probe_row(host: str, reason: str, columns: list[str]) -> pd.DataFra
 
 def probe_hosts(args, hosts: list[HostSpec]) -> int:
     """`runbook probe --host ...`: one probe round per reachable host; rows with a ``host`` column."""
+    # imported here, not at the top: diagnose and plan import this module and need no probe kinds (cli defers imports)
+    from runbook_lib.probes.stack_round import probe_stack  # noqa: PLC0415
     multi = gather_named(args, hosts)
     parts, notes = [], list(multi.notes)
     audits: dict[str, dict] = {}
