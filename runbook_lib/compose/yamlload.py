@@ -154,21 +154,37 @@ _Loader.add_implicit_resolver(
 _SCALAR_RESOLVERS: dict[str, list] = {}
 
 
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> its tag: keys and values repeat across services
+_PLAIN_TAGS_MAX = 50_000
+
+
 def _fast_resolve(self: Any, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
     """Resolver.resolve without path resolvers (compose uses none): one lookup per scalar."""
     if kind is yaml.ScalarNode:
         if implicit[0]:
-            first = value[0] if value else ""
-            resolvers = _SCALAR_RESOLVERS.get(first)
-            if resolvers is None:
-                table = self.yaml_implicit_resolvers
-                resolvers = table.get(first or "", []) + table.get(None, [])
-                _SCALAR_RESOLVERS[first] = resolvers
-            for tag, regexp in resolvers:
-                if regexp.match(value):
-                    return tag
+            tag = _PLAIN_TAGS.get(value)
+            if tag is not None:
+                return tag
+            if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
+                _PLAIN_TAGS.clear()
+            _PLAIN_TAGS[value] = tag = _resolve_plain(self, value)
+            return tag
         return self.DEFAULT_SCALAR_TAG
     return self.DEFAULT_SEQUENCE_TAG if kind is yaml.SequenceNode else self.DEFAULT_MAPPING_TAG
+
+
+def _resolve_plain(self: Any, value: str) -> str:
+    """The implicit tag of a plain scalar (bool, int, float, null, merge, else str)."""
+    first = value[0] if value else ""
+    resolvers = _SCALAR_RESOLVERS.get(first)
+    if resolvers is None:
+        table = self.yaml_implicit_resolvers
+        resolvers = table.get(first or "", []) + table.get(None, [])
+        _SCALAR_RESOLVERS[first] = resolvers
+    for tag, regexp in resolvers:
+        if regexp.match(value):
+            return tag
+    return self.DEFAULT_SCALAR_TAG
 
 
 _Loader.resolve = _fast_resolve  # type: ignore[method-assign]
