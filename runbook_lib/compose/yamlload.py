@@ -92,6 +92,7 @@ def check_expanded_size(root: yaml.Node, max_values: int = MAX_EXPANDED, max_cha
     """
     cap = max_expanded_bytes() if max_chars is None else max_chars
     sizes: dict[int, tuple[int, int]] = {}
+    scalar = yaml.ScalarNode
 
     def size(node: yaml.Node) -> tuple[int, int]:
         key = id(node)
@@ -105,8 +106,11 @@ def check_expanded_size(root: yaml.Node, max_values: int = MAX_EXPANDED, max_cha
             values, chars = 1, 0
             children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
             for child in children:
-                cv, cc = size(child)
-                values, chars = values + cv, chars + cc
+                if type(child) is scalar:  # most nodes: counted in place, no call (same totals)
+                    values, chars = values + 1, chars + len(child.value)
+                else:
+                    cv, cc = size(child)
+                    values, chars = values + cv, chars + cc
                 if values > max_values or chars > cap:
                     raise _TooLarge(values, chars, node.start_mark.line + 1)
             total = (values, chars)
