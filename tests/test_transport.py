@@ -211,10 +211,8 @@ def test_pipelined_gets_go_on_when_the_engine_hangs_up():
 
 
 def test_pipelined_gets_equal_one_at_a_time(docker_client, containers):
-    for i in range(3):
-        containers(["sleep", "60"], name=f"pipe{i}")
+    made = [containers(["sleep", "60"], name=f"pipe{i}") for i in range(3)]  # only these: others change state
     lean = connect.engine_http(docker_client)
-    _, listed = lean.get_json("/containers/json", {"all": "1"})
-    paths = [f"/containers/{c['Id']}/json" for c in listed] + ["/containers/nosuchcontainer/json"]
+    paths = [f"/containers/{c.id}/json" for c in made] + ["/containers/nosuchcontainer/json"]
     many = get_many(lean, paths)
     assert many == [lean.get_json(p) for p in paths] and many[-1][0] == 404
