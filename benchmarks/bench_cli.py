@@ -1,7 +1,7 @@
 """Cold-process CLI on a 40-service compose file: `runbook catalog --json`, `lint`, `plan` (dry-run)
 and `runbook --help` vs `docker-compose -f FILE config` (Debian's 1.29), interleaved in one run.
 
-    .venv/bin/python benchmarks/bench_cli.py --repeat 5
+    .venv/bin/python benchmarks/bench_cli.py --repeat 5 [--baseline /path/to/other/.venv/bin/runbook]
 
 Prints median seconds, the ratio to docker-compose, and the load average (/proc/loadavg).
 """
@@ -30,6 +30,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--compose", default=str(COMPOSE))
+    ap.add_argument("--baseline", help="another tree's `runbook` (e.g. main's .venv/bin/runbook), run interleaved")
     args = ap.parse_args()
     cmds = {
         "docker-compose config": [shutil.which("docker-compose") or "docker-compose", "-f", args.compose, "config"],
@@ -38,6 +39,9 @@ def main() -> None:
         "runbook lint": [RUNBOOK, "lint", "-f", args.compose],
         "runbook plan (dry-run)": [RUNBOOK, "plan", "-f", args.compose],
     }
+    if args.baseline:
+        for name in [n for n in cmds if n.startswith("runbook ") and n != "runbook --help"]:
+            cmds[f"baseline {name.split(' ', 1)[1]}"] = [args.baseline, *cmds[name][1:]]
     times: dict[str, list[float]] = {k: [] for k in cmds}
     load0 = Path("/proc/loadavg").read_text().split()[:3]
     for _ in range(args.repeat):  # interleaved so load affects all alike

@@ -27,14 +27,17 @@ from runbook_lib.engine import inventory# noqa: E402
 from runbook_lib.engine.connection import connect  # noqa: E402
 
 
-def timed(fn, repeat: int) -> float:
-    fn()  # warm-up
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def interleaved(fns: list, repeat: int) -> list[float]:
+    """Median seconds of each function, run round-robin (one warm-up each) so load hits all alike."""
+    for fn in fns:
         fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            samples[i].append(time.perf_counter() - t0)
+    return [statistics.median(s) for s in samples]
 
 
 def main() -> None:
@@ -57,10 +60,11 @@ def main() -> None:
                     host_config=client.api.create_host_config(restart_policy={"Name": "no"}))["Id"])
                 made += 1
             cli = ("docker ps -aq --filter label=%s | xargs docker inspect > /dev/null" % label)
-            t_cli = timed(lambda: subprocess.run(cli, shell=True, check=True), args.repeat)
-            t_ours = timed(lambda: inventory.gather_inventory(client, label=label), args.repeat)
-            t_py = timed(lambda: client.containers.list(all=True, filters={"label": label}), args.repeat)
-            t_bare = timed(lambda: client.api.containers(all=True, filters={"label": label}), args.repeat)
+            t_cli, t_ours, t_py, t_bare = interleaved([
+                lambda: subprocess.run(cli, shell=True, check=True),
+                lambda: inventory.gather_inventory(client, label=label),
+                lambda: client.containers.list(all=True, filters={"label": label}),
+                lambda: client.api.containers(all=True, filters={"label": label})], args.repeat)
             n = len(inventory.gather_inventory(client, label=label))
             assert n == size, (n, size)
             rows.append((size, t_ours, t_cli, t_py, t_bare))

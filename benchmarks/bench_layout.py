@@ -1,6 +1,6 @@
 """Before and after a restructure, side by side in one run: inventory, catalog + plan, report.
 
-    .venv/bin/python benchmarks/bench_layout.py --before /path/to/old/checkout [--repeat 5]
+    .venv/bin/python benchmarks/bench_layout.py --before /path/to/old/checkout [--repeat 5] [--only plan inventory]
 
 The old checkout needs its own ``.venv`` (``python3 -m venv .venv && .venv/bin/pip install -e .``).
 Each measurement runs in a fresh worker process of the tree being measured (its own
@@ -96,6 +96,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved before/after rounds")
     ap.add_argument("--worker", nargs=2, metavar=("TASK", "ARG"))
+    ap.add_argument("--only", nargs="+", choices=["plan", "inventory", "report"], default=["plan", "inventory", "report"])
     args = ap.parse_args()
     if args.worker:
         worker(args.worker[0], args.worker[1], args.repeat)
@@ -114,7 +115,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-layout-"))
     compose_file = tmp / "docker-compose.yml"
     compose_file.write_text(generate(500))
-    for _ in range(args.rounds):
+    for _ in range(args.rounds if "plan" in args.only else 0):
         for name, tree in trees.items():
             rows.setdefault(("catalog + plan, 500 services", name), []).append(
                 _run_worker(tree, "plan", str(compose_file), args.repeat))
@@ -122,7 +123,7 @@ def main() -> int:
         raise SystemExit("no Docker engine")
     client = connect(timeout_s=60)
     image = dockerenv.build_busybox_image(client)
-    for size in (40, 400):
+    for size in (40, 400) if "inventory" in args.only else ():
         label = f"runbook.bench={uuid.uuid4().hex[:8]}"
         key, val = label.split("=")
         try:
@@ -136,7 +137,7 @@ def main() -> int:
         finally:
             for c in client.api.containers(all=True, filters={"label": label}):
                 client.api.remove_container(c["Id"], force=True)
-    for _ in range(args.rounds):
+    for _ in range(args.rounds if "report" in args.only else 0):
         for name, tree in trees.items():
             out = tmp / f"out-{name}"
             out.mkdir(exist_ok=True)

@@ -2,7 +2,8 @@
 runbook.bench-scale=<id>, removed at the end even on failure), then the on-call commands, cold:
 `runbook report health_check`, `runbook diagnose`, `runbook probe`, each scoped to the project.
 
-    .venv/bin/python benchmarks/bench_scale.py --stopped 300 --running 60 --repeat 1
+    .venv/bin/python benchmarks/bench_scale.py --stopped 300 --running 60 --repeat 1 \
+        [--baseline /path/to/other/.venv/bin/runbook] [--no-report]
 
 Prints wall time and peak RSS (of the process tree, GNU time's %M) per command, and the load.
 Goals (issue 15): report <= 4 s, diagnose and probe each <= 1 s.
@@ -41,6 +42,8 @@ def main() -> None:
     ap.add_argument("--stopped", type=int, default=300)
     ap.add_argument("--running", type=int, default=60)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--baseline", help="another tree's `runbook`: its diagnose and probe run interleaved")
+    ap.add_argument("--no-report", action="store_true", help="diagnose and probe only")
     args = ap.parse_args()
     client = connect(timeout_s=120)
     image = dockerenv.build_busybox_image(client)
@@ -61,6 +64,11 @@ def main() -> None:
                                         "--output-dir", out, "--quiet"],
                 "diagnose": [RUNBOOK, "diagnose", "--project", project],
                 "probe": [RUNBOOK, "probe", "--project", project]}
+        if args.no_report:
+            del cmds["report health_check"]
+        if args.baseline:
+            cmds["baseline diagnose"] = [args.baseline, "diagnose", "--project", project]
+            cmds["baseline probe"] = [args.baseline, "probe", "--project", project]
         results: dict[str, list[tuple[float, int]]] = {k: [] for k in cmds}
         for _ in range(args.repeat):
             for name, cmd in cmds.items():

@@ -9,11 +9,13 @@ Found via an explicit path, else the ``RUNBOOK_CONFIG`` environment variable, el
     hosts:      {name: URL} or [{name: N, url: URL, tls: {ca, cert, key} | cert_path: DIR}] (engine/hosts.py)
     notify:     [{url: slack://…, project:, host:, tier:, min_severity:}]  (checked by runbook_lib.alerts)
     maintenance: [{service: X, cron: "0 3 * * 0", duration: 30m, reason: …}] (checked by runbook_lib.maintenance)
+    alerts:     {storm_threshold: 5, reminder_interval: 30m, max_per_round: 5}  (defaults below)
 
 Unknown keys are errors (a typo must not silently disable an override).
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,9 +28,14 @@ from runbook_lib.exceptions import ConfigError
 
 ENV_VAR = "RUNBOOK_CONFIG"
 DEFAULT_NAME = "runbook.yaml"
-TOP_LEVEL_KEYS = ("tiers", "probes", "thresholds", "hosts", "notify", "maintenance")
+TOP_LEVEL_KEYS = ("tiers", "probes", "thresholds", "hosts", "notify", "maintenance", "alerts")
 DEFAULT_THRESHOLDS: dict[str, int | float] = {"failure": 3, "success": 2, "start_period_s": 0.0}
 _THRESHOLD_TYPES = {"failure": int, "success": int, "start_period_s": float}
+# alerts: storm_threshold (services failing in one round that make one grouped message),
+# reminder_interval (seconds or 30m / 2h while an incident stays open), max_per_round (per target)
+DEFAULT_ALERTS: dict[str, int | float] = {"storm_threshold": 5, "reminder_interval_s": 3600.0, "max_per_round": 5}
+_ALERT_KEYS = ("storm_threshold", "reminder_interval", "max_per_round")
+_DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class RunbookConfig:
     hosts: list[dict[str, Any]] = field(default_factory=list)  # [{name, url, ...}], read by engine/hosts.py
     notify: list[Any] = field(default_factory=list)
     maintenance: list[Any] = field(default_factory=list)
+    alerts: dict[str, int | float] = field(default_factory=lambda: dict(DEFAULT_ALERTS))
 
 
 def find_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -95,7 +103,8 @@ def parse_config(data: Any, source: str = "runbook config") -> RunbookConfig:
                          path=None if source == "runbook config" else source,
                          hosts=_hosts(data.get("hosts"), source),
                          notify=_listed(data.get("notify"), "notify", source),
-                         maintenance=_listed(data.get("maintenance"), "maintenance", source))
+                         maintenance=_listed(data.get("maintenance"), "maintenance", source),
+                         alerts=_alerts(data.get("alerts"), source))
 
 
 def _listed(raw: Any, key: str, source: str) -> list[Any]:
@@ -145,17 +154,21 @@ def _probes(raw: Any, source: str) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _section(raw: Any, name: str, keys: Any, source: str, example: str = "") -> Mapping[str, Any]:
+    """A mapping section's items, refusing a non-mapping and unknown keys (one line each)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: '{name}' must be a mapping with keys {', '.join(keys)}{example}.")
+    for key in raw:
+        if key not in keys:
+            raise ConfigError(f"{source}: unknown key '{name}.{key}'. Fix: use only {', '.join(keys)}.")
+    return raw
+
+
 def _thresholds(raw: Any, source: str) -> dict[str, int | float]:
     out = dict(DEFAULT_THRESHOLDS)
-    if raw is None:
-        return out
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: 'thresholds' must be a mapping with keys "
-                          f"{', '.join(_THRESHOLD_TYPES)}.")
-    for key, value in raw.items():
-        if key not in _THRESHOLD_TYPES:
-            raise ConfigError(f"{source}: unknown key 'thresholds.{key}'. "
-                              f"Fix: use only {', '.join(_THRESHOLD_TYPES)}.")
+    for key, value in _section(raw, "thresholds", _THRESHOLD_TYPES, source).items():
         want = _THRESHOLD_TYPES[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (want is int and value != int(value)):
             raise ConfigError(f"{source}: thresholds.{key} must be a{'n integer' if want is int else ' number'}, "
@@ -165,6 +178,40 @@ def _thresholds(raw: Any, source: str) -> dict[str, int | float]:
                               f"not {value!r}.")
         out[key] = want(value)
     return out
+
+
+def _alerts(raw: Any, source: str) -> dict[str, int | float]:
+    """``alerts:`` → storm_threshold (int >= 2), reminder_interval_s (>= 60 s), max_per_round (int >= 1)."""
+    out = dict(DEFAULT_ALERTS)
+    example = ", e.g. alerts: {storm_threshold: 5, reminder_interval: 30m}"
+    for key, value in _section(raw, "alerts", _ALERT_KEYS, source, example).items():
+        if key == "reminder_interval":
+            seconds = _duration_s(value)
+            if seconds is None or not math.isfinite(seconds) or seconds < 60:
+                raise ConfigError(f"{source}: alerts.reminder_interval must be a duration of at least 1 minute "
+                                  f"(e.g. 30m, 2h or 3600), not {value!r}.")
+            out["reminder_interval_s"] = seconds
+            continue
+        low = 2 if key == "storm_threshold" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{source}: alerts.{key} must be a whole number of at least {low}, not {value!r}.")
+        out[key] = int(value)
+    return out
+
+
+def _duration_s(value: Any) -> float | None:
+    """3600, '90s', '30m', '2h', '1d' → seconds; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().lower()
+    try:
+        if text and text[-1] in _DURATION_UNITS_S:
+            return float(text[:-1]) * _DURATION_UNITS_S[text[-1]]
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _hosts(raw: Any, source: str) -> list[dict[str, Any]]:

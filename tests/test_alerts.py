@@ -249,3 +249,38 @@ def test_warning_source_reads_real_engine(docker_client, containers, test_label)
     first, second = src(), src()
     assert first.empty and second.empty  # healthy, far from its limit
     assert len(src.stats_history) == 2 and src.stats_history[-1]["error"].isna().all()
+
+
+def test_runbook_yaml_sets_storm_threshold_and_reminder(tmp_path, hook):
+    from runbook_lib.alerts import notifier_from_config
+    from runbook_lib.config import load_config
+    cfg = tmp_path / "runbook.yaml"
+    cfg.write_text("alerts: {storm_threshold: 3, reminder_interval: 10m, max_per_round: 4}\n")
+    n = notifier_from_config([hook.url], load_config(cfg), db_path=tmp_path / "alerts.sqlite", host="test-host")
+    assert (n.storm_min, n.reminder_s, n.max_per_round) == (3, 600.0, 4)
+    n.on_round(t(0), states([("a", "down"), ("b", "down"), ("c", "down")]))  # 3 = the storm threshold
+    assert len(hook.received) == 1 and "STORM" in hook.received[0]["title"]
+    n.on_round(t(9), states([("a", "down"), ("b", "up"), ("c", "up")]))
+    assert [m["title"] for m in hook.received[1:]] == ["RECOVERED b", "RECOVERED c"]
+    n.on_round(t(11), states([("a", "down"), ("b", "up"), ("c", "up")]))  # 10 min reminder
+    assert "STILL DOWN a" in hook.received[-1]["title"]
+
+
+@pytest.mark.parametrize("body, words", [
+    ("alerts: {storm_threshold: 1}", "alerts.storm_threshold must be a whole number of at least 2"),
+    ("alerts: {storm_threshold: many}", "alerts.storm_threshold"),
+    ("alerts: {reminder_interval: soon}", "alerts.reminder_interval must be a duration"),
+    ("alerts: {reminder_interval: 5s}", "at least 1 minute"),
+    ("alerts: {storm: 5}", "unknown key 'alerts.storm'"),
+    ("alerts: [5]", "'alerts' must be a mapping"),
+])
+def test_bad_alerts_config_refused_exit_2(tmp_path, capsys, body, words):
+    from runbook_lib.cli import main
+    cfg = tmp_path / "runbook.yaml"
+    cfg.write_text(body + "\n")
+    with pytest.raises(ConfigError, match="alerts"):
+        from runbook_lib.config import load_config
+        load_config(cfg)
+    assert main(["notify", "test", "--config", str(cfg), "--notify", "json://127.0.0.1:1/"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1

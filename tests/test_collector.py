@@ -122,3 +122,26 @@ def test_sigterm_stops_the_collector_process_cleanly(tmp_path):
     with st.open_store(store_path) as s:
         assert s.integrity_check() == "ok"
         assert len(s.rounds()) >= 2
+
+
+@pytest.mark.docker
+def test_container_killed_between_rounds_is_recorded_in_the_store(docker_client, containers, test_label, tmp_path):
+    """Each round stores the engine's events since the last read: a kill between rounds is kept,
+    once, even after the container is removed (the postmortem reads it from the store)."""
+    c = containers(["sleep", "3600"], name="evkill", labels={"com.docker.compose.project": "evproj",
+                                                              "com.docker.compose.service": "api"})
+    with st.open_store(tmp_path / "h.sqlite3") as s:
+        def rnd(i: int) -> collector.RoundResult:
+            return collector.collect_round(s, client=docker_client, label=test_label, probes=False,
+                                           interval_s=60, ts=T0 + pd.Timedelta(minutes=i))
+        assert rnd(0).notes == []
+        c.kill()
+        rnd(1)
+        c.remove(force=True)
+        rnd(2)  # a later round reads again: nothing is stored twice
+        got = s.events(project="evproj")
+    actions = list(got["action"])
+    assert "kill" in actions and "die" in actions and actions.count("kill") == 1, got
+    kill = got[got["action"] == "kill"].iloc[0]
+    assert kill["service"] == "api" and kill["container"] == c.name and kill["container_id"] == c.id[:12]
+    assert kill["detail"] == "signal 9" and got[got["action"] == "die"]["exit_code"].iloc[0] == 137

@@ -68,7 +68,7 @@ def test_empty_file_is_defaults(tmp_path):
 
 @pytest.mark.parametrize("data,match", [
     ({"tier": {"a": "x"}}, "unknown key 'tier'"),
-    ({"tiers": {}, "alerts": []}, "unknown key 'alerts'"),
+    ({"tiers": {}, "alarms": []}, "unknown key 'alarms'"),
     ([1, 2], "top level must be a mapping"),
     ({"tiers": ["a"]}, "'tiers' must map"),
     ({"tiers": {"a": ""}}, "tiers.a must be a tier name"),

@@ -112,10 +112,11 @@ def test_container_removed_mid_listing_is_skipped(docker_client, containers, tes
     lean = engine_http(docker_client)
     real_get, real_inspect = lean.get_json, docker_client.api.inspect_container
 
-    def racing_get(path, params=None):
-        if gone.id in path:
+    def racing_get(path, params=None):  # the list call answers, then the container goes before its inspect
+        answer = real_get(path, params)
+        if path == "/containers/json":
             docker_client.api.remove_container(gone.id, force=True)
-        return real_get(path, params)
+        return answer
 
     def racing_inspect(cid):
         if cid == gone.id:
@@ -150,7 +151,7 @@ def test_status_table_worst_first(stack):
     assert t.iloc[-1]["state"] in ("running", "created")
 
 
-def test_many_stopped_containers_do_not_stall_a_project_run(docker_client, busybox_image, test_label):
+def test_many_stopped_containers_do_not_stall_a_project_run(docker_client, busybox_image, test_label, monkeypatch):
     """Hundreds of stopped containers of other projects: the filter runs in the engine, so a run
     for one project inspects only that project's containers."""
     from runbook_lib.engine.connection import engine_http
@@ -167,12 +168,17 @@ def test_many_stopped_containers_do_not_stall_a_project_run(docker_client, busyb
                                                  "com.docker.compose.service": svc})["Id"])
         lean = engine_http(docker_client)
         calls = []
-        real_get = lean.get_json
+        real_get, real_many = lean.get_json, inventory.get_many
 
         def counting_get(path, params=None):
             calls.append(path)
             return real_get(path, params)
+
+        def counting_many(http, paths):
+            calls.extend(paths)
+            return real_many(http, paths)
         lean.get_json = counting_get
+        monkeypatch.setattr(inventory, "get_many", counting_many)
         try:
             inv = inventory.gather_inventory(docker_client, project=mine)
         finally:

@@ -38,3 +38,11 @@ def test_compose_commands_import_no_figure_or_notebook_library(argv):
     mods = _modules(*argv)
     assert "pandas" in mods  # the probe saw the command run
     assert not mods & {"plotly", "nbformat", "papermill", "grpc"}, sorted(mods & {"plotly", "nbformat", "papermill", "grpc"})
+
+
+@pytest.mark.parametrize("argv", [("catalog", "--json", "-f", COMPOSE), ("lint", "-f", COMPOSE)])
+def test_compose_file_commands_do_not_import_the_engine_layer(argv):
+    """catalog and lint of given compose files read files only: no docker SDK, no HTTP client."""
+    mods = _modules(*argv)
+    assert "yaml" in mods  # the probe saw the command run
+    assert not mods & {"docker", "requests", "httpcore", "httpx"}, sorted(mods & {"docker", "requests", "httpcore", "httpx"})

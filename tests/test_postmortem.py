@@ -96,3 +96,167 @@ def test_snapshot_evidence_shown(tmp_path):
                              events=[], lint=None, dependents={"db": {"api"}}, now=t0 + pd.Timedelta(hours=1))
     assert "No space left" in pm.root_causes["evidence"].iloc[0]
     assert pm.affected["service"].tolist() == ["db", "api"] and pm.metrics["status"] == "open"
+
+
+# ---------------------------------------------------------------- time to detect from raw samples
+def _rounds(store, notifier, raws: list[tuple[int, int]], t0: pd.Timestamp) -> None:
+    """Write one sample per (second offset, raw code) and tell the notifier, as the collector does."""
+    from runbook_lib.alerts.notify import current_states
+    for sec, raw in raws:
+        ts = t0 + pd.Timedelta(seconds=sec)
+        store.write_states(ts, [{"project": "shop", "service": "api", "raw": raw, "latency_ms": 1.0,
+                                 "error": "http: 503" if raw != 1 else None, "started_ts": None}], interval_s=60)
+        notifier.on_round(ts, current_states(store.intervals(since=ts - pd.Timedelta(seconds=1), project="shop")))
+
+
+def test_time_to_detect_runs_from_the_first_raw_failure_to_the_delivered_alert(tmp_path):
+    """Raw failure at t0, the state goes down 2 samples later (failure threshold 3), the alert is
+    queued then and delivered one round later (the receiver was down): TTD = delivered - t0."""
+    from runbook_lib.history import debounce as dbm
+    hook = Webhook()
+    t0 = pd.Timestamp("2026-01-01T03:00:00Z")
+    n = make(tmp_path, [hook.url])
+    try:
+        with open_store(tmp_path / "h.sqlite3", thresholds=Thresholds(3, 1)) as s:
+            _rounds(s, n, [(-60, dbm.UP), (0, dbm.DOWN), (60, dbm.DOWN)], t0)
+            hook.fail = True
+            _rounds(s, n, [(120, dbm.DOWN)], t0)  # down after 3 raw failures: alert queued, delivery fails
+            hook.fail = False
+            _rounds(s, n, [(180, dbm.DOWN), (240, dbm.UP)], t0)  # delivered at +180; recovered at +240
+    finally:
+        hook.stop()
+    inc = n.db.incidents().iloc[0]
+    assert inc["first_failure_at"] == t0 + pd.Timedelta(seconds=120)  # the debounced state's start
+    pm = postmortem.build(store_path=str(tmp_path / "h.sqlite3"), alerts_db=str(tmp_path / "alerts.sqlite"),
+                          audit_log=str(tmp_path / "audit.log"), engine_url="unix:///nonexistent.sock",
+                          now=t0 + pd.Timedelta(hours=1))
+    assert pm.metrics["first failure"] == t0.isoformat(timespec="seconds")
+    assert pm.metrics["state changed"] == (t0 + pd.Timedelta(seconds=120)).isoformat(timespec="seconds")
+    assert pm.metrics["first alert"] == (t0 + pd.Timedelta(seconds=180)).isoformat(timespec="seconds")
+    assert pm.metrics["time to detect"] == "3 min 0 s"  # alert delivered - first raw failure
+    assert pm.metrics["time to recover"] == "4 min 0 s"
+
+
+def test_time_to_detect_without_raw_samples_falls_back_to_the_state_change(tmp_path):
+    from runbook_lib.alerts.outbox import AlertsDB
+    db = AlertsDB(tmp_path / "alerts.sqlite")
+    t0 = pd.Timestamp("2026-01-01T03:00:00Z")
+    iid = db.open_incident("shop", "db", "down", t0, since=t0 - pd.Timedelta(seconds=30))
+    db.mark_sent(iid, t0 + pd.Timedelta(seconds=90))
+    inc = db.incidents().iloc[0].to_dict()
+    db.close()
+    pm = postmortem.assemble(inc, intervals=pd.DataFrame(columns=["service", "state", "start", "first_error"]),
+                             audit=pd.DataFrame(columns=["ts"]), messages=pd.DataFrame(), events=[], lint=None,
+                             dependents={}, now=t0 + pd.Timedelta(hours=1), samples=None)
+    assert pm.metrics["time to detect"] == "2 min 0 s"
+
+
+# ---------------------------------------------------------------- Docker events from the store
+@pytest.mark.docker
+def test_kill_between_rounds_in_timeline_after_container_removed(tmp_path, docker_client, containers, test_label):
+    """The collector stored the kill; the container and the engine's events are gone (no engine at
+    all for the report): the postmortem timeline still shows it, read from the store."""
+    c = containers(["sleep", "600"], name="pm-kill", labels={"com.docker.compose.project": "pmkill",
+                                                             "com.docker.compose.service": "api"})
+    store_path = tmp_path / "history.sqlite3"
+    n = make(tmp_path, [])
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    with open_store(store_path, thresholds=Thresholds(1, 1, 0.0)) as store:
+        def rnd(seconds: int):
+            collect_round(store, client=docker_client, label=test_label, probes=False, interval_s=60,
+                          ts=now + pd.Timedelta(seconds=seconds), notifier=n)
+        rnd(-120)
+        c.kill()
+        rnd(-60)
+        c.remove(force=True)
+        rnd(0)
+    assert len(n.db.incidents()) == 1
+    pm = postmortem.build(store_path=str(store_path), alerts_db=str(tmp_path / "alerts.sqlite"),
+                          audit_log=str(tmp_path / "audit.log"), engine_url="unix:///nonexistent.sock",
+                          project="pmkill")
+    docker = pm.timeline[pm.timeline["source"] == "docker"]
+    assert docker["what"].str.startswith("container kill").sum() == 1, pm.timeline
+    assert (docker["what"] == "container die").any() and "exit 137" in set(docker["outcome"])
+    assert set(docker["service"]) == {"api"}
+    assert any("engine not reachable" in p for p in pm.problems)
+
+
+def test_stored_and_live_events_merged_once():
+    t = pd.Timestamp("2026-01-01T03:00:00.123456789Z")
+    stored = pd.DataFrame([{"ts": t, "host": "", "project": "p", "service": "api", "container": "p-api-1",
+                            "container_id": "abcdefabcdef", "action": "kill", "exit_code": None, "detail": "signal 9"}])
+    live = [{"Action": "kill", "timeNano": t.value, "Actor": {"ID": "abcdefabcdef" + "0" * 52, "Attributes": {
+                "name": "p-api-1", "signal": "9", "com.docker.compose.service": "api"}}},
+            {"Action": "die", "timeNano": t.value + 10**6, "Actor": {"ID": "abcdefabcdef" + "0" * 52, "Attributes": {
+                "name": "p-api-1", "exitCode": "137", "com.docker.compose.service": "api"}}}]
+    merged = postmortem.merge_events(stored, live)
+    assert list(merged["action"]) == ["kill", "die"]
+    rows = postmortem.event_rows(merged)
+    assert list(rows["what"]) == ["container kill: signal 9", "container die"] and rows["outcome"].iloc[1] == "exit 137"
+
+
+# ---------------------------------------------------------------- the full diagnosis snapshot
+def test_full_diagnosis_snapshot_stored_masked_capped_and_rendered(tmp_path):
+    from runbook_lib.alerts.snapshot import MAX_BYTES, build_snapshot
+    hook = Webhook()
+    canary = "canary-Secr3t-77aa"
+    causes = [{"service": "db", "category": "auth", "cause": "password authentication failed",
+               "fix": "set POSTGRES_PASSWORD", "severity": "critical", "blocks": ["api", "web"],
+               "evidence": [f"FATAL line {i}: password={canary}" for i in range(60)]},
+              {"service": "cache", "category": "config", "cause": "bad maxmemory", "fix": "set maxmemory 1gb",
+               "severity": "high", "blocks": ["worker"], "evidence": ["redis: invalid maxmemory"]}]
+    n = make(tmp_path, [hook.url], diagnose=lambda: causes)
+    t0 = pd.Timestamp("2026-01-01T03:00:00Z")
+    try:
+        n.on_round(t0, pd.DataFrame([{"project": "shop", "service": "api", "state": "down", "start": t0}]))
+    finally:
+        hook.stop()
+    inc = n.db.incidents().iloc[0].to_dict()
+    assert canary not in inc["diagnosis"]
+    snap = json.loads(inc["diagnosis"])["snapshot"]
+    assert [r["service"] for r in snap["root_causes"]] == ["db", "cache"] and snap["blocked"] == ["api", "web", "worker"]
+    assert len(snap["root_causes"][0]["evidence"]) == 60 and not snap["truncated"]  # every line, not 20
+    pm = postmortem.assemble(inc, intervals=pd.DataFrame(columns=["service", "state", "start", "first_error"]),
+                             audit=pd.DataFrame(columns=["ts"]), messages=pd.DataFrame(), events=[], lint=None,
+                             dependents={}, now=t0 + pd.Timedelta(hours=1))
+    roots = pm.root_causes.set_index("service")
+    assert list(pm.root_causes["service"]) == ["db", "cache"]  # api is blocked by db: its cause first
+    assert "FATAL line 59" in roots.loc["db", "evidence"] and roots.loc["cache", "fix"] == "set maxmemory 1gb"
+    assert pm.blocked == ["api", "web", "worker"] and pm.snapshot_note.startswith("diagnosed at 2026-01-01")
+    # the cap: 600 KB of evidence keeps under 256 KB with a marker saying what was dropped
+    big = [{**causes[0], "evidence": [f"line {i} " + "x" * 1000 for i in range(600)]}, causes[1]]
+    capped = build_snapshot(big, t0)
+    assert len(json.dumps(capped).encode()) <= MAX_BYTES and capped["truncated"]
+    ev = capped["root_causes"][0]["evidence"]
+    assert ev[0].startswith("line 0 ") and "snapshot truncated at 256 KB" in ev[-1] and "dropped" in ev[-1]
+    assert capped["root_causes"][1]["evidence"] == ["redis: invalid maxmemory"]  # short lists kept whole
+    res = report.run_report("postmortem", {"store_path": str(tmp_path / "none.sqlite3"),
+                                           "alerts_db": str(tmp_path / "alerts.sqlite"),
+                                           "audit_log": str(tmp_path / "audit.log"),
+                                           "engine_url": "unix:///nonexistent.sock"},
+                            tmp_path / "site", progress=False)
+    html = res.html.read_text(encoding="utf-8")
+    assert "FATAL line 0" in html and "FATAL line 59" in html and "set maxmemory 1gb" in html
+    assert "3 service(s) only blocked: api, web, worker" in html and canary not in html
+
+
+def test_diagnose_func_keeps_every_evidence_line_of_every_root_cause(monkeypatch):
+    """The snapshot source: all evidence lines of all root-cause findings of a service, not a summary."""
+    from types import SimpleNamespace
+
+    from runbook_lib.alerts import notify as nmod
+    from runbook_lib.analysis.diagnosis import FINDING_COLUMNS
+    rows = [{c: None for c in FINDING_COLUMNS} | {"service": "db", "category": "auth", "cause": "auth failed",
+                                                  "fix": "set the password", "severity": "critical", "root_cause": True,
+                                                  "blocks": ["api"], "evidence": [f"a{i}" for i in range(40)]},
+            {c: None for c in FINDING_COLUMNS} | {"service": "db", "category": "disk", "cause": "disk full",
+                                                  "fix": "grow it", "severity": "high", "root_cause": True,
+                                                  "blocks": [], "evidence": ["b0", "a0"]},
+            {c: None for c in FINDING_COLUMNS} | {"service": "api", "category": "blocked", "cause": "waits on db",
+                                                  "fix": "", "severity": "medium", "root_cause": False,
+                                                  "blocks": [], "evidence": ["not a root cause"]}]
+    monkeypatch.setattr(nmod, "gather", lambda *a, **k: SimpleNamespace(client=None))
+    monkeypatch.setattr(nmod, "run_diagnosis", lambda *a, **k: SimpleNamespace(findings=pd.DataFrame(rows)))
+    causes = nmod.diagnose_func()()
+    assert [c["service"] for c in causes] == ["db"] and causes[0]["blocks"] == ["api"]
+    assert causes[0]["evidence"] == [f"a{i}" for i in range(40)] + ["b0"]

@@ -212,7 +212,7 @@ def test_v1_store_migrates_to_host_keyed_services(tmp_path):
     con.execute("INSERT INTO services (project, service, first_ts) VALUES ('p', 'api', 1)")
     con.close()
     with st.open_store(path) as s:
-        assert s.version == 2
+        assert s.version == sqlite_schema.SCHEMA_VERSION
         assert list(s.services()[["host", "project", "service"]].itertuples(index=False, name=None)) == [("", "p", "api")]
 
 

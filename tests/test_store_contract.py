@@ -51,7 +51,7 @@ def _one(service: str, raw: int, latency_ms: float | None = 2.0, error: str | No
 
 def test_runs_samples_incidents_and_masking(store_url):
     with st.open_store(store_url, thresholds=db.Thresholds(1, 1)) as s:
-        assert isinstance(s, HistoryStore) and s.version == 2
+        assert isinstance(s, HistoryStore) and s.version == 3
         for i, raw in enumerate("UUUDDUUU"):
             err = "http: 503 password=hunter22" if raw == "D" else None
             s.write_states(T0 + pd.Timedelta(minutes=i), _one("api", {"U": db.UP, "D": db.DOWN}[raw], error=err))
@@ -125,10 +125,41 @@ def test_same_project_on_two_hosts_stays_apart(store_url):
 def test_reopen_migrates_once_and_reads_readonly(store_url):
     st.open_store(store_url).close()
     with st.open_store(store_url) as s:
-        assert s.version == 2
+        assert s.version == 3
         s.write_states(T0, _one("api", db.UP))
     with st.open_store(store_url, readonly=True) as r:
         assert len(r.samples()) == 1
+
+
+def test_docker_events_stored_masked_deduplicated_and_expired(store_url):
+    """Events (schema 3): one row per (time, container, action) however often a span is read,
+    texts masked, read back by window / service / project, expired with the raw samples."""
+    ev = [{"ts": T0 + pd.Timedelta(seconds=5, microseconds=7), "host": "h1", "project": "p", "service": "api",
+           "container": "p-api-1", "container_id": "abc123def456", "action": "kill", "exit_code": None,
+           "detail": "signal 9 password=hunter22"},
+          {"ts": T0 + pd.Timedelta(seconds=6), "host": "h1", "project": "p", "service": "api",
+           "container": "p-api-1", "container_id": "abc123def456", "action": "die", "exit_code": 137,
+           "detail": ""},
+          {"ts": T0 + pd.Timedelta(seconds=7), "host": "h1", "project": "q", "service": "db",
+           "container": "q-db-1", "container_id": "0123456789ab", "action": "oom", "exit_code": None,
+           "detail": ""}]
+    with st.open_store(store_url, raw_retention_days=1) as s:
+        assert s.events_read_to("h1/p") is None
+        s.write_events(ev[:2], read_to=T0 + pd.Timedelta(seconds=6), key="h1/p")
+        s.write_events(pd.DataFrame(ev), read_to=T0 + pd.Timedelta(seconds=8), key="h1/p")  # overlapping read
+        assert s.events_read_to("h1/p") == T0 + pd.Timedelta(seconds=8) and s.events_read_to("other") is None
+        got = s.events()
+        assert list(got["action"]) == ["kill", "die", "oom"] and str(got["ts"].dt.tz) == "UTC"
+        assert got.loc[0, "ts"] == T0 + pd.Timedelta(seconds=5, microseconds=7)
+        assert got.loc[1, "exit_code"] == 137 and pd.isna(got.loc[0, "exit_code"])
+        assert "hunter22" not in got.loc[0, "detail"] and got.loc[0, "detail"].startswith("signal 9")
+        assert list(s.events(project="p")["action"]) == ["kill", "die"]
+        assert list(s.events(services=["db"])["action"]) == ["oom"]
+        assert list(s.events(T0 + pd.Timedelta(seconds=6), T0 + pd.Timedelta(seconds=7))["action"]) == ["die"]
+        s.write_states(T0 + pd.Timedelta(days=3), _one("api", db.UP))  # prunes raw samples and events
+        assert s.events().empty
+    with st.open_store(store_url, readonly=True) as r:
+        assert r.events().empty and list(r.events().columns)[:2] == ["ts", "host"]
 
 
 def test_export_from_either_backend(store_url, tmp_path):

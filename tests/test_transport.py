@@ -8,7 +8,8 @@ import time
 import pytest
 
 from runbook_lib.engine import connection as connect
-from runbook_lib.engine.transport import EngineHTTP
+from runbook_lib.engine import logs
+from runbook_lib.engine.transport import EngineHTTP, get_many, read_stream
 from runbook_lib.exceptions import EngineTimeout
 
 TRICKLE_GAP_S = 0.05  # far under the per-read timeout: only a total deadline can stop it
@@ -149,3 +150,69 @@ def test_a_connection_the_engine_closed_is_replaced_once():
         assert srv.connections == 3
     finally:
         srv.close()
+
+
+def test_a_trickling_stream_keeps_what_came_by_the_deadline(engine_url_factory):
+    """read_stream (logs): a body still arriving at the deadline is cut there, not an error."""
+    lean = EngineHTTP(engine_url_factory("body"), "1.41", timeout_s=30)
+    got: list[bytes] = []
+    status, body, timed_out = read_stream(lean, "/containers/x/logs", None,
+                                          lambda chunk, ctype: got.append(chunk) or True, deadline_s=0.5)
+    assert (status, body, timed_out) == (200, None, True)
+    assert b"".join(got).startswith(b"[")
+
+
+class _DockerPyOnly:
+    """The same engine through docker-py only (what ssh:// and TLS engines use)."""
+
+    def __init__(self, client) -> None:
+        self.api = client.api
+
+
+@pytest.mark.parametrize("tty", [False, True])
+@pytest.mark.parametrize("script", ["echo one; echo two >&2; printf 'no newline'", "printf ok",
+                                    "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done"])
+def test_log_tail_over_the_transport_equals_docker_py(docker_client, containers, tty, script):
+    c = containers(["sh", "-c", script], tty=tty)
+    c.wait(timeout=60)
+    for kw in ({}, {"timestamps": False}, {"tail_lines": 5}, {"max_read_bytes": 20}):
+        lean = logs.read_log_tail(docker_client, c.id, **kw)
+        slow = logs.read_log_tail(_DockerPyOnly(docker_client), c.id, **kw)
+        if kw.get("max_read_bytes"):  # both stop at the first chunk past the cap (docker-py's TTY chunks are 1 byte)
+            assert lean["log_truncated"] and slow["log_truncated"]
+            assert lean["log_bytes_read"] >= 20 and slow["log_bytes_read"] >= 20
+        else:
+            assert lean == slow, kw
+
+
+def test_log_tail_of_a_removed_container_is_not_found(docker_client):
+    import docker.errors
+    with pytest.raises(docker.errors.NotFound):
+        logs.read_log_tail(docker_client, "0" * 64)
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_pipelined_gets_fail_at_the_deadline(engine_url_factory, part):
+    """get_many (the inventory's inspects): the same total deadline per answer as one GET."""
+    lean = EngineHTTP(engine_url_factory(part), "1.41", timeout_s=30, deadline_s=0.5)
+    with pytest.raises(EngineTimeout) as err:
+        get_many(lean, ["/containers/a/json", "/containers/b/json"])
+    assert "within 0.5 s" in str(err.value)
+
+
+def test_pipelined_gets_go_on_when_the_engine_hangs_up():
+    srv = HangUpServer()
+    try:
+        lean = EngineHTTP(f"tcp://127.0.0.1:{srv.srv.getsockname()[1]}", "1.41", timeout_s=5)
+        assert get_many(lean, [f"/containers/{i}/json" for i in range(3)]) == [(200, {"ok": True})] * 3
+        assert srv.connections == 3
+    finally:
+        srv.close()
+
+
+def test_pipelined_gets_equal_one_at_a_time(docker_client, containers):
+    made = [containers(["sleep", "60"], name=f"pipe{i}") for i in range(3)]  # only these: others change state
+    lean = connect.engine_http(docker_client)
+    paths = [f"/containers/{c.id}/json" for c in made] + ["/containers/nosuchcontainer/json"]
+    many = get_many(lean, paths)
+    assert many == [lean.get_json(p) for p in paths] and many[-1][0] == 404

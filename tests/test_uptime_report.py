@@ -174,3 +174,22 @@ def test_assemble_counts_rounds_without_the_engine():
     empty = uptime_report.History(history.services, runs, history.latency, rounds=history.rounds.iloc[:0])
     assert uptime_report.assemble("1h", start, end, now, empty).problems == [
         uptime_report.NO_ROUNDS]
+
+
+def test_24h_uptime_keeps_the_same_service_on_two_hosts_apart(tmp_path):
+    """The containers table with a ``host`` column reads each host's own runs: api down on b only."""
+    now = up.utcnow()
+    path = tmp_path / "hosts.sqlite3"
+    start = now.floor("min") - pd.Timedelta(hours=1)
+    with st.open_store(path, thresholds=db.Thresholds(1, 1)) as s:
+        for i in range(60):
+            rows = [{"host": h, "project": "erp", "service": "api", "raw": db.DOWN if h == "b" else db.UP,
+                     "latency_ms": 1.0, "error": None, "started_ts": None, "image": "erp/api:1"} for h in ("a", "b")]
+            s.write_states(start + pd.Timedelta(minutes=i), rows, interval_s=60)
+    table = pd.DataFrame({"host": ["a", "b", "c"], "service": ["api", "api", "api"]})
+    out, note = up.with_uptime_24h(table, str(path))
+    assert note is None
+    text = dict(zip(out["host"], out["uptime 24h"]))
+    assert text["a"].startswith("100.00 %") and text["b"].startswith("0.00 %") and text["c"] == "no data"
+    single, _ = up.with_uptime_24h(pd.DataFrame({"service": ["api"]}), str(path))  # one engine: by name, as before
+    assert single.loc[0, "uptime 24h"] != "no data"

@@ -49,10 +49,20 @@ else:
 if pm is not None:
     render.table(pm.timeline)
 """),
-    ("md", "## Root cause and evidence (diagnosed when the incident opened)"),
+    ("md", """
+## Root causes and evidence (diagnosed when the incident opened)
+
+The whole diagnosis taken when the incident opened (logs and containers may be gone now):
+every root cause with all its evidence lines and fix, and the services only blocked by them.
+Time to detect runs from the first raw failure sample to the first alert delivered.
+"""),
     ("code", """
 if pm is not None:
-    render.table(pm.root_causes)
+    if pm.snapshot_note:
+        render.banner(pm.snapshot_note, "info")
+    render.table(pm.root_causes, pre_cols=["evidence"])
+    if pm.blocked:
+        render.banner(f"{len(pm.blocked)} service(s) only blocked: " + ", ".join(pm.blocked), "info")
     render.table(pm.affected)
 """),
     ("md", "## Compose lint findings that made it possible"),

@@ -33,15 +33,15 @@ cells = [
     new_code_cell(
         "import yaml\n"
         "from runbook_lib.reports import recovery as recovery_report\nfrom runbook_lib.reports.publish import publish\n"
-        "from runbook_lib.stack import gather\nfrom runbook_lib.view import plots, render\n\n"
+        "from runbook_lib.reports.engines import gather_engines\nfrom runbook_lib.reports.recovery_hosts import build_engines\n"
+        "from runbook_lib.view import plots, render\n\n"
         "if isinstance(compose_files, str):  # plain papermill -p passes '[a.yml]' as text\n"
         "    compose_files = yaml.safe_load(compose_files) or []\n"
         "    compose_files = [compose_files] if isinstance(compose_files, str) else list(compose_files)\n"
-        "stack = gather(engine_url, project=project, compose_files=compose_files, config=config_path,\n"
-        "               engine_timeout_s=float(engine_timeout_s))\n"
-        "r = recovery_report.build(stack=stack, project=project, window=window, store_path=store_path,\n"
-        "                          config_path=config_path, previous_report=previous_report,\n"
-        "                          output_dir=output_dir, tail_lines=int(tail_lines))\n"
+        "eng = gather_engines(engine_url, hosts, project=project, compose_files=compose_files, config_path=config_path,\n"
+        "                     engine_timeout_s=float(engine_timeout_s), include_stopped=True, all_projects=False)\n"
+        "r = build_engines(eng, project=project, window=window, store_path=store_path, config_path=config_path,\n"
+        "                  previous_report=previous_report, output_dir=output_dir, tail_lines=int(tail_lines))\n"
         "render.banner(r.headline, 'ok' if not len(r.findings) else 'error')\n"
         "render.banner(f\"Project {r.project or '(all)'}; window {r.start:%Y-%m-%d %H:%M} → {r.end:%Y-%m-%d %H:%M} UTC\"\n"
         "              + (f\"; compose files: {', '.join(r.compose_files)}\" if r.compose_files else ''), 'info')\n"
@@ -51,20 +51,22 @@ cells = [
     new_code_cell(
         "from runbook_lib.reports import hosts as hosts_report\n"
         "hosts_report.show_hosts(hosts_report.hosts_overview(hosts, project=project, compose_files=compose_files,\n"
-        "                                                    config_path=config_path, diagnose=True,\n"
+        "                                                    config_path=config_path, diagnose=True, multi=eng.multi,\n"
         "                                                    engine_timeout_s=float(engine_timeout_s)))"),
     new_markdown_cell("## KPIs\n\nThe change is against the previous recovery report (its `.json`)."),
     new_code_cell(
         "render.kpis(r.kpi_tiles())\n"
+        "if r.by_host is not None:\n"
+        "    render.table(r.by_host)\n"
         "if r.previous_path:\n"
         "    render.banner(f'Compared with {r.previous_path}', 'info')"),
     new_markdown_cell("## Readiness by tier"),
     new_code_cell(
         "if r.readiness is not None and len(r.readiness):\n"
-        "    render.table(r.readiness, columns=['label', 'ready', 'total', 'pct', 'text'])\n"
+        "    render.table(r.readiness, columns=recovery_report.with_host(r.readiness, ['label', 'ready', 'total', 'pct', 'text']))\n"
         "    if r.status is not None:\n"
-        "        render.table(r.status, state_col='actual', columns=['service', 'tier', 'actual', 'detail', 'exit_code',\n"
-        "                                                          'restart_count', 'root_cause', 'blocked_by'])\n"
+        "        render.table(r.status, state_col='actual', columns=recovery_report.with_host(r.status, [\n"
+        "            'service', 'tier', 'actual', 'detail', 'exit_code', 'restart_count', 'root_cause', 'blocked_by']))\n"
         "else:\n"
         "    render.banner('No readiness data (engine or compose files unavailable).', 'warning')"),
     new_markdown_cell(
@@ -87,8 +89,8 @@ cells = [
         "elif len(r.plan) == 0:\n"
         "    render.banner('Nothing to do: every expected service is up.', 'ok')\n"
         "else:\n"
-        "    render.table(r.plan, columns=['wave', 'step', 'service', 'action', 'condition', 'timeout_s',\n"
-        "                                  'reason', 'command'])"),
+        "    render.table(r.plan, columns=recovery_report.with_host(r.plan, ['wave', 'step', 'service', 'action', 'condition',\n"
+        "                                                                    'timeout_s', 'reason', 'command']))"),
     new_markdown_cell(
         "## Incident timeline\n\n"
         "State changes, Docker events (die, oom, kill, health_status, restart) and bursts of error\n"

@@ -36,7 +36,9 @@ for text, level in r.banners():
 ## Uptime by tier
 
 `available %` = up + degraded share of the measured time; `coverage %` = share of
-the window with data. The 1h/24h/7d/30d columns end now. MTTR: mean duration of
+the window with data. Time in a maintenance window (`runbook maintenance start`, or
+`maintenance:` in runbook.yaml) is measured apart, in the `maintenance` column: it is
+neither up nor down, and opens no incident. The 1h/24h/7d/30d columns end now. MTTR: mean duration of
 resolved incidents; MTBF: available time per incident.
 """),
     ("code", """
@@ -61,10 +63,9 @@ if r.has_data:
 One lane per service; hover a bar for its first error. Maintenance windows are shaded.
 """),
     ("code", """
-from runbook_lib.maintenance.windows import windows_for
 from runbook_lib.view.resources import maintenance_bands
 if r.has_data:
-    plots.show(maintenance_bands(plots.state_timeline(r.timeline), windows_for(config_path, r.start, r.end)))
+    plots.show(maintenance_bands(plots.state_timeline(r.timeline), r.maintenance))
 """),
     ("md", """
 ## Probe latency

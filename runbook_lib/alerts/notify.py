@@ -21,6 +21,7 @@ import pandas as pd
 from runbook_lib import redact
 from runbook_lib.alerts import targets as targets_mod
 from runbook_lib.alerts.outbox import AlertsDB, default_path
+from runbook_lib.alerts.snapshot import build_snapshot
 from runbook_lib.alerts.targets import Target
 from runbook_lib.analysis.diagnosis import root_cause_summary, run_diagnosis
 from runbook_lib.stack import gather
@@ -91,9 +92,12 @@ class Notifier:
             return queued
         causes = self._causes()
         by_service = {c["service"]: c for c in causes}
+        snapshot = build_snapshot(causes, ts)  # the whole diagnosis, kept with each incident it opened
         for item in new:
-            diag = by_service.get(item["key"][1]) or self._blocked_by(item["key"][1], causes)
-            item["id"] = self.db.open_incident(item["key"][0], item["key"][1], item["state"], ts, item["since"], diag)
+            diag = by_service.get(item["key"][1]) or self._blocked_by(item["key"][1], causes) or {}
+            diag = {k: v for k, v in diag.items() if k != "evidence"}  # the evidence lives in the snapshot
+            item["id"] = self.db.open_incident(item["key"][0], item["key"][1], item["state"], ts, item["since"],
+                                               {**diag, "snapshot": snapshot})
         if len(new) >= self.storm_min:
             return queued + self._queue_storm(new, causes, ts)
         for item in new:
@@ -222,6 +226,13 @@ def notifier_from_config(cli_urls: Iterable[str] | None = None, config: Any = No
         return None
     if config is not None and getattr(config, "tiers", None):
         kwargs.setdefault("tiers", dict(config.tiers))
+    alerts = getattr(config, "alerts", None) or {}  # runbook.yaml alerts: (validated by config.py)
+    if "storm_threshold" in alerts:
+        kwargs.setdefault("storm_min", int(alerts["storm_threshold"]))
+    if "reminder_interval_s" in alerts:
+        kwargs.setdefault("reminder_s", float(alerts["reminder_interval_s"]))
+    if "max_per_round" in alerts:
+        kwargs.setdefault("max_per_round", int(alerts["max_per_round"]))
     return Notifier(targets=found, db=AlertsDB(db_path or default_path(store_path)), **kwargs)
 
 
@@ -242,8 +253,11 @@ def diagnose_func(engine_url: str | None = None, *, project: str | None = None,
                        engine_timeout_s=engine_timeout_s)
         try:
             findings = run_diagnosis(found, tail_lines=100).findings
-            evidence = {str(r["service"]): [str(x) for x in (r.get("evidence") or [])][:20]
-                        for r in findings.to_dict("records") if r.get("root_cause")}
+            evidence: dict[str, list[str]] = {}
+            for r in findings.to_dict("records"):
+                if r.get("root_cause"):  # every line of every root-cause finding (the snapshot caps the size)
+                    lines = evidence.setdefault(str(r["service"]), [])
+                    lines += [str(x) for x in (r.get("evidence") or []) if str(x) not in lines]
             # the snapshot keeps the evidence: logs and containers may be gone by the postmortem
             return [{**c, "evidence": evidence.get(c["service"], [])} for c in root_cause_summary(findings)]
         finally:

@@ -5,18 +5,23 @@ import json
 
 import pandas as pd
 
-from runbook_lib import redact, stack as gather_stack
+from runbook_lib import redact
 from runbook_lib.analysis import tiers
 from runbook_lib.analysis.lint import SEVERITY_RANK, lint_catalog
-from runbook_lib.compose.catalog import Catalog, catalog_summary, catalog_table
+from runbook_lib.compose.catalog import Catalog, catalog_summary, catalog_table, load_catalog
+from runbook_lib.config import load_config
 
 
 def _catalog(args) -> Catalog:
     """The catalog of ``--compose`` files, else of the project found from the containers' labels."""
+    if args.compose:  # what gather(use_engine=False) does, without importing the engine layer (docker SDK)
+        return load_catalog(args.compose, project_name=args.project, profiles=args.profile or None,
+                            config=load_config(args.config))
+    # imported here, not at the top: only the engine path pays for the docker SDK (cli defers imports)
+    from runbook_lib import stack as gather_stack  # noqa: PLC0415
     stack = gather_stack.gather(args.engine_url, project=args.project, compose_files=args.compose,
                                 config=args.config, profiles=args.profile or None,
-                                engine_timeout_s=args.engine_timeout,
-                                use_engine=not args.compose)
+                                engine_timeout_s=args.engine_timeout)
     return stack.require_catalog()
 
 
@@ -26,7 +31,7 @@ def _hosts(args) -> list:
     ``--compose FILE`` without ``--host`` reads only the files, as before hosts existed."""
     if args.compose and not getattr(args, "host", None):
         return []
-    from runbook_lib.cli.hosts import named_hosts  # noqa: PLC0415 - cli defers imports
+    from runbook_lib.cli.hostargs import named_hosts  # noqa: PLC0415 - cli defers imports
     return named_hosts(args)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib import redact
-from runbook_lib.cli.hosts import named_hosts
+from runbook_lib.cli.hostargs import named_hosts
 from runbook_lib.cli.notify import build_notifier
 from runbook_lib.config import load_config
 from runbook_lib.exceptions import RunbookError
@@ -18,6 +18,7 @@ from runbook_lib.history.collector import collect_round, default_probe_func, run
 from runbook_lib.history.export import FORMATS, export_frames, write_frame
 from runbook_lib.history.debounce import Thresholds
 from runbook_lib.history.store import open_store
+from runbook_lib.maintenance.windows import windows_for
 
 
 def cmd_collect(args) -> int:
@@ -96,7 +97,8 @@ def cmd_export(args) -> int:
         raise RunbookError(f"cannot create {out_dir}: {exc.strerror}. Fix: choose another --output-dir.") from None
     store = open_store(args.store, readonly=True)
     try:
-        frames = export_frames(store, since, until, now)
+        frames = export_frames(store, since, until, now,
+                               maintenance=windows_for(getattr(args, "config", None), since, until))
     finally:
         store.close()
     stamp = f"{since:%Y%m%dT%H%M%SZ}-{until:%Y%m%dT%H%M%SZ}"

@@ -15,24 +15,15 @@ import pandas as pd
 from runbook_lib import redact
 from runbook_lib.analysis.diagnosis import findings_records, format_findings, run_diagnosis
 from runbook_lib.analysis.swarm import compose_replicas, diagnose_swarm, format_swarm, swarm_kpis, swarm_recovery_plan
+from runbook_lib.cli.hostargs import named_hosts  # noqa: F401 - where the commands found it
 from runbook_lib.compose.catalog import load_catalog
-from runbook_lib.config import load_config
-from runbook_lib.engine.hosts import HostAudit, HostSpec, resolve_hosts
+from runbook_lib.engine.hosts import HostAudit, HostSpec
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.engine.swarm import gather_swarm
 from runbook_lib.engine.swarm_actions import apply_swarm_plan
 from runbook_lib.multistack import MultiStack, gather_hosts
 from runbook_lib.probes.discovery import standardisation
 from runbook_lib.probes.rows import PROBE_COLUMNS, format_table, probe_summary, rows_to_json
-from runbook_lib.probes.stack_round import probe_stack
-
-
-def named_hosts(args) -> list[HostSpec]:
-    """--host entries, else RUNBOOK_HOSTS, else ``hosts:`` in runbook.yaml; [] (one engine) with --engine-url."""
-    cli = list(getattr(args, "host", None) or [])
-    if not cli and getattr(args, "engine_url", None):
-        return []
-    return resolve_hosts(cli, load_config(getattr(args, "config", None)))
 
 
 def gather_named(args, hosts: list[HostSpec], **kw: Any) -> MultiStack:
@@ -125,6 +116,8 @@ def _unknown_probe_row(host: str, reason: str, columns: list[str]) -> pd.DataFra
 
 def probe_hosts(args, hosts: list[HostSpec]) -> int:
     """`runbook probe --host ...`: one probe round per reachable host; rows with a ``host`` column."""
+    # imported here, not at the top: diagnose and plan import this module and need no probe kinds (cli defers imports)
+    from runbook_lib.probes.stack_round import probe_stack  # noqa: PLC0415
     multi = gather_named(args, hosts)
     parts, notes = [], list(multi.notes)
     audits: dict[str, dict] = {}

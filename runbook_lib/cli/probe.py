@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from runbook_lib.cli.hosts import named_hosts, probe_hosts
+from runbook_lib.cli.hostargs import named_hosts
 from runbook_lib.probes.discovery import standardisation
 from runbook_lib.probes.rows import format_table, probe_summary, rows_to_json
 from runbook_lib.probes.stack_round import probe_stack
@@ -17,6 +17,8 @@ def cmd_probe(args) -> int:
     Exit code 0 when nothing is down, 1 when something is down (unknown never counts)."""
     hosts = named_hosts(args)
     if hosts:
+        # imported here, not at the top: the multi-host path pulls the diagnosis and Swarm layers (cli defers imports)
+        from runbook_lib.cli.hosts import probe_hosts  # noqa: PLC0415
         return probe_hosts(args, hosts)
     stack = gather(args.engine_url, project=args.project, compose_files=list(args.compose or []),
                    config=args.config, engine_timeout_s=float(args.engine_timeout or 5.0))

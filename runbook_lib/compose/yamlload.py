@@ -92,6 +92,7 @@ def check_expanded_size(root: yaml.Node, max_values: int = MAX_EXPANDED, max_cha
     """
     cap = max_expanded_bytes() if max_chars is None else max_chars
     sizes: dict[int, tuple[int, int]] = {}
+    scalar = yaml.ScalarNode
 
     def size(node: yaml.Node) -> tuple[int, int]:
         key = id(node)
@@ -105,8 +106,11 @@ def check_expanded_size(root: yaml.Node, max_values: int = MAX_EXPANDED, max_cha
             values, chars = 1, 0
             children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
             for child in children:
-                cv, cc = size(child)
-                values, chars = values + cv, chars + cc
+                if type(child) is scalar:  # most nodes: counted in place, no call (same totals)
+                    values, chars = values + 1, chars + len(child.value)
+                else:
+                    cv, cc = size(child)
+                    values, chars = values + cv, chars + cc
                 if values > max_values or chars > cap:
                     raise _TooLarge(values, chars, node.start_mark.line + 1)
             total = (values, chars)
@@ -154,21 +158,37 @@ _Loader.add_implicit_resolver(
 _SCALAR_RESOLVERS: dict[str, list] = {}
 
 
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> its tag: keys and values repeat across services
+_PLAIN_TAGS_MAX = 50_000
+
+
 def _fast_resolve(self: Any, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
     """Resolver.resolve without path resolvers (compose uses none): one lookup per scalar."""
     if kind is yaml.ScalarNode:
         if implicit[0]:
-            first = value[0] if value else ""
-            resolvers = _SCALAR_RESOLVERS.get(first)
-            if resolvers is None:
-                table = self.yaml_implicit_resolvers
-                resolvers = table.get(first or "", []) + table.get(None, [])
-                _SCALAR_RESOLVERS[first] = resolvers
-            for tag, regexp in resolvers:
-                if regexp.match(value):
-                    return tag
+            tag = _PLAIN_TAGS.get(value)
+            if tag is not None:
+                return tag
+            if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
+                _PLAIN_TAGS.clear()
+            _PLAIN_TAGS[value] = tag = _resolve_plain(self, value)
+            return tag
         return self.DEFAULT_SCALAR_TAG
     return self.DEFAULT_SEQUENCE_TAG if kind is yaml.SequenceNode else self.DEFAULT_MAPPING_TAG
+
+
+def _resolve_plain(self: Any, value: str) -> str:
+    """The implicit tag of a plain scalar (bool, int, float, null, merge, else str)."""
+    first = value[0] if value else ""
+    resolvers = _SCALAR_RESOLVERS.get(first)
+    if resolvers is None:
+        table = self.yaml_implicit_resolvers
+        resolvers = table.get(first or "", []) + table.get(None, [])
+        _SCALAR_RESOLVERS[first] = resolvers
+    for tag, regexp in resolvers:
+        if regexp.match(value):
+            return tag
+    return self.DEFAULT_SCALAR_TAG
 
 
 _Loader.resolve = _fast_resolve  # type: ignore[method-assign]

@@ -252,6 +252,7 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
         ordered = plan.assign(_m=plan["service"].isin(manual).astype(int),
                               _w=((plan["action"] == "wait") & ~plan["service"].isin(manual)).astype(int))
         ordered = ordered.sort_values(["wave", "_m", "_w", "step"], kind="stable")
+        ordered.attrs = {}  # a new frame: iterrows would deep-copy the plan's attrs (remedies) into every row
     for _, step in ordered.iterrows():
         base = {"wave": int(step["wave"]), "step": int(step["step"]), "service": step["service"],
                 "container": step["container"], "action": step["action"],

@@ -19,6 +19,7 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.engine.connection import engine_http
+from runbook_lib.engine.transport import get_many
 from runbook_lib.exceptions import EngineError
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -36,8 +37,6 @@ COLUMNS = [
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
-
-CONCURRENT_FROM = 100  # containers: from here on, inspects run over several connections
 
 def to_timestamp(value: Any) -> pd.Timestamp | None:
     """Docker time (RFC 3339, ns precision, or epoch seconds) -> UTC Timestamp or None."""
@@ -134,8 +133,8 @@ def gather_inventory(client, project: str | None = None, include_stopped: bool =
                      label: str | None = None, max_workers: int = 8, fast: bool = True) -> pd.DataFrame:
     """List containers (optionally one compose project / one label) into the inventory frame.
 
-    One list call, then one inspect per container over a few keep-alive connections
-    (``fast``; docker-py's thread pool otherwise, e.g. for ssh:// or TLS engines).
+    One list call, then one inspect per container, pipelined on one connection (``fast``;
+    docker-py's thread pool otherwise, e.g. for ssh:// or TLS engines).
     """
     filters: dict[str, Any] = {}
     labels = []
@@ -154,20 +153,12 @@ def gather_inventory(client, project: str | None = None, include_stopped: bool =
         if status != 200:
             raise EngineError(f"listing containers failed with HTTP {status}: {summaries}")
 
-        def inspect(s: dict) -> dict | None:
-            code, body = lean.get_json(f"/containers/{s['Id']}/json")
-            if code == 404:
-                return None
-            if code != 200:
+        # one connection, the inspects pipelined: no round trip per container, no thread pool
+        details = []
+        for s, (code, body) in zip(summaries, get_many(lean, [f"/containers/{s['Id']}/json" for s in summaries])):
+            if code not in (200, 404):
                 raise EngineError(f"inspecting container {s['Id'][:12]} failed with HTTP {code}: {body}")
-            return body
-        # a thread pool costs more than it saves on a few dozen inspects: one connection then
-        workers = min(lean.max_connections, len(summaries)) if len(summaries) >= CONCURRENT_FROM else 1
-        if workers <= 1:
-            details = [inspect(s) for s in summaries]
-        else:  # one keep-alive connection per worker: the engine answers several at once
-            with cf.ThreadPoolExecutor(max_workers=workers) as pool:
-                details = list(pool.map(inspect, summaries))
+            details.append(body if code == 200 else None)
     else:
         api = client.api
         summaries = api.containers(all=include_stopped, filters=filters or None)

@@ -18,14 +18,17 @@ import concurrent.futures as cf
 import re
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import docker
 import docker.errors
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.engine.connection import engine_http
+from runbook_lib.engine.transport import read_stream
 
 EVIDENCE_COLUMNS = [
     "project", "service", "name", "id", "state", "health", "has_healthcheck", "exit_code",
@@ -172,6 +175,102 @@ def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes
         kw["since"] = since.timestamp() if isinstance(since, datetime) else since
     tail = LineTail(tail_lines, max_bytes, max_line_bytes)
     stopped_early = timed_out = False
+    lean = engine_http(client) if isinstance(client, docker.DockerClient) else None
+    if lean is not None:
+        stopped_early, timed_out = _lean_log_tail(lean, container_id, kw, tail, max_read_bytes, deadline_s)
+    else:
+        stopped_early, timed_out = _docker_py_log_tail(client, container_id, kw, tail, max_read_bytes, deadline_s)
+    lines, truncated = tail.lines()
+    times: list[str | None] = [None] * len(lines)
+    if timestamps:
+        lines, times = split_timestamps(lines)
+    if stopped_early or timed_out:
+        why = f"{tail.bytes_read} bytes" if stopped_early else f"{deadline_s:g} s ({tail.bytes_read} bytes)"
+        lines.append(f"…[stopped reading after {why}; the newest lines may be missing]")
+        times.append(None)
+        truncated = True
+    return {"log_lines": lines, "log_times": times, "log_bytes_read": tail.bytes_read, "log_truncated": truncated}
+
+
+class _Demux:
+    """The engine's log stream -> payload bytes: frames (8-byte header: stream, 0, 0, 0, size) of a
+    container without a TTY, raw bytes of one with a TTY. The kind is read from the Content-Type
+    (API 1.42+), else from the first bytes: a raw log never starts with 0-2 and three NUL bytes
+    (with timestamps it starts with the year)."""
+
+    def __init__(self) -> None:
+        self.framed: bool | None = None
+        self._buf = bytearray()
+        self._left = 0  # payload bytes still due in the current frame
+
+    def feed(self, chunk: bytes, content_type: str) -> list[bytes]:
+        if self.framed is None:
+            if "multiplexed" in content_type:
+                self.framed = True
+            else:  # older engines call both kinds raw-stream
+                self._buf += chunk
+                if len(self._buf) < 4:
+                    return []
+                b = self._buf
+                self.framed = b[0] in (0, 1, 2) and b[1] == b[2] == b[3] == 0
+                chunk, self._buf = bytes(b), bytearray()
+        if not self.framed:
+            return [chunk]
+        out: list[bytes] = []
+        view = memoryview(self._buf + chunk) if self._buf else memoryview(chunk)
+        self._buf = bytearray()
+        i, n = 0, len(view)
+        while i < n:
+            if self._left:
+                take = min(self._left, n - i)
+                out.append(bytes(view[i:i + take]))
+                self._left -= take
+                i += take
+                continue
+            if n - i < 8:
+                self._buf = bytearray(view[i:])
+                break
+            self._left = int.from_bytes(view[i + 4:i + 8], "big")
+            i += 8
+        return out
+
+    def flush(self) -> list[bytes]:
+        """What is held back at the end of the stream (a raw log shorter than 4 bytes)."""
+        held, self._buf = bytes(self._buf), bytearray()
+        return [held] if held and not self.framed else []
+
+
+def _lean_log_tail(lean, container_id: str, kw: dict[str, Any], tail: LineTail, max_read_bytes: int,
+                   deadline_s: float) -> tuple[bool, bool]:
+    """The log tail over the keep-alive transport (no inspect for the TTY flag, ~0.2 ms of Python)."""
+    params = {"stdout": "1", "stderr": "1", "tail": str(kw["tail"]), "follow": "0",
+              "timestamps": "1" if kw["timestamps"] else "0"}
+    if "since" in kw:
+        params["since"] = str(kw["since"])
+    demux = _Demux()
+    stopped = [False]
+
+    def on_chunk(chunk: bytes, content_type: str) -> bool:
+        for payload in demux.feed(chunk, content_type):
+            tail.feed(payload)
+            if tail.bytes_read >= max_read_bytes:
+                stopped[0] = True
+                return False
+        return True
+    status, body, timed_out = read_stream(lean, f"/containers/{container_id}/logs", params, on_chunk, deadline_s)
+    for payload in demux.flush():
+        tail.feed(payload)
+    if status != 200:
+        message = body.get("message") if isinstance(body, dict) else body
+        cls = docker.errors.NotFound if status == 404 else docker.errors.APIError
+        raise cls(f"{status} logs of {container_id}", explanation=str(message or status))
+    return stopped[0], timed_out
+
+
+def _docker_py_log_tail(client, container_id: str, kw: dict[str, Any], tail: LineTail, max_read_bytes: int,
+                        deadline_s: float) -> tuple[bool, bool]:
+    """The log tail through docker-py (ssh://, TLS, stand-ins): the deadline is checked between chunks."""
+    stopped_early = timed_out = False
     deadline = time.monotonic() + deadline_s
     stream = client.api.logs(container_id, **kw)
     try:
@@ -188,16 +287,7 @@ def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes
         close = getattr(stream, "close", None)
         if close:
             close()
-    lines, truncated = tail.lines()
-    times: list[str | None] = [None] * len(lines)
-    if timestamps:
-        lines, times = split_timestamps(lines)
-    if stopped_early or timed_out:
-        why = f"{tail.bytes_read} bytes" if stopped_early else f"{deadline_s:g} s ({tail.bytes_read} bytes)"
-        lines.append(f"…[stopped reading after {why}; the newest lines may be missing]")
-        times.append(None)
-        truncated = True
-    return {"log_lines": lines, "log_times": times, "log_bytes_read": tail.bytes_read, "log_truncated": truncated}
+    return stopped_early, timed_out
 
 
 def _event_time(ev: Mapping[str, Any]) -> pd.Timestamp | None:
@@ -246,19 +336,26 @@ def gather_events(client, container_ids: Iterable[str], since: datetime,
     # which would drop the events of the current second).
     stream = client.api.events(since=f"{_epoch(since):.6f}", until=f"{_epoch(until):.6f}", decode=True,
                                filters={"type": "container", "container": ids, "event": list(EVENT_ACTIONS)})
+    for ev in bounded(stream, deadline_s):
+        n = normalise_event(ev)
+        if n and n["id"] in out:
+            out[n["id"]].append(n)
+    return out
+
+
+def bounded(stream: Iterable[Any], deadline_s: float) -> Iterator[Any]:
+    """The items of an engine stream until ``deadline_s`` has passed (the one that came last is kept);
+    the stream is closed however the loop ends."""
     deadline = time.monotonic() + deadline_s
     try:
-        for ev in stream:
-            n = normalise_event(ev)
-            if n and n["id"] in out:
-                out[n["id"]].append(n)
+        for item in stream:
+            yield item
             if time.monotonic() >= deadline:
                 break
     finally:
         close = getattr(stream, "close", None)
         if close:
             close()
-    return out
 
 
 def _previous_counts(previous) -> dict[str, int]:

@@ -11,10 +11,13 @@ body one byte at a time still fails at the deadline with ``EngineTimeout``.
 """
 from __future__ import annotations
 
+import http.client as http_client
+import io
 import json
+import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -208,3 +211,151 @@ class EngineHTTP:
                 c.conn.close()
             self._open -= len(self._idle)
             self._idle.clear()
+
+
+def read_stream(http: EngineHTTP, path: str, params: dict | None,
+                on_chunk: Callable[[bytes, str], bool], deadline_s: float) -> tuple[int, Any, bool]:
+    """GET a streamed body (logs) within ``deadline_s``: each chunk goes to ``on_chunk(chunk, content_type)``
+    as it arrives, and reading stops when that returns False.
+
+    Returns (status, error body or None, timed_out). Unlike ``get``, a body still arriving at the
+    deadline is no error: what came by then is kept and ``timed_out`` is True. A stream cut short
+    closes its connection (the rest is never drained); a complete one goes back to the pool.
+    """
+    prefix = f"/v{http.api_version}" if http.api_version else ""
+    target = f"{prefix}{path}" + (f"?{urlencode(params)}" if params else "")
+    url = httpcore.URL(scheme=b"http", host=http._origin.host, port=http._origin.port, target=target.encode())
+    end = time.monotonic() + deadline_s
+    for attempt in (0, 1):
+        c = http._acquire(end)
+        reused, started, keep = c.used, False, False
+        c.deadline.at, c.used = end, True
+        try:
+            with c.conn.stream("GET", url, headers=http._headers, extensions=http._extensions) as resp:
+                started = True
+                if resp.status != 200:
+                    body = resp.read()
+                    keep = True
+                    try:
+                        return resp.status, json.loads(body) if body else None, False
+                    except ValueError:
+                        return resp.status, body.decode("utf-8", "replace"), False
+                ctype = next((v.decode("latin-1") for k, v in resp.headers if k.lower() == b"content-type"), "")
+                try:
+                    for chunk in resp.iter_stream():
+                        if chunk and not on_chunk(chunk, ctype):
+                            return 200, None, False
+                except httpcore.TimeoutException:
+                    if time.monotonic() < end:
+                        raise  # a read that timed out on its own, before the deadline: the engine hung
+                    return 200, None, True
+                keep = True
+                return 200, None, False
+        except _STALE:
+            if started or attempt or not reused:
+                raise
+            http.close()  # a reused connection the engine had closed: once more on a new one
+            continue
+        finally:
+            c.deadline.at = float("inf")
+            http._release(c, keep=keep)
+    raise RuntimeError("unreachable")
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket as a raw stream whose every read is clamped to the deadline of the response in hand."""
+
+    def __init__(self, sock: socket.socket, read_timeout_s: float) -> None:
+        self.sock, self.read_timeout_s, self.at = sock, read_timeout_s, float("inf")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the call's deadline passed")
+        self.sock.settimeout(min(self.read_timeout_s, left))
+        return self.sock.recv_into(buffer)
+
+
+class _SharedFile:
+    """What ``http.client.HTTPResponse`` reads from: one buffered stream shared by the pipelined
+    responses, never closed by one of them."""
+
+    def __init__(self, fp: io.BufferedReader) -> None:
+        self.fp = fp
+
+    def makefile(self, mode: str) -> _SharedFile:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fp, name)
+
+    def close(self) -> None:
+        pass
+
+
+PIPELINE_WINDOW = 64  # requests in flight at once (bounds what sits unread in the socket buffers)
+
+
+def get_many(http: EngineHTTP, paths: list[str]) -> list[tuple[int, Any]]:
+    """GET many paths (inspects) pipelined on one connection: the requests go out in windows
+    without waiting, the engine answers them in order. Each response has ``http.deadline_s`` in
+    total from the moment it is the next one due (a trickling engine still fails at a deadline).
+
+    Returns (status, decoded JSON or None) per path, in order; failures as EngineError, like
+    ``get_json``. ~0.1 ms of Python per request against ~0.3 ms for one request at a time.
+    A connection the engine closes after some answers is replaced for the rest.
+    """
+    out: list[tuple[int, Any]] = []
+    try:
+        while len(out) < len(paths):
+            answered = len(out)
+            try:
+                _pipeline(http, paths[answered:], out)
+            except (http_client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                if len(out) == answered:  # not one answer on a new connection: a real failure
+                    raise
+    except (TimeoutError, socket.timeout):
+        raise EngineTimeout(f"The Docker engine did not answer GET {paths[len(out)]} within {http.deadline_s:g} s; "
+                            f"it may be hung or overloaded (raise --engine-timeout).") from None
+    except (OSError, http_client.HTTPException) as exc:
+        raise EngineNotRunning(f"The Docker engine went away during the run ({exc or type(exc).__name__}): "
+                               f"start it again (`sudo systemctl start docker`).") from None
+    return out
+
+
+def _pipeline(http: EngineHTTP, paths: list[str], out: list[tuple[int, Any]]) -> None:
+    """One new connection: send ``paths`` in windows, append each answer to ``out`` as it is read;
+    returns early when the engine says it closes the connection after an answer."""
+    prefix = f"/v{http.api_version}" if http.api_version else ""
+    host = http._origin.host.decode()
+    head = f"Host: {'docker' if http._uds else host}\r\nAccept: application/json\r\n\r\n"
+    wire = [f"GET {prefix}{p} HTTP/1.1\r\n{head}".encode() for p in paths]
+    sock = socket.socket(socket.AF_UNIX if http._uds else socket.AF_INET, socket.SOCK_STREAM)
+    raw = _DeadlineReader(sock, http.timeout_s)
+    try:
+        raw.at = time.monotonic() + http.deadline_s
+        sock.settimeout(http.deadline_s)
+        sock.connect(http._uds or (host, http._origin.port))
+        shared = _SharedFile(io.BufferedReader(raw, 65536))
+        sent = 0
+        for i in range(len(wire)):
+            if sent <= i or (sent - i < PIPELINE_WINDOW // 2 and sent < len(wire)):
+                batch = wire[sent:i + PIPELINE_WINDOW]
+                sock.settimeout(max(raw.at - time.monotonic(), 0.001))
+                sock.sendall(b"".join(batch))
+                sent += len(batch)
+            raw.at = time.monotonic() + http.deadline_s
+            resp = http_client.HTTPResponse(shared, method="GET")  # type: ignore[arg-type]
+            resp.begin()
+            body = resp.read()
+            try:
+                out.append((resp.status, json.loads(body) if body else None))
+            except ValueError:
+                out.append((resp.status, body.decode("utf-8", "replace")))
+            if resp.will_close:
+                return
+    finally:
+        sock.close()

@@ -26,6 +26,7 @@ from runbook_lib.alerts.notify import current_states
 from runbook_lib.engine.connection import connect
 from runbook_lib.engine.inventory import gather_inventory
 from runbook_lib.exceptions import EngineError, RunbookError
+from runbook_lib.history.events import record_events
 from runbook_lib.history.interface import HistoryStore
 from runbook_lib.probes.discovery import DiscoveryCache
 from runbook_lib.probes.stack_round import probe_stack
@@ -81,6 +82,7 @@ def collect_round(store: HistoryStore, *, client: Any = None, engine_url: str | 
             client = owned = connect(engine_url, timeout_s=engine_timeout_s)
         inventory = gather_inventory(client, project=project, label=label)
         notes.extend(inventory.attrs.get("notes", []))
+        notes.extend(record_events(store, client, interval_s=interval_s, project=project, label=label))
     except EngineError as exc:
         notes.append(f"engine unreachable ({exc.cause}): services recorded as unknown")
     except Exception as exc:  # noqa: BLE001 - a fault is recorded, the loop continues

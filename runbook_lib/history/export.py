@@ -16,17 +16,20 @@ import pandas as pd
 from runbook_lib import redact
 from runbook_lib.history import uptime as up
 from runbook_lib.history.interface import HistoryStore
+from runbook_lib.maintenance.windows import carve
 
 FORMATS = ("parquet", "csv")
 
 
 def export_frames(store: HistoryStore, since: pd.Timestamp, until: pd.Timestamp,
-                  now: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
-    """samples, runs and incidents overlapping [since, until), secrets masked (pure over the store's reads)."""
+                  now: pd.Timestamp | None = None, maintenance: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """samples, runs and incidents overlapping [since, until), secrets masked (pure over the store's reads).
+
+    Runs and samples are exported as recorded; incidents leave out the time in a ``maintenance`` window."""
     now = now or up.utcnow()
     samples = store.samples(since, until)
     runs = store.intervals(since, until)
-    inc = up.incidents(store.intervals(None, until), now=min(now, until), start=since, end=until)
+    inc = up.incidents(carve(store.intervals(None, until), maintenance), now=min(now, until), start=since, end=until)
     for df, col in ((samples, "error"), (runs, "first_error"), (inc, "first_error")):
         if col in df.columns:
             df[col] = [redact.mask_text(v) if isinstance(v, str) else v for v in df[col]]

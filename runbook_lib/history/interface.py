@@ -65,3 +65,19 @@ class HistoryStore(ABC):
     @abstractmethod
     def rounds(self, since: Any = None, until: Any = None) -> pd.DataFrame:
         """Collection rounds: ts, interval_s, services, engine_ok, notes."""
+
+    # ---- Docker events (die, oom, kill, start, restart, health_status, stop)
+    @abstractmethod
+    def write_events(self, events: pd.DataFrame | Iterable[dict[str, Any]], *, read_to: Any = None,
+                     key: str = "") -> int:
+        """Store events (ts, host, project, service, container, container_id, action, exit_code, detail;
+        masked, duplicates ignored) and where this read of the engine ended (per ``key``), atomically."""
+
+    @abstractmethod
+    def events_read_to(self, key: str = "") -> pd.Timestamp | None:
+        """Where the last read of the engine's events for ``key`` ended (None: never read)."""
+
+    @abstractmethod
+    def events(self, since: Any = None, until: Any = None, services: Iterable[str] | None = None,
+               project: str | None = None) -> pd.DataFrame:
+        """Stored events in [since, until), oldest first (kept as long as raw samples)."""

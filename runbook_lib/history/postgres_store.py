@@ -34,7 +34,7 @@ from runbook_lib.history.sqlite_store import (DEFAULT_INTERVAL_RETENTION_DAYS, D
 
 SCHEMES = ("postgresql://", "postgres://")
 LOCK_KEY = 0x72756E626F6F6B  # "runbook": the advisory lock every writer takes for its transaction
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # table -> (key columns, other columns): what an upsert replaces
 _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rounds": (("ts",), ("interval_s", "services", "engine_ok", "notes")),
@@ -72,8 +72,16 @@ ALTER TABLE services ADD COLUMN IF NOT EXISTS host TEXT NOT NULL DEFAULT '';
 ALTER TABLE services DROP CONSTRAINT IF EXISTS services_project_service_key;
 ALTER TABLE services ADD CONSTRAINT services_host_project_service_key UNIQUE (host, project, service)
 """
+# Docker events recorded by the collector (die, oom, kill, …), kept like raw samples
+_V3 = """
+CREATE TABLE IF NOT EXISTS events (
+    ts_ns BIGINT NOT NULL, container_id TEXT NOT NULL, action TEXT NOT NULL,
+    host TEXT NOT NULL DEFAULT '', project TEXT NOT NULL DEFAULT '', service TEXT NOT NULL DEFAULT '',
+    container TEXT NOT NULL DEFAULT '', exit_code INTEGER, detail TEXT,
+    PRIMARY KEY (ts_ns, container_id, action))
+"""
 # (version, DDL); append new versions, never edit an applied one.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
 _INSERT_OR = re.compile(r"^\s*INSERT OR (IGNORE|REPLACE) INTO (\w+)\s*(\([^)]*\))?\s*VALUES", re.I)
 
 

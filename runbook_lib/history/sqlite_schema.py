@@ -1,4 +1,4 @@
-"""The SQLite store's schema (version 1) and its migrations; append new versions, never edit one."""
+"""The SQLite store's schema (version 3) and its migrations; append new versions, never edit one."""
 from __future__ import annotations
 
 import sqlite3
@@ -6,7 +6,7 @@ from typing import Any
 
 from runbook_lib.exceptions import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _run_script(con: sqlite3.Connection, script: str) -> None:
@@ -56,8 +56,21 @@ def _migrate_v2(con: sqlite3.Connection) -> None:
     """)
 
 
+def _migrate_v3(con: sqlite3.Connection) -> None:
+    """Docker events recorded by the collector (die, oom, kill, …), kept like raw samples."""
+    _run_script(con, EVENTS_DDL)
+
+
+EVENTS_DDL = """
+    CREATE TABLE IF NOT EXISTS events (
+        ts_ns INTEGER NOT NULL, container_id TEXT NOT NULL, action TEXT NOT NULL,
+        host TEXT NOT NULL DEFAULT '', project TEXT NOT NULL DEFAULT '', service TEXT NOT NULL DEFAULT '',
+        container TEXT NOT NULL DEFAULT '', exit_code INTEGER, detail TEXT,
+        PRIMARY KEY (ts_ns, container_id, action)) WITHOUT ROWID
+"""
+
 # (version, migration); append new versions, never edit an applied one.
-MIGRATIONS: list[tuple[int, Any]] = [(1, _migrate_v1), (2, _migrate_v2)]
+MIGRATIONS: list[tuple[int, Any]] = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3)]
 
 
 def _table_exists(con: sqlite3.Connection, name: str) -> bool:

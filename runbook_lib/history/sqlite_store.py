@@ -12,7 +12,9 @@ Layout (schema version 1), sized for 30 days of 1-minute samples for 100 service
 - ``service_state``: the per-service debounce state (consecutive-result thresholds and
   start-period grace) so every writer continues the same state machine;
 - ``latency_hourly``: latency p50/p95/p99/max per service per closed hour (outlives raw);
-- ``errors``: masked error texts, stored once; ``rounds``: one row per collection round.
+- ``errors``: masked error texts, stored once; ``rounds``: one row per collection round;
+- ``events``: the engine's container events (die, oom, kill, …) read each round, masked,
+  kept as long as raw samples (``sqlite_events``).
 
 Writes are ``BEGIN IMMEDIATE`` transactions with a busy timeout (default 10 s), so a
 scheduled collector and an open notebook never see "database is locked"; a transaction
@@ -40,6 +42,7 @@ from runbook_lib.exceptions import StoreCorrupt, StoreError
 from runbook_lib.history.combine import combine_round, isnan
 from runbook_lib.history.debounce import STOPPED, UNKNOWN, Debounce, Thresholds, step
 from runbook_lib.history.interface import HistoryStore
+from runbook_lib.history.sqlite_events import SqliteEvents, immediate
 from runbook_lib.history.sqlite_queries import SqliteQueries, ts_seconds
 from runbook_lib.history.sqlite_schema import SCHEMA_VERSION, migrate, schema_version
 
@@ -118,7 +121,7 @@ def _writable_or_raise(path: Path) -> None:
                              f"beside the store).")
 
 
-class SqliteStore(SqliteQueries, HistoryStore):
+class SqliteStore(SqliteEvents, SqliteQueries, HistoryStore):
     """An open history store; use ``open_store()``. Not shared between threads."""
 
     def __init__(self, path: Path, con: sqlite3.Connection, thresholds: Thresholds,
@@ -198,9 +201,7 @@ class SqliteStore(SqliteQueries, HistoryStore):
         """
         t = ts_seconds(ts)
         rows = states.to_dict("records") if isinstance(states, pd.DataFrame) else list(states)
-        con = self.con
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self.con) as con:
             seen: set[int] = set()
             items: list[tuple[int, int, float | None, str | None, float | None]] = []
             for r in rows:
@@ -232,11 +233,6 @@ class SqliteStore(SqliteQueries, HistoryStore):
                         (t, float(interval_s), len(items), int(bool(engine_ok)),
                          json.dumps([redact.mask_text(n) for n in notes]) if notes else None))
             self._maybe_prune(con, t)
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
         return len(items)
 
     def _apply(self, con: sqlite3.Connection, t: int, items: list, interval_s: float) -> None:
@@ -289,6 +285,7 @@ class SqliteStore(SqliteQueries, HistoryStore):
         self._last_prune_hour = hour
         self._roll_up_latency(con, hour * 3600)
         con.execute("DELETE FROM samples WHERE ts < ?", (t - int(self.raw_retention_days * 86400),))
+        self._prune_events(con, t)
         con.execute("DELETE FROM latency_hourly WHERE hour_ts < ?", (t - int(self.interval_retention_days * 86400),))
         con.execute("DELETE FROM intervals WHERE end_ts < ? AND id NOT IN "
                     "(SELECT interval_id FROM service_state WHERE interval_id IS NOT NULL)",

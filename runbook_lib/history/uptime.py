@@ -22,7 +22,7 @@ import pandas as pd
 
 from runbook_lib.exceptions import ParameterError, RunbookError, StoreCorrupt
 from runbook_lib.history.store import open_store
-from runbook_lib.maintenance.windows import carve
+from runbook_lib.maintenance.windows import carve, windows_for
 
 WINDOWS = ("1h", "24h", "7d", "30d")
 _UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -161,25 +161,29 @@ def uptime(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
         up, deg, down, starting = (d.get(k, 0.0) for k in ("up", "degraded", "down", "starting"))
         measured = up + deg + down
         cov = (measured + starting + d.get("maintenance", 0.0)) / window_s * 100.0 if window_s > 0 else float("nan")
+        maint = d.get("maintenance", 0.0)
         if measured > 0:
             pcts = (up / measured * 100.0, deg / measured * 100.0, down / measured * 100.0)
             label = f"{pcts[0] + pcts[1]:.2f} % of measured, coverage {cov:.0f} %" if cov >= 1 else \
                 f"{pcts[0] + pcts[1]:.2f} % of measured, coverage {cov:.2g} %"
+            label += f", maintenance {fmt_duration(maint)}" if maint > 0 else ""
         else:
             pcts = (float("nan"),) * 3
-            label = "no data"
+            label = f"maintenance only ({fmt_duration(maint)})" if maint > 0 else "no data"
         rows.append({"service": svc, "window_s": window_s, "measured_s": measured, "up_s": up, "degraded_s": deg,
                      "down_s": down, "starting_s": starting, "up_pct": pcts[0], "degraded_pct": pcts[1],
                      "down_pct": pcts[2], "coverage_pct": cov, "uptime": label,
-                     "maintenance_s": d.get("maintenance", 0.0)})
+                     "maintenance_s": maint})
     return pd.DataFrame(rows, columns=UPTIME_COLUMNS)
 
 
 def uptime_windows(intervals: pd.DataFrame, now: pd.Timestamp | None = None,
-                   windows: Iterable[str] = WINDOWS, services: Iterable[str] | None = None) -> pd.DataFrame:
+                   windows: Iterable[str] = WINDOWS, services: Iterable[str] | None = None,
+                   maintenance: pd.DataFrame | None = None) -> pd.DataFrame:
     """Available (up + degraded) % and coverage % per service for each window: one row per service,
-    columns ``<w>_pct`` / ``<w>_coverage_pct`` (NaN = no data)."""
+    columns ``<w>_pct`` / ``<w>_coverage_pct`` (NaN = no data); maintenance time left out."""
     now = now or utcnow()
+    intervals = carve(intervals, maintenance)
     out: pd.DataFrame | None = None
     for w in windows:
         s, e = parse_window(w, now)
@@ -312,17 +316,24 @@ def clip(intervals: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
 
 
 def uptime_24h(store, services: Iterable[str] | None = None, now: pd.Timestamp | None = None,
-               project: str | None = None) -> pd.DataFrame:
+               project: str | None = None, maintenance: pd.DataFrame | None = None,
+               host: str | None = None) -> pd.DataFrame:
     """Each service's 24 h uptime for the health check report: service, uptime_24h_pct,
-    coverage_24h_pct, uptime_24h (text: "99.90 % of measured, coverage 100 %" or "no data")."""
+    coverage_24h_pct, maintenance_24h_s, uptime_24h (text: "99.90 % of measured, coverage 100 %"
+    or "no data"); time in a ``maintenance`` window is left out of the measured time.
+    ``host`` keeps one host's runs only (the same service name on two hosts stays apart)."""
     now = now or utcnow()
     start, end = now - pd.Timedelta(hours=24), now
     iv = store.intervals(start, end, project=project)
-    u = uptime(iv, start, end, services=list(services) if services is not None else None, now=now)
+    if host is not None and "host" in iv.columns:
+        iv = iv[iv["host"] == host]
+    u = uptime(iv, start, end, services=list(services) if services is not None else None, now=now,
+               maintenance=maintenance)
     if services is not None:
         u = u[u["service"].isin(set(services))]
     return pd.DataFrame({"service": u["service"], "uptime_24h_pct": u["up_pct"] + u["degraded_pct"],
-                         "coverage_24h_pct": u["coverage_pct"], "uptime_24h": u["uptime"]}).reset_index(drop=True)
+                         "coverage_24h_pct": u["coverage_pct"], "maintenance_24h_s": u["maintenance_s"],
+                         "uptime_24h": u["uptime"]}).reset_index(drop=True)
 
 
 def last_state(intervals: pd.DataFrame, now: pd.Timestamp | None = None, stale_s: float = 600.0) -> pd.Series:
@@ -337,10 +348,15 @@ def last_state(intervals: pd.DataFrame, now: pd.Timestamp | None = None, stale_s
 
 def uptime_table(runs: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *, runs_30d: pd.DataFrame | None = None,
                  services: Iterable[str] | None = None, tier_of: dict[str, str] | None = None,
-                 now: pd.Timestamp | None = None) -> pd.DataFrame:
+                 now: pd.Timestamp | None = None, maintenance: pd.DataFrame | None = None) -> pd.DataFrame:
     """The uptime report's main table: per service, tier, current state, the window's uptime,
-    the standard windows (1h/24h/7d/30d), incidents, MTTR and MTBF; sorted by tier, worst first."""
+    the standard windows (1h/24h/7d/30d), incidents, MTTR and MTBF; sorted by tier, worst first.
+
+    Time inside a ``maintenance`` window (a window frame) counts nowhere but ``maintenance_s``:
+    not as down, not in availability, incidents, MTTR or MTBF."""
     now = now or utcnow()
+    runs = carve(runs, maintenance)
+    runs_30d = carve(runs_30d, maintenance) if runs_30d is not None else None
     u = uptime(runs, start, end, services=services, now=now)
     inc = incidents(runs, now=now, start=start, end=end)
     rel = reliability(inc, u)
@@ -368,10 +384,13 @@ def fmt_duration(seconds: Any) -> str:
 
 
 def with_uptime_24h(table: pd.DataFrame, store_path: str | None = None, project: str | None = None,
-                    service_col: str = "service") -> tuple[pd.DataFrame, str | None]:
+                    service_col: str = "service", config_path: str | None = None,
+                    maintenance: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str | None]:
     """Add each service's measured 24 h uptime beside its state ("no data" without history).
 
-    Reads the store (read-only); returns (table with an ``uptime 24h`` column, note or None).
+    Maintenance time (``maintenance``, else the manual and runbook.yaml windows read once here)
+    is left out of it and named in the text. Reads the store (read-only); returns (table with
+    an ``uptime 24h`` column, note or None).
     A damaged store sets ``attrs["degraded_reason"]`` (the report is degraded, not failed).
     """
     out = table.copy()
@@ -384,10 +403,20 @@ def with_uptime_24h(table: pd.DataFrame, store_path: str | None = None, project:
     except RunbookError as exc:
         out["uptime 24h"] = "no data"
         return out, f"24 h uptime: no data ({exc})"
+    now = utcnow()
+    if maintenance is None:
+        maintenance = windows_for(config_path, now - pd.Timedelta(hours=24), now)
+    by_host = "host" in out.columns  # several engines: (host, service) keys, never the name alone
+    hosts = list(out["host"].dropna().astype(str).unique()) if by_host else [None]
+    text: dict[tuple[str | None, str], str] = {}
     try:
-        u = uptime_24h(store, services=list(out[service_col].dropna().astype(str).unique()), project=project)
+        for host in hosts:
+            rows = out if host is None else out[out["host"].astype(str) == host]
+            u = uptime_24h(store, services=list(rows[service_col].dropna().astype(str).unique()), project=project,
+                           now=now, maintenance=maintenance, host=host)
+            text.update({(host, str(s)): t for s, t in zip(u["service"], u["uptime_24h"])})
     finally:
         store.close()
-    text = dict(zip(u["service"], u["uptime_24h"]))
-    out["uptime 24h"] = [text.get(str(s), "no data") for s in out[service_col]]
+    keys = zip(out["host"].astype(str) if by_host else [None] * len(out), out[service_col].astype(str))
+    out["uptime 24h"] = [text.get(k, "no data") for k in keys]
     return out, None

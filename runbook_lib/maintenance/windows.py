@@ -199,7 +199,7 @@ def carve(intervals: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
     for r in intervals.to_dict("records"):
         pieces = [(r["start"], r["end"], r["state"])]
         for w in windows.to_dict("records"):
-            if not _applies(w, r.get("project"), r["service"], None):
+            if not _applies(w, r.get("project"), r["service"], r.get("host") or None):
                 continue
             nxt = []
             for a, b, st in pieces:

@@ -23,6 +23,7 @@ from runbook_lib.engine.hosts import resolve_hosts
 from runbook_lib.engine.swarm import PROBLEM_STATES
 from runbook_lib.multistack import MultiStack, gather_hosts
 from runbook_lib.reports import publish as report
+from runbook_lib.reports.engines import as_list, records
 from runbook_lib.view import render
 
 
@@ -50,15 +51,17 @@ class HostsOverview:
 def hosts_overview(hosts: Iterable[str] | None, *, project: str | None = None,
                    compose_files: Iterable[str | Path] = (), config_path: str | Path | None = None,
                    engine_timeout_s: float = 5.0, include_stopped: bool = True,
-                   diagnose: bool = False) -> HostsOverview | None:
-    """Gather every named host; None when none is named (hosts=None and no RUNBOOK_HOSTS/config hosts)."""
-    cfg = load_config(config_path)
-    specs = resolve_hosts(list(hosts or []), cfg)
-    if not specs:
-        return None
-    multi = gather_hosts(specs, project=project, compose_files=list(compose_files), config=cfg,
-                         engine_timeout_s=engine_timeout_s, include_stopped=include_stopped,
-                         all_projects=not (project or compose_files), load_compose=False)
+                   diagnose: bool = False, multi: MultiStack | None = None) -> HostsOverview | None:
+    """Gather every named host (or use ``multi``, already gathered); None when none is named
+    (hosts=None and no RUNBOOK_HOSTS/config hosts)."""
+    if multi is None:
+        cfg = load_config(config_path)
+        specs = resolve_hosts(as_list(hosts), cfg)
+        if not specs:
+            return None
+        multi = gather_hosts(specs, project=project, compose_files=list(compose_files), config=cfg,
+                             engine_timeout_s=engine_timeout_s, include_stopped=include_stopped,
+                             all_projects=not (project or compose_files), load_compose=False)
     inv = multi.inventory
     swarm = {}
     for host, frames in multi.swarm(project).items():
@@ -89,8 +92,8 @@ def show_hosts(view: HostsOverview | None) -> None:
     render.table(view.by_host)
     render.heading("KPIs by host and project", 3)
     render.table(view.by_host_project)
-    summary: dict[str, Any] = {"hosts": view.hosts.to_dict("records"), "by_host": view.by_host.to_dict("records"),
-                               "by_host_project": view.by_host_project.to_dict("records"), "swarm": {}}
+    summary: dict[str, Any] = {"hosts": records(view.hosts), "by_host": records(view.by_host),
+                               "by_host_project": records(view.by_host_project), "swarm": {}}
     if view.findings is not None:
         render.heading("Root causes by host", 3)
         if len(view.findings):
@@ -110,7 +113,7 @@ def show_hosts(view: HostsOverview | None) -> None:
         for r in sw.findings.to_dict("records"):
             render.banner(f"[{r['severity']}] {r.get('service') or r.get('node')}: {r['title']}: {r['cause']} "
                           f"Fix: {r['fix']}", "error" if r["severity"] in ("critical", "high") else "warning")
-        summary["swarm"][host] = {"kpis": sw.kpis, "by_stack": sw.by_stack.to_dict("records"),
-                                  "failing_tasks": sw.tasks.to_dict("records")}
+        summary["swarm"][host] = {"kpis": sw.kpis, "by_stack": records(sw.by_stack),
+                                  "failing_tasks": records(sw.tasks)}
     summary["degraded_reasons"] = view.multi.degraded_reasons
     report.publish({"hosts": summary, **({"status": "degraded"} if view.multi.degraded_reasons else {})})

@@ -1,9 +1,14 @@
 """The postmortem report (notebooks/postmortem.ipynb): one incident, from what runbook recorded.
 
 ``build`` is the I/O edge: it reads the alerts database (the incident, its diagnosis snapshot
-taken when it opened, the messages sent), the history store (state changes), the audit log
-(who ran what, dry-run or applied, the outcome) and, when the engine answers, its container
-events; then, when the compose files can be found, the lint findings. ``assemble`` is pure.
+taken when it opened, the messages sent), the history store (state changes, raw samples for
+time to detect, the Docker events the collector recorded), the audit log (who ran what,
+dry-run or applied, the outcome) and, when the engine answers, its live container events
+(merged with the stored ones, each event once); then, when the compose files can be found,
+the lint findings. ``assemble`` is pure.
+
+Time to detect runs from the first *raw* failure sample to the first alert delivered
+(``history.timing``), not from the debounced state's start.
 Nothing here fails for a missing source: it becomes a problem line and the report goes on.
 """
 from __future__ import annotations
@@ -20,14 +25,16 @@ from runbook_lib.alerts.outbox import AlertsDB
 from runbook_lib.alerts.outbox import default_path as alerts_db_path
 from runbook_lib.analysis.lint import lint_catalog
 from runbook_lib.engine.audit import read_audit
+from runbook_lib.engine.events import event_row, read_events
+from runbook_lib.history.sqlite_events import EVENT_COLUMNS
 from runbook_lib.history.store import open_store, resolve_path
+from runbook_lib.history.timing import detect_and_recover_s, first_delivered, first_raw_failure
 from runbook_lib.history.uptime import fmt_duration, parse_time
 from runbook_lib.stack import gather
 
 TIMELINE_COLUMNS = ["ts", "source", "service", "what", "who", "outcome"]
 MARGIN = pd.Timedelta(minutes=30)
-EVENT_ACTIONS = {"die", "oom", "kill", "stop", "start", "restart", "health_status: unhealthy",
-                 "health_status: healthy", "create", "destroy"}
+ROOT_COLUMNS = ["service", "cause", "fix", "category", "blocks", "evidence"]
 
 
 @dataclass
@@ -44,6 +51,8 @@ class Postmortem:
     lint: pd.DataFrame
     action_items: list[str]
     problems: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # services only blocked by the root causes (snapshot)
+    snapshot_note: str = ""                           # when the diagnosis was taken; truncated or not
 
 
 def _t(value: Any) -> pd.Timestamp | None:
@@ -102,26 +111,81 @@ def alert_rows(messages: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
 
-def event_rows(events: list[dict[str, Any]]) -> pd.DataFrame:
+def merge_events(stored: pd.DataFrame | None, live: Any = ()) -> pd.DataFrame:
+    """Stored events (``HistoryStore.events``) and live ones (event rows, or raw engine events), each once."""
+    rows = [] if stored is None or stored.empty else stored.to_dict("records")
+    for e in live if live is not None else []:
+        row = e if "action" in e and "ts" in e else event_row(e)
+        if row is not None:
+            rows.append(row)
+    seen: set[tuple[int, str, str]] = set()
+    out = []
+    for r in rows:
+        key = (pd.Timestamp(r["ts"]).value, str(r.get("container_id") or "")[:12], str(r["action"]))
+        if key not in seen:
+            seen.add(key)
+            out.append({c: r.get(c) for c in EVENT_COLUMNS})
+    df = pd.DataFrame(out, columns=EVENT_COLUMNS)
+    if len(df):
+        df["ts"] = pd.to_datetime(df["ts"], utc=True)
+    return df.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def event_rows(events: Any) -> pd.DataFrame:
+    """Timeline rows from Docker events (a frame of EVENT_COLUMNS, or a list of rows / raw engine events)."""
+    frame = events if isinstance(events, pd.DataFrame) else merge_events(None, events)
     rows = []
-    for e in events:
-        attrs = (e.get("Actor") or {}).get("Attributes") or {}
-        action = str(e.get("Action") or e.get("status") or "")
-        if action not in EVENT_ACTIONS:
-            continue
-        rows.append({"ts": pd.Timestamp(int(e.get("timeNano") or 0), unit="ns", tz="UTC"), "source": "docker",
-                     "service": attrs.get("com.docker.compose.service") or attrs.get("name") or "",
-                     "what": f"container {action}", "who": "engine",
-                     "outcome": f"exit {attrs['exitCode']}" if "exitCode" in attrs else ""})
+    for e in frame.to_dict("records"):
+        code = e.get("exit_code")
+        detail = str(e.get("detail") or "")
+        rows.append({"ts": e["ts"], "source": "docker", "service": e.get("service") or e.get("container") or "",
+                     "what": f"container {e['action']}" + (f": {detail}" if detail else ""), "who": "engine",
+                     "outcome": "" if code is None or pd.isna(code) else f"exit {int(code)}"})
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
 
+def _diagnosis(incident: dict[str, Any]) -> dict[str, Any]:
+    raw = incident.get("diagnosis")
+    try:
+        return json.loads(raw) if isinstance(raw, str) and raw else {}
+    except ValueError:
+        return {}
+
+
+def root_cause_rows(incident: dict[str, Any], diag: dict[str, Any]) -> tuple[pd.DataFrame, list[str], str]:
+    """(root causes with all their evidence, blocked services, snapshot note) from the incident's snapshot;
+    the incident's own root cause first. Incidents stored before snapshots held one summary row."""
+    snap = diag.get("snapshot") if isinstance(diag.get("snapshot"), dict) else None
+    own = diag.get("service") or incident["service"]
+    if not snap or not snap.get("root_causes"):
+        row = {"service": own, "cause": incident.get("root_cause") or "not diagnosed when the incident opened",
+               "fix": incident.get("fix") or "", "category": diag.get("category") or "",
+               "blocks": ", ".join(diag.get("blocks") or []), "evidence": "\n".join(diag.get("evidence") or [])}
+        note = "" if snap is None else "the diagnosis found no root cause when the incident opened"
+        return pd.DataFrame([row], columns=ROOT_COLUMNS), list(diag.get("blocks") or []), note
+    causes = sorted(snap["root_causes"], key=lambda r: r.get("service") != own)
+    rows = [{"service": r.get("service"), "cause": r.get("cause") or "", "fix": r.get("fix") or "",
+             "category": r.get("category") or "", "blocks": ", ".join(r.get("blocks") or []),
+             "evidence": "\n".join(r.get("evidence") or [])} for r in causes]
+    note = f"diagnosed at {snap.get('taken_at') or 'incident open'}"
+    if snap.get("truncated"):
+        note += "; the snapshot was truncated to its size cap (see the evidence's last line)"
+    return pd.DataFrame(rows, columns=ROOT_COLUMNS), list(snap.get("blocked") or []), note
+
+
 def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.DataFrame, messages: pd.DataFrame,
-             events: list[dict[str, Any]], lint: pd.DataFrame | None, dependents: dict[str, set[str]] | None,
-             now: pd.Timestamp, problems: list[str] | None = None) -> Postmortem:
-    """Frames in, a Postmortem out (pure)."""
-    first_fail = _t(incident.get("first_failure_at")) or _t(incident["opened_at"])
-    alert_at, closed = _t(incident.get("first_alert_at")), _t(incident.get("closed_at"))
+             events: Any, lint: pd.DataFrame | None, dependents: dict[str, set[str]] | None,
+             now: pd.Timestamp, problems: list[str] | None = None,
+             samples: pd.DataFrame | None = None) -> Postmortem:
+    """Frames in, a Postmortem out (pure). ``samples``: raw samples (time to detect starts at the
+    first raw failure); ``events``: merged Docker events (``merge_events``) or a list of them."""
+    state_from = _t(incident.get("first_failure_at")) or _t(incident["opened_at"])
+    raw_first = None if incident.get("state") == "window" else first_raw_failure(
+        samples, incident["service"], state_from, incident.get("project") or None)
+    first_fail = min(raw_first, state_from) if raw_first is not None else state_from
+    alert_at = first_delivered(messages) or _t(incident.get("first_alert_at"))
+    closed = _t(incident.get("closed_at"))
+    ttd_s, ttr_s = detect_and_recover_s(first_fail, alert_at, closed)
     start, end = first_fail - MARGIN, (closed or now) + MARGIN
     parts = [state_changes(intervals), audit_rows(audit), alert_rows(messages), event_rows(events)]
     parts = [p for p in parts if not p.empty]
@@ -131,18 +195,17 @@ def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.Dat
         tl = tl[(tl["ts"] >= start) & (tl["ts"] <= end)].sort_values("ts", kind="stable").reset_index(drop=True)
     tl = redact.mask_frame(tl, ["what", "who", "outcome"])
     metrics = {"first failure": first_fail.isoformat(timespec="seconds"),
-               "time to detect": fmt_duration((alert_at - first_fail).total_seconds()) if alert_at else "no alert sent",
-               "time to recover": fmt_duration((closed - first_fail).total_seconds()) if closed else "still open",
+               "state changed": state_from.isoformat(timespec="seconds"),
+               "first alert": alert_at.isoformat(timespec="seconds") if alert_at is not None else "none",
+               "time to detect": fmt_duration(ttd_s) if ttd_s is not None else "no alert sent",
+               "time to recover": fmt_duration(ttr_s) if ttr_s is not None else "still open",
                "status": "resolved" if closed else "open"}
-    diag = json.loads(incident.get("diagnosis") or "{}") if isinstance(incident.get("diagnosis"), str) else {}
+    diag = _diagnosis(incident)
     service = incident["service"]
     deps = sorted((dependents or {}).get(service, set()) | set(diag.get("blocks") or []))
     affected = pd.DataFrame([{"service": service, "role": "failed"}] +
                             [{"service": d, "role": "depends on it"} for d in deps], columns=["service", "role"])
-    roots = pd.DataFrame([{"service": diag.get("service") or service, "cause": incident.get("root_cause") or
-                           "not diagnosed when the incident opened", "fix": incident.get("fix") or "",
-                           "category": diag.get("category") or "",
-                           "evidence": "\n".join(diag.get("evidence") or [])}])
+    roots, blocked, snapshot_note = root_cause_rows(incident, diag)
     lint = lint if lint is not None else pd.DataFrame()
     items = [f"Fix the root cause of {service}: {incident['fix']}"] if incident.get("fix") else []
     if alert_at is None:
@@ -152,16 +215,13 @@ def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.Dat
             items.append(f"{r.get('service')}: {r.get('fix') or r.get('message') or r.get('rule')}")
     items = [str(redact.mask_text(i)) for i in items]
     return Postmortem(incident=incident, start=start, end=end, timeline=tl, metrics=metrics, affected=affected,
-                      root_causes=roots, lint=lint, action_items=items, problems=list(problems or []))
+                      root_causes=redact.mask_frame(roots, ROOT_COLUMNS), lint=lint, action_items=items,
+                      problems=list(problems or []), blocked=blocked, snapshot_note=snapshot_note)
 
 
 def _engine_events(client: Any, start: pd.Timestamp, end: pd.Timestamp, project: str | None) -> list[dict[str, Any]]:
-    until = min(end, pd.Timestamp.now(tz="UTC"))
-    filters: dict[str, Any] = {"type": "container"}
-    if project:
-        filters["label"] = [f"com.docker.compose.project={project}"]
-    return list(client.api.events(since=int(start.timestamp()), until=int(until.timestamp()), decode=True,
-                                  filters=filters))
+    until = min(end, pd.Timestamp.now(tz="UTC"))  # a future ``until`` would keep the stream open
+    return read_events(client, start, until, project=project) if until > start else []
 
 
 def build(incident: str | None = None, *, store_path: str | None = None, alerts_db: str | None = None,
@@ -192,13 +252,17 @@ def build(incident: str | None = None, *, store_path: str | None = None, alerts_
     first = _t(inc.get("first_failure_at")) or _t(inc["opened_at"])
     start, end = first - MARGIN, (_t(inc.get("closed_at")) or now) + MARGIN
     intervals = pd.DataFrame(columns=["service", "state", "start", "first_error"])
+    samples, stored_events = None, None
     try:
         with open_store(store_path, readonly=True) as store:
             intervals = store.intervals(since=start, until=end, project=inc["project"] or None)
+            samples = store.samples(since=start, until=end, project=inc["project"] or None)
+            if hasattr(store, "events") and store.version >= 3:
+                stored_events = store.events(since=start, until=end, project=project or inc["project"] or None)
     except Exception as exc:  # noqa: BLE001 - a missing store is a problem line, not a failure
         problems.append(redact.mask_text(f"history store not read: {exc}"))
     audit = read_audit(audit_log, since=start)
-    events: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []  # live engine events, merged with the stored ones
     lint_df, dependents = None, None
     stack = gather(engine_url, project=project or inc["project"] or None, compose_files=compose_files or [],
                    config=config_path)
@@ -218,5 +282,6 @@ def build(incident: str | None = None, *, store_path: str | None = None, alerts_
     finally:
         if stack.client is not None:
             stack.client.close()
-    return assemble(inc, intervals=intervals, audit=audit, messages=messages, events=events, lint=lint_df,
-                    dependents=dependents, now=now, problems=problems)
+    return assemble(inc, intervals=intervals, audit=audit, messages=messages,
+                    events=merge_events(stored_events, events), lint=lint_df, dependents=dependents, now=now,
+                    problems=problems, samples=samples)

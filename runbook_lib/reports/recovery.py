@@ -54,6 +54,7 @@ class RecoveryReport:
     notes: list[str] = field(default_factory=list)
     degraded_reasons: list[str] = field(default_factory=list)
     compose_files: list[str] = field(default_factory=list)
+    by_host: pd.DataFrame | None = None  # KPIs per host (several engines; ``recovery_hosts``)
 
     def kpi_tiles(self) -> dict[str, Any]:
         """{label: (value, change since the previous report)} for render.kpis."""
@@ -72,13 +73,14 @@ class RecoveryReport:
             "down_since": None if self.down_since is None else self.down_since.isoformat(),
             "kpis": self.kpis,
             "previous_report": self.previous_path,
-            "root_causes": [{k: v for k, v in r.items() if k in ("service", "category", "severity", "blocks")}
-                            for r in root_cause_summary(f)],
-            "findings": [{"service": r["service"], "category": r["category"], "severity": r["severity"],
+            "root_causes": _root_causes(f),
+            **({"kpis_by_host": self.by_host.astype(object).where(self.by_host.notna(), None).to_dict("records")}
+               if self.by_host is not None else {}),
+            "findings": [{**({"host": r["host"]} if "host" in r else {}), "service": r["service"], "category": r["category"], "severity": r["severity"],
                           "root_cause": bool(r["root_cause"]), "blocked_by": list(r["blocked_by"] or []),
                           "blocks": list(r["blocks"] or [])} for r in f.to_dict("records")],
             "lint": [] if self.lint is None else
-            [{"service": r["service"], "key": r["key"], "category": r["category"], "severity": r["severity"]}
+            [{**({"host": r["host"]} if "host" in r else {}), "service": r["service"], "key": r["key"], "category": r["category"], "severity": r["severity"]}
              for r in self.lint.to_dict("records")],
             "readiness": [] if self.readiness is None else self.readiness.to_dict("records"),
             "plan_steps": 0 if self.plan is None else int(len(self.plan)),
@@ -86,6 +88,20 @@ class RecoveryReport:
 
 
 # -- pure helpers ---------------------------------------------------------------------
+def _root_causes(findings: pd.DataFrame) -> list[dict[str, Any]]:
+    """The root causes for the summary; with a ``host`` column, per host (same service on two hosts: two)."""
+    keep = ("service", "category", "severity", "blocks")
+    if findings is None or not len(findings) or "host" not in findings.columns:
+        return [{k: v for k, v in r.items() if k in keep} for r in root_cause_summary(findings)]
+    return [{"host": h, **{k: v for k, v in r.items() if k in keep}}
+            for h, g in findings.groupby("host", sort=False) for r in root_cause_summary(g)]
+
+
+def with_host(frame: pd.DataFrame | None, columns: list[str]) -> list[str]:
+    """``columns``, with ``host`` first when the frame has one (several engines)."""
+    return ["host", *columns] if frame is not None and "host" in frame.columns else list(columns)
+
+
 def down_services(status: pd.DataFrame | None, inventory: pd.DataFrame | None) -> list[str]:
     """Services that are down: from expected-vs-actual, else from the inventory."""
     if status is not None and len(status) and "is_down" in status.columns:
@@ -306,4 +322,5 @@ def findings_display(findings: pd.DataFrame) -> pd.DataFrame:
     out = findings.copy()
     out["evidence"] = out["evidence"].map(lambda v: "\n".join(v or []))
     out["root_cause"] = out["root_cause"].map(lambda b: "root cause" if b else "blocked")
-    return out[["root_cause", "service", "severity", "category", "cause", "fix", "evidence", "blocked_by", "blocks"]]
+    return out[with_host(out, ["root_cause", "service", "severity", "category", "cause", "fix", "evidence", "blocked_by",
+                               "blocks"])]

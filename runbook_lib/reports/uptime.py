@@ -21,13 +21,16 @@ from runbook_lib.analysis import tiers
 from runbook_lib.history import uptime
 from runbook_lib.exceptions import RunbookError, StoreCorrupt
 from runbook_lib.history.store import open_store
+from runbook_lib.maintenance.windows import MaintenanceDB, carve, windows_frame
 
 TABLE_COLUMNS = ["service", "state", "uptime", "available_pct", "degraded_pct", "down_pct", "coverage_pct",
-                 "1h_pct", "24h_pct", "7d_pct", "30d_pct", "incidents", "mttr", "mtbf"]
+                 "maintenance", "1h_pct", "24h_pct", "7d_pct", "30d_pct", "incidents", "mttr", "mtbf"]
 LATENCY_COLUMNS = ["service", "p50_ms", "p95_ms", "p99_ms", "samples", "source"]
 INCIDENT_TABLE_COLUMNS = ["service", "status", "start", "end", "duration", "first_error"]
 NO_ROUNDS = "no collection rounds in this window: run `runbook collect` (see docs/history.md)"
 HISTORY_DAYS = 30  # the 30d column and incidents need this much history, whatever the window
+HOST_SEP = " · "  # several hosts in the store: services read "host · service"
+LOCAL_HOST = "local"  # the host of rows collected without a host name
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class History:
     runs_30d: pd.DataFrame  # intervals from min(start, now - 30 d) to end
     latency: pd.DataFrame   # store.latency_stats over the window
     rounds: pd.DataFrame    # store.rounds over the window
+    maintenance: pd.DataFrame | None = None  # maintenance windows over runs_30d's span (manual + runbook.yaml)
+    keyed: bool = False     # several hosts in the store: services read ``host · service`` (kept apart)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class UptimeReport:
     timeline: pd.DataFrame | None = None         # their runs clipped to the window
     latency_table: pd.DataFrame | None = None
     incidents_table: pd.DataFrame | None = None  # newest first, text times, status pill
+    maintenance: pd.DataFrame | None = None      # the maintenance windows (shaded bands, left out of uptime)
 
     @property
     def has_data(self) -> bool:
@@ -86,9 +92,11 @@ class UptimeReport:
             status="degraded" if self.problems else "ok", degraded_reasons=list(self.problems),
             available_pct=_num(self.available_pct), services=len(table), incidents=len(inc),
             ongoing_incidents=int(inc["ongoing"].sum()) if len(inc) else 0,
+            maintenance_s=_num(float(table["maintenance_s"].sum())),
             uptime=[{"service": r.service, "tier": r.tier, "state": r.state, "uptime": r.uptime,
                      "available_pct": _num(r.available_pct), "down_pct": _num(r.down_pct),
-                     "coverage_pct": _num(r.coverage_pct), "incidents": int(r.incidents),
+                     "coverage_pct": _num(r.coverage_pct), "maintenance_s": _num(r.maintenance_s),
+                     "incidents": int(r.incidents),
                      "mttr_s": _num(r.mttr_s), "mtbf_s": _num(r.mtbf_s)} for r in table.itertuples()],
             incident_list=[{"service": r.service, "start": r.start.isoformat(),
                             "end": None if pd.isna(r.end) else r.end.isoformat(), "duration_s": r.duration_s,
@@ -111,8 +119,9 @@ def _time_text(v: Any) -> str:
 
 # ---------------------------------------------------------------- I/O
 def read_history(store, start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp,
-                 project: str | None = None) -> History:
-    """Read one window (and the 30 days the standard columns need) from an open store."""
+                 project: str | None = None, maintenance: pd.DataFrame | None = None) -> History:
+    """Read one window (and the 30 days the standard columns need) from an open store;
+    ``maintenance``: the windows over that span (``maintenance_windows``)."""
     services = store.services()
     if project:
         services = services[services["project"] == project]
@@ -120,8 +129,52 @@ def read_history(store, start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestam
     since = min(start, now - pd.Timedelta(days=HISTORY_DAYS))
     runs_30d = store.intervals(since, end, services=names, project=project)
     lat = store.latency_stats(start, end, project=project)
-    return History(services=services, runs_30d=runs_30d, latency=lat[lat["service"].isin(names)],
-                   rounds=store.rounds(start, end))
+    return by_host(History(services=services, runs_30d=runs_30d, latency=lat[lat["service"].isin(names)],
+                           rounds=store.rounds(start, end), maintenance=maintenance))
+
+
+def maintenance_windows(config: Any, start: pd.Timestamp, end: pd.Timestamp,
+                        problems: list[str]) -> pd.DataFrame | None:
+    """The manual (RUNBOOK_MAINTENANCE_DB) and runbook.yaml windows over [start, end), read once;
+    a fault is a problem line (None: no windows)."""
+    try:
+        return windows_frame(MaintenanceDB(), config, start, end)
+    except RunbookError as exc:
+        problems.append(f"maintenance windows not read: {exc}")
+        return None
+
+
+def _keyed_names(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame is None or "host" not in frame.columns or "service" not in frame.columns:
+        return frame
+    hosts = frame["host"].fillna("").astype(str).replace("", LOCAL_HOST)
+    return frame.assign(service=[f"{h}{HOST_SEP}{s}" for h, s in zip(hosts, frame["service"])])
+
+
+def by_host(history: History) -> History:
+    """With several hosts in the store, key every service as ``host · service`` (same name on two
+    hosts: two lanes, two rows); with one host (or a store without hosts) unchanged."""
+    hosts = set(history.services["host"].fillna("").astype(str)) if "host" in history.services.columns else set()
+    if len(hosts) < 2:
+        return history
+    maint = history.maintenance
+    if maint is not None and len(maint) and "service" in maint.columns:  # a service's window, keyed on its hosts
+        rows = [w if w["service"] == "*" else {**w, "service": f"{h or LOCAL_HOST}{HOST_SEP}{w['service']}"}
+                for w in maint.to_dict("records") for h in (sorted(hosts) if w["service"] != "*" else [None])
+                if w["service"] == "*" or not w.get("host") or w["host"] == h]
+        maint = pd.DataFrame(rows, columns=maint.columns)
+    return History(services=_keyed_names(history.services), runs_30d=_keyed_names(history.runs_30d),
+                   latency=_keyed_names(history.latency), rounds=history.rounds, maintenance=maint, keyed=True)
+
+
+def host_column(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Split ``host · service`` back into a ``host`` column first (display tables)."""
+    if frame is None or "service" not in frame.columns:
+        return frame
+    parts = [str(s).split(HOST_SEP, 1) if HOST_SEP in str(s) else ["", str(s)] for s in frame["service"]]
+    out = frame.assign(service=[p[1] for p in parts])
+    out.insert(0, "host", [p[0] for p in parts])
+    return out
 
 
 def build(window: Any = "24h", store_path: str | Path | None = None, project: str | None = None,
@@ -144,14 +197,16 @@ def build(window: Any = "24h", store_path: str | Path | None = None, project: st
     except RunbookError as exc:
         problems.append(str(exc))
     try:
-        overrides = rconfig.load_config(config_path).tiers
+        config = rconfig.load_config(config_path)
     except RunbookError as exc:
-        overrides = {}
+        config = None
         problems.append(str(exc))
+    overrides = config.tiers if config is not None else {}
     if store is None:
         return UptimeReport(str(window), start, end, now, None, problems, degraded)
+    maintenance = maintenance_windows(config, min(start, now - pd.Timedelta(days=HISTORY_DAYS)), end, problems)
     try:
-        history = read_history(store, start, end, now, project)
+        history = read_history(store, start, end, now, project, maintenance=maintenance)
     finally:
         store.close()
     return assemble(str(window), start, end, now, history, store_path=store.path, overrides=overrides,
@@ -168,8 +223,11 @@ def assemble(window: str, start: pd.Timestamp, end: pd.Timestamp, now: pd.Timest
     names = list(services["service"])
     runs = runs_30d[(runs_30d["end"] > start) & (runs_30d["start"] < end)].reset_index(drop=True)
     tier_of = {s: knowledge.tier_of(s, i, False, overrides or {}) for s, i in zip(services["service"], services["image"])}
-    table = uptime.uptime_table(runs, start, end, runs_30d=runs_30d, services=names, tier_of=tier_of, now=now)
-    inc = uptime.incidents(runs_30d, now=now, start=start, end=end)
+    maint = history.maintenance
+    table = uptime.uptime_table(runs, start, end, runs_30d=runs_30d, services=names, tier_of=tier_of, now=now,
+                                maintenance=maint)
+    carved = carve(runs_30d, maint)  # maintenance is neither an incident nor down time
+    inc = uptime.incidents(carved, now=now, start=start, end=end)
     rounds = history.rounds
     if rounds.empty:
         problems.append(NO_ROUNDS)
@@ -182,16 +240,20 @@ def assemble(window: str, start: pd.Timestamp, end: pd.Timestamp, now: pd.Timest
     kpis = {"Services": len(table), "Available": "no data" if overall != overall else f"{overall:.2f} %",
             "Coverage": f"{table['coverage_pct'].mean():.0f} %" if len(table) else "no data",
             "Incidents": len(inc), "Ongoing": int(inc["ongoing"].sum()) if len(inc) else 0,
-            "Down now": int((table["state"] == "down").sum())}
+            "Down now": int((table["state"] == "down").sum()),
+            "Maintenance": uptime.fmt_duration(table["maintenance_s"].sum()) if len(table) else "0 s"}
     worst = list(table.sort_values("available_pct", na_position="first")["service"][:int(max_lanes)])
     lanes = runs[runs["service"].isin(worst)]
+    shown = host_column if history.keyed else (lambda f: f)
     return UptimeReport(
         window=window, start=start, end=end, now=now, store_path=store_path, problems=problems, table=table,
         incidents=inc, latency=history.latency, available_pct=overall, kpis=kpis,
-        tier_tables=tier_tables(table), heatmap=uptime.hourly(lanes, start, end, now=now),
+        tier_tables=[(t, shown(f)) for t, f in tier_tables(table)],
+        heatmap=uptime.hourly(carved[carved["service"].isin(worst)], start, end, now=now),
         timeline=uptime.clip(lanes, start, end, now=now),
-        latency_table=history.latency.round(2)[[c for c in LATENCY_COLUMNS if c in history.latency.columns]],
-        incidents_table=incidents_table(inc))
+        maintenance=None if maint is None else maint[(maint["end"] > start) & (maint["start"] < end)],
+        latency_table=shown(history.latency.round(2)[[c for c in LATENCY_COLUMNS if c in history.latency.columns]]),
+        incidents_table=shown(incidents_table(inc)))
 
 
 def tier_tables(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -202,6 +264,8 @@ def tier_tables(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         show[c] = show[c].map(_pct_text)
     show["mttr"] = show["mttr_s"].map(uptime.fmt_duration)
     show["mtbf"] = show["mtbf_s"].map(uptime.fmt_duration)
+    if "maintenance_s" in show.columns:
+        show["maintenance"] = show["maintenance_s"].map(lambda v: uptime.fmt_duration(v) if v > 0 else "none")
     cols = [c for c in TABLE_COLUMNS if c in show.columns]
     return [(tiers.tier_label(tier), g[cols]) for tier, g in show.groupby("tier", sort=True)]
 

@@ -1,0 +1,138 @@
+"""One or several engines behind a report: a ``Stack`` per host, and frames with a ``host`` column.
+
+``gather_engines(...)`` gathers the named hosts (the ``hosts`` parameter, else RUNBOOK_HOSTS,
+else ``hosts:`` in runbook.yaml) concurrently, or the one default engine when none is named.
+``Engines.per_host(fn)`` runs a per-stack section on every host and stacks the frames with
+``host`` first; an unreachable host becomes one ``unknown`` row carrying its reason, never
+an exception. With one engine the ``host`` column is left out, so the report reads as before.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from runbook_lib import redact
+from runbook_lib.config import load_config
+from runbook_lib.engine.hosts import resolve_hosts
+from runbook_lib.exceptions import RunbookError
+from runbook_lib.multistack import MultiStack, gather_hosts
+from runbook_lib.stack import Stack, gather
+
+UNREACHABLE = "(engine)"  # the service shown on an unreachable host's row
+
+
+@dataclass
+class Engines:
+    """The stacks a report covers, in the order the hosts were named ("" for the one default engine)."""
+
+    stacks: dict[str, Stack]
+    multi: MultiStack | None = None
+
+    @property
+    def named(self) -> bool:
+        """True when several hosts are shown: frames then carry a ``host`` column."""
+        return len(self.stacks) > 1
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self.stacks)
+
+    @property
+    def single(self) -> Stack:
+        """The first (or only) stack."""
+        return next(iter(self.stacks.values()))
+
+    @property
+    def inventory(self) -> pd.DataFrame:
+        """Every container; with a ``host`` column first (and an ``unknown`` row per unreachable host) when named."""
+        if self.multi is not None and self.named:
+            return self.multi.inventory
+        return self.single.inventory
+
+    def reason(self, host: str) -> str | None:
+        """Why a host could not be gathered (masked), or None when it answered."""
+        st = self.stacks[host]
+        return None if st.client is not None else redact.mask_text(str(st.engine_error or "not contacted"))
+
+    @property
+    def degraded_reasons(self) -> list[str]:
+        if self.multi is not None:
+            return self.multi.degraded_reasons
+        st = self.single
+        return [str(st.engine_error)] if st.engine_error is not None else []
+
+    def per_host(self, fn: Callable[[str, Stack], pd.DataFrame | None], columns: list[str],
+                 unknown: Callable[[str, str], dict[str, Any]] | None = None) -> pd.DataFrame:
+        """``fn(host, stack)`` on every host, stacked with ``host`` first (dropped with one engine).
+
+        An unreachable host (or one whose ``fn`` raises a RunbookError) gives the row
+        ``unknown(host, reason)`` (default: ``service`` "(engine)", ``state`` unknown).
+        """
+        parts = []
+        for host, st in self.stacks.items():
+            why = self.reason(host) if self.named else None
+            frame = None
+            if why is None:
+                try:
+                    frame = fn(host, st)
+                except RunbookError as exc:
+                    if not self.named:
+                        raise
+                    why = redact.mask_text(str(exc))
+            if why is not None:
+                row = (unknown or unknown_row)(host, why)
+                frame = pd.DataFrame([{c: row.get(c) for c in columns}], columns=columns)
+            if frame is not None:
+                parts.append(frame.assign(host=host) if self.named else frame)
+        parts = [p for p in parts if len(p)] or parts[:1]
+        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+        if self.named:
+            out = out[["host", *[c for c in out.columns if c != "host"]]]
+        return out
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as JSON-safe records: NaN (an unreachable host's missing numbers) becomes None."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def unknown_row(host: str, reason: str) -> dict[str, Any]:
+    """The row that stands for an unreachable host in a section's table."""
+    return {"service": UNREACHABLE, "state": "unknown", "health": "unknown", "error": reason,
+            "kind": "engine", "severity": "high", "message": f"host {host} unreachable: {reason}"}
+
+
+def as_list(value: str | Iterable[str] | None) -> list[str]:
+    """A list parameter as given by plain papermill (``-p hosts '[a=unix:///s, b=…]'`` arrives as text)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            loaded = yaml.safe_load(value)
+        except yaml.YAMLError:
+            loaded = value
+        value = [loaded] if isinstance(loaded, str) else list(loaded or [])
+    return [str(v) for v in value]
+
+
+def gather_engines(engine_url: str | None = None, hosts: str | Iterable[str] | None = None, *, project: str | None = None,
+                   compose_files: str | Iterable[str | Path] = (), config_path: str | Path | None = None,
+                   engine_timeout_s: float = 5.0, include_stopped: bool = True, load_compose: bool = True,
+                   all_projects: bool | None = None) -> Engines:
+    """Gather the named hosts concurrently, else the one engine at ``engine_url`` (as today)."""
+    files = as_list(compose_files)
+    every = not (project or files) if all_projects is None else all_projects
+    cfg = load_config(config_path)
+    specs = resolve_hosts(as_list(hosts), cfg)
+    if not specs:
+        st = gather(engine_url, project=project, compose_files=files, config=cfg, engine_timeout_s=engine_timeout_s,
+                    include_stopped=include_stopped, all_projects=every, load_compose=load_compose)
+        return Engines(stacks={"": st})
+    multi = gather_hosts(specs, project=project, compose_files=files, config=cfg, engine_timeout_s=engine_timeout_s,
+                         include_stopped=include_stopped, all_projects=every, load_compose=load_compose)
+    return Engines(stacks=dict(multi.stacks), multi=multi)
