@@ -52,7 +52,7 @@ class MultiStack:
                 out.append(f"host {name}: {st.engine_error or 'not contacted'}")
             else:
                 out.extend(f"host {name}: {r}" for r in st.degraded_reasons)
-        return out
+        return [redact.mask_text(r) for r in out]
 
     @property
     def status(self) -> str:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.compose.catalog import Catalog, find_compose_files, load_catalog
+from runbook_lib.compose.discover import compose_projects
 from runbook_lib.config import RunbookConfig, load_config
 from runbook_lib.engine.connection import DEFAULT_TIMEOUT_S, engine_target, try_connect
 from runbook_lib.engine.inventory import empty_inventory, gather_inventory
@@ -104,11 +105,7 @@ def _config(config: RunbookConfig | str | Path | None) -> RunbookConfig:
     return config if isinstance(config, RunbookConfig) else load_config(config)
 
 
-def _projects_with_files(inventory: pd.DataFrame) -> list[str]:
-    if inventory.empty or "config_files" not in inventory.columns:
-        return []
-    has = inventory["config_files"].fillna("").astype(str).str.strip() != ""
-    return sorted(str(p) for p in inventory.loc[has, "project"].dropna().unique())
+_projects_with_files = compose_projects
 
 
 def gather(engine_url: str | None = None, *, project: str | None = None,

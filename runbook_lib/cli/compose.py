@@ -25,13 +25,32 @@ def _catalog(args) -> Catalog:
     return stack.require_catalog()
 
 
+def _hosts(args) -> list:
+    """The named hosts (--host, RUNBOOK_HOSTS, hosts: in runbook.yaml); [] for the one engine.
+
+    ``--compose FILE`` without ``--host`` reads only the files, as before hosts existed."""
+    if args.compose and not getattr(args, "host", None):
+        return []
+    from runbook_lib.cli.hostargs import named_hosts  # noqa: PLC0415 - cli defers imports
+    return named_hosts(args)
+
+
 def cmd_catalog(args) -> int:
     """``runbook catalog``: load and validate the compose files, print one row per service."""
+    hosts = _hosts(args)
+    if hosts:
+        from runbook_lib.cli.compose_hosts import catalog_hosts  # noqa: PLC0415 - cli defers imports
+        return catalog_hosts(args, hosts, _print_catalog)
     catalog = _catalog(args)
     if args.json:
         print(json.dumps({"summary": catalog_summary(catalog),
                           "services": catalog.frame.to_dict("records")}, default=str, indent=2))
         return 0
+    _print_catalog(catalog)
+    return 0
+
+
+def _print_catalog(catalog: Catalog) -> None:
     summary = catalog_summary(catalog)
     tiers_text = ", ".join(f"{tiers.tier_label(t)} {n}" for t, n in summary["by_tier"].items())
     print(f"project {catalog.project}: {summary['services']} services ({tiers_text}); "
@@ -42,7 +61,6 @@ def cmd_catalog(args) -> int:
         print(f"inactive: {name} (profiles: {', '.join(profs)})")
     for note in catalog.notes:
         print(f"note: {redact.mask_text(note)}")
-    return 0
 
 
 def cmd_lint(args) -> int:
@@ -50,6 +68,10 @@ def cmd_lint(args) -> int:
 
     Exits 1 when a critical or high finding is shown, so CI can gate on it.
     """
+    hosts = _hosts(args)
+    if hosts:
+        from runbook_lib.cli.compose_hosts import lint_hosts  # noqa: PLC0415 - cli defers imports
+        return lint_hosts(args, hosts, _print_findings)
     catalog = _catalog(args)
     findings = lint_catalog(catalog)
     floor = SEVERITY_RANK[args.min_severity or "low"]
@@ -58,7 +80,11 @@ def cmd_lint(args) -> int:
         print(json.dumps({"project": catalog.project, "files": list(catalog.files),
                           "findings": findings.to_dict("records")}, indent=2))
     else:
-        print(f"project {catalog.project}: {len(findings)} lint findings in {', '.join(catalog.files)}")
-        for r in findings.itertuples():
-            print(f"[{r.severity}] {r.service} {r.key} ({r.category}): {r.message}\n    fix: {r.fix}\n    file: {r.file}")
+        _print_findings(catalog, findings)
     return 1 if (findings["severity"].map(SEVERITY_RANK) <= SEVERITY_RANK["high"]).any() else 0
+
+
+def _print_findings(catalog: Catalog, findings: pd.DataFrame) -> None:
+    print(f"project {catalog.project}: {len(findings)} lint findings in {', '.join(catalog.files)}")
+    for r in findings.itertuples():
+        print(f"[{r.severity}] {r.service} {r.key} ({r.category}): {r.message}\n    fix: {r.fix}\n    file: {r.file}")

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib import redact
+from runbook_lib.cli.hostargs import named_hosts
 from runbook_lib.cli.notify import build_notifier
 from runbook_lib.config import load_config
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.history import uptime as up
+from runbook_lib.history.collect_hosts import collect_hosts_round
 from runbook_lib.history.collector import collect_round, default_probe_func, run_loop
 from runbook_lib.history.export import FORMATS, export_frames, write_frame
 from runbook_lib.history.debounce import Thresholds
@@ -32,8 +34,9 @@ def cmd_collect(args) -> int:
     project = args.project
     engine_timeout_s = float(args.engine_timeout or 5.0)
     notifier = build_notifier(args, config, store.path, engine_timeout_s)
-    probe_func = default_probe_func(list(args.compose or []), project, args.config, args.engine_url,
-                                    engine_timeout_s)
+    hosts = named_hosts(args)
+    round_func = (_hosts_round(args, store, hosts, engine_timeout_s, interval_s, notifier) if hosts else
+                  _one_engine_round(args, store, engine_timeout_s, interval_s, notifier))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -47,18 +50,33 @@ def cmd_collect(args) -> int:
         print(redact.mask_text(line), flush=True)
 
     print(f"runbook collect: store {store.path}, every {interval_s:g} s"
-          + (f", {count} round(s)" if count else "") + (f", project {project}" if project else ""), flush=True)
+          + (f", {count} round(s)" if count else "") + (f", project {project}" if project else "")
+          + (f", hosts {', '.join(f'{h.name}={h.display_url}' for h in hosts)}" if hosts else ""), flush=True)
     try:
-        n = run_loop(lambda: collect_round(store, engine_url=args.engine_url, engine_timeout_s=engine_timeout_s,
-                                           project=project, probe_func=probe_func, probes=True,
-                                           interval_s=interval_s, notifier=notifier),
-                     interval_s, count=count, stop=stop, log=log)
+        n = run_loop(round_func, interval_s, count=count, stop=stop, log=log)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
         store.close()
     print(f"runbook collect: stopped cleanly after {n} round(s)", flush=True)
     return 0
+
+
+def _one_engine_round(args, store, engine_timeout_s: float, interval_s: float, notifier: Any):
+    """The one default engine (host ''), as before --host existed."""
+    probe_func = default_probe_func(list(args.compose or []), args.project, args.config, args.engine_url,
+                                    engine_timeout_s)
+    return lambda: collect_round(store, engine_url=args.engine_url, engine_timeout_s=engine_timeout_s,
+                                 project=args.project, probe_func=probe_func, probes=True,
+                                 interval_s=interval_s, notifier=notifier)
+
+
+def _hosts_round(args, store, hosts: list, engine_timeout_s: float, interval_s: float, notifier: Any):
+    """Every named host gathered and probed concurrently; rows carry the host name."""
+    discoveries: dict = {}
+    return lambda: collect_hosts_round(store, hosts, project=args.project, compose_files=list(args.compose or []),
+                                       config=args.config, engine_timeout_s=engine_timeout_s,
+                                       interval_s=interval_s, notifier=notifier, discoveries=discoveries)
 
 
 def cmd_export(args) -> int:

@@ -41,11 +41,11 @@ def _with_host(df: pd.DataFrame, host: str) -> pd.DataFrame:
     return df
 
 
-def _hosts_records(multi: MultiStack) -> list[dict[str, Any]]:
+def hosts_records(multi: MultiStack) -> list[dict[str, Any]]:
     return json.loads(multi.hosts_frame().to_json(orient="records"))
 
 
-def _print_hosts(multi: MultiStack) -> None:
+def print_hosts(multi: MultiStack) -> None:
     hf = multi.hosts_frame()[["host", "url", "reachable", "containers", "error"]]
     print(hf.fillna("").to_string(index=False))
     for reason in multi.degraded_reasons:
@@ -94,14 +94,14 @@ def diagnose_hosts(args, hosts: list[HostSpec]) -> int:
         severe = severe or bool(len(found) and found["severity"].isin(["critical", "high"]).any())
         texts.append(format_swarm(found, kpis, host) + "\n")
     if args.json:
-        doc = {"hosts": _hosts_records(multi),
+        doc = {"hosts": hosts_records(multi),
                "findings": [r for df in findings for r in findings_records(df)],
                "lint": [r for df in lints for r in findings_records(df)],
                "swarm": {h: {"kpis": k, "findings": findings_records(f)} for h, (f, k) in swarm.items()},
                "notes": list(dict.fromkeys(notes)), "degraded_reasons": multi.degraded_reasons}
         print(json.dumps(redact.mask_obj(doc), indent=2, default=str, ensure_ascii=False))
     else:
-        _print_hosts(multi)
+        print_hosts(multi)
         print()
         print("\n".join(texts), end="")
     sys.stdout.flush()
@@ -140,10 +140,10 @@ def probe_hosts(args, hosts: list[HostSpec]) -> int:
     for note in notes:
         print(f"runbook: {note}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"hosts": _hosts_records(multi), "summary": probe_summary(rows), "rows": rows_to_json(rows), "endpoint_audit": audits,
+        print(json.dumps({"hosts": hosts_records(multi), "summary": probe_summary(rows), "rows": rows_to_json(rows), "endpoint_audit": audits,
                           "notes": list(dict.fromkeys(notes)), "degraded_reasons": multi.degraded_reasons}, default=str, indent=2))
     else:
-        _print_hosts(multi)
+        print_hosts(multi)
         print()
         for host, part in rows.groupby("host", sort=False):
             print(f"== host {host}")

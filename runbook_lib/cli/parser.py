@@ -35,7 +35,7 @@ def _compose_args(p: argparse.ArgumentParser) -> None:
 
 
 # --- several engines (issue 12): one helper, applied to every engine command at the end of build_parser ---
-HOST_COMMANDS = ("plan", "probe", "diagnose")
+HOST_COMMANDS = ("plan", "probe", "diagnose", "collect", "catalog", "lint")
 
 
 def _host_args(sub: argparse._SubParsersAction) -> None:

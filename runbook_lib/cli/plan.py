@@ -11,7 +11,6 @@ from runbook_lib.analysis.plan import plan_stack
 from runbook_lib.cli.hosts import named_hosts, plan_swarm_stack
 from runbook_lib.engine.actions import apply_plan, format_plan, last_manual_fix
 from runbook_lib.engine.audit import AuditLog
-from runbook_lib.exceptions import ParameterError
 from runbook_lib.maintenance.windows import refuse_in_window
 
 
@@ -49,9 +48,10 @@ def cmd_plan(args) -> int:
     `--apply --resume` goes on past the fix step the last run stopped at and checks it took."""
     if getattr(args, "stack", None):
         return plan_swarm_stack(args, named_hosts(args) or [_local_host(args)])
-    if getattr(args, "host", None):
-        raise ParameterError("plan recovers one compose project on one engine: use --engine-url URL "
-                             "(or --stack NAME for a Swarm stack on the named hosts).")
+    hosts = named_hosts(args)
+    if hosts:
+        from runbook_lib.cli.plan_hosts import plan_hosts  # noqa: PLC0415 - cli defers imports
+        return plan_hosts(args, hosts)
     resume = bool(getattr(args, "resume", False))
     stack = _gather(args, bool(args.apply))
     client = stack.require_engine()

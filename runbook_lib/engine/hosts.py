@@ -263,13 +263,17 @@ class _EngineCADockerClient(docker.DockerClient):
 
 
 class HostAudit(AuditLog):
-    """An audit log whose every record names the engine host it acts on (``params.engine_host``)."""
+    """An audit log whose every record names the engine host it acts on (``params.engine_host``,
+    and ``params.engine_url``, masked, when given)."""
 
-    def __init__(self, host: str, path: str | os.PathLike | None = None) -> None:
+    def __init__(self, host: str, path: str | os.PathLike | None = None, url: str | None = None) -> None:
         super().__init__(path)
         self.engine_host = host
+        self.engine_url = redact.mask_text(url) if url else None
 
     def _record(self, phase: str, step_id: str, action: str, target: str | None, params: Any,
                 dry_run: bool, outcome: str | None, detail: Any) -> dict[str, Any]:
         merged = {**(params if isinstance(params, Mapping) else {}), "engine_host": self.engine_host}
+        if self.engine_url:
+            merged["engine_url"] = self.engine_url
         return super()._record(phase, step_id, action, target, merged, dry_run, outcome, detail)
