@@ -11,6 +11,7 @@ HTML (with papermill's error banner) and a non-zero exit.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import nbformat
 import papermill as pm
 from nbconvert import HTMLExporter, TemplateExporter
@@ -136,6 +138,23 @@ class ReportExporter(HTMLExporter):
         html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return _accessible(html), resources
 
+    def _create_environment(self) -> jinja2.Environment:
+        """nbconvert's environment with Jinja's bytecode cache (per user, in the temporary folder):
+        compiling the lab templates costs ~0.3-1 s in every process otherwise."""
+        environment = super()._create_environment()
+        environment.bytecode_cache = jinja2.FileSystemBytecodeCache()
+        return environment
+
+
+def report_exporter() -> ReportExporter:
+    """The exporter for reports, its template loaded (a run builds it while the kernel works)."""
+    exporter = ReportExporter(template_name="runbook", extra_template_basedirs=[str(TEMPLATES_DIR)])
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    _ = exporter.template  # compiles (or loads from the bytecode cache) the template chain
+    return exporter
+
 
 def _accessible(html: str) -> str:
     """Alt text on images without one, inputs and outputs focusable (as nbconvert does)."""
@@ -152,13 +171,9 @@ def _accessible(html: str) -> str:
     return "".join(parts)
 
 
-def export_html(nb) -> str:
+def export_html(nb, exporter: ReportExporter | None = None) -> str:
     """HTML with no code cells and nothing fetched from the network."""
-    exporter = ReportExporter(template_name="runbook", extra_template_basedirs=[str(TEMPLATES_DIR)])
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = (exporter or report_exporter()).from_notebook_node(nb)
     # Belt and braces: no external script or stylesheet survives.
     body = re.sub(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<link[^>]+href="https?://[^"]*"[^>]*>', "", body)
@@ -192,15 +207,17 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
         final_nb, final_html, final_json = (day / f"{stem}.{ext}" for ext in archive.REPORT_EXTS)
         error: str | None = None
         try:
-            try:
-                error = _execute(nb_file, partial, params, progress, run_dir, kernel)
-            finally:
-                kernel.stop()  # before the export, as papermill did when it owned the kernel
-            nb = nbformat.read(str(partial), as_version=4)
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                exporter = pool.submit(report_exporter)  # the parent is idle while the kernel works
+                try:
+                    error, executed = _execute(nb_file, partial, params, progress, run_dir, kernel)
+                finally:
+                    kernel.stop()  # before the export, as papermill did when it owned the kernel
+            nb = executed if executed is not None else nbformat.read(str(partial), as_version=4)
             summary = collect_summaries(nb)
             _strip_for_sharing(nb)
             status = "failed" if error else ("degraded" if summary.get("status") == "degraded" else "ok")
-            html = export_html(nb)
+            html = export_html(nb, exporter.result())
             if shared_plotly:
                 asset = site.shared_plotly_asset(out_dir)
                 html = site.externalize_plotly(html, os.path.relpath(asset, day))
@@ -225,19 +242,19 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
 
 
 def _execute(nb_file: Path, out_nb: Path, params: dict[str, Any], progress: bool, cwd: Path,
-             kernel: rkernel.StartedKernel) -> str | None:
-    """Run the notebook with papermill on the started kernel into ``out_nb``; the error text of a
-    failing cell, or None. (The kernel was started with ``RUNBOOK_OUTPUT_DIR=out_dir``.)"""
+             kernel: rkernel.StartedKernel) -> tuple[str | None, Any]:
+    """Run the notebook with papermill on the started kernel into ``out_nb``: (None, the executed
+    notebook) or (the error text of a failing cell, None: the file holds papermill's error banner)."""
     kernel.used = True
     try:
-        pm.execute_notebook(str(nb_file), str(out_nb), parameters=params, kernel_name=kernel.kernel_name,
+        executed = pm.execute_notebook(str(nb_file), str(out_nb), parameters=params, kernel_name=kernel.kernel_name,
                             progress_bar=progress, cwd=str(cwd), request_save_on_cell_execute=False,
                             km=kernel.km)
     except pm.PapermillExecutionError as exc:
-        return f"cell {exc.exec_count}: {exc.ename}: {redact.mask_text(str(exc.evalue))}"
+        return f"cell {exc.exec_count}: {exc.ename}: {redact.mask_text(str(exc.evalue))}", None
     except Exception as exc:  # noqa: BLE001 - kernel death, missing kernel …
         if not out_nb.exists() or out_nb.stat().st_size == 0:
             raise ReportError(f"Could not execute {nb_file.name}: {exc}. Is the 'python3' Jupyter kernel "
                               f"installed in this environment? (scripts/bootstrap.sh installs it)") from None
-        return f"{type(exc).__name__}: {redact.mask_text(str(exc))}"
-    return None
+        return f"{type(exc).__name__}: {redact.mask_text(str(exc))}", None
+    return None, executed
