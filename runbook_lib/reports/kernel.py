@@ -35,17 +35,29 @@ class StartedKernel:
     output_dir: Path
     kernel_name: str
     used: bool = field(default=False)
+    stop_requested: bool = field(default=False)
     stopped: bool = field(default=False)
 
     def matches(self, cwd: Path, output_dir: Path, kernel_name: str) -> bool:
         return (not self.used and self.cwd == cwd.resolve() and self.output_dir == output_dir.resolve()
                 and self.kernel_name == kernel_name)
 
+    def request_stop(self) -> None:
+        """Ask a kernel that ran the notebook to exit; it does so (~1 s) while the parent exports
+        the HTML, and ``stop`` waits for it and cleans up. A kernel that does not take the request
+        is shut down by ``stop``."""
+        if self.used and not (self.stop_requested or self.stopped):
+            try:
+                run_sync(self.km.request_shutdown)()
+                self.stop_requested = True
+            except Exception:  # noqa: BLE001 - e.g. already dead: stop() handles it
+                pass
+
     def stop(self) -> None:
         """Shut the kernel down (gracefully after a run, at once if it never ran anything); idempotent."""
         if not self.stopped:
             self.stopped = True
-            run_sync(_stop)(self.km, now=not self.used)
+            run_sync(_stop)(self.km, now=not self.used, requested=self.stop_requested)
 
 
 def resolve_output_dir(output_dir: str | Path | None) -> Path:
@@ -106,10 +118,13 @@ def started_kernel(cwd: str | Path | None = None, output_dir: str | Path | None 
             started.stop()
 
 
-async def _stop(km: AsyncKernelManager, now: bool) -> None:
-    """Shut the kernel down as nbclient does (gracefully after a run, at once if never used)."""
+async def _stop(km: AsyncKernelManager, now: bool, requested: bool = False) -> None:
+    """Shut the kernel down as nbclient does (gracefully after a run, at once if never used);
+    after ``request_stop`` only wait for it to exit (killing it if it takes too long)."""
     try:
-        if km.has_kernel and await km.is_alive():
+        if requested:
+            await km.finish_shutdown()
+        elif km.has_kernel and await km.is_alive():
             await km.shutdown_kernel(now=now)
     except RuntimeError as exc:
         if "No kernel is running!" not in str(exc):

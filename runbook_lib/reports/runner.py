@@ -212,7 +212,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
                 try:
                     error, executed = _execute(nb_file, partial, params, progress, run_dir, kernel)
                 finally:
-                    kernel.stop()  # before the export, as papermill did when it owned the kernel
+                    kernel.request_stop()  # it exits while the HTML is made; stop() waits for it
             nb = executed if executed is not None else nbformat.read(str(partial), as_version=4)
             summary = collect_summaries(nb)
             _strip_for_sharing(nb)
@@ -233,6 +233,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
             archive.atomic_write_text(final_html, html)
             archive.atomic_write_text(final_json, json.dumps(redact.mask_obj(doc), indent=2, default=str))
         finally:
+            kernel.stop()
             try:
                 os.unlink(partial)
             except OSError:
