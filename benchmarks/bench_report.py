@@ -1,7 +1,9 @@
 """Report end to end: `runbook report health_check` vs papermill + `jupyter nbconvert --to html`
 of a trivial 2-cell notebook (imports pandas and plotly, draws one figure). One run, side by side.
 
-    .venv/bin/python benchmarks/bench_report.py --repeat 3 [--project demo]
+    .venv/bin/python benchmarks/bench_report.py --repeat 3 [--project demo] [--before OTHER/.venv/bin/runbook]
+
+``--before``: another checkout's runbook, run interleaved too (before/after in the same run).
 
 Also prints the HTML sizes (goal: ours <= 5.2 MB whatever the number of figures).
 """
@@ -39,6 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--project", default=None, help="compose project for the health check (default: all)")
+    ap.add_argument("--before", default=None, help="another runbook executable, run interleaved (A/B)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
@@ -48,16 +51,22 @@ def main() -> None:
         ours_cmd = [str(VENV_BIN / "runbook"), "report", "health_check", "--output-dir", str(d / "out"), "--quiet"]
         if args.project:
             ours_cmd += ["-p", "project", args.project]
-        base, ours = [], []
+        base, ours, before = [], [], []
         for _ in range(args.repeat):  # interleaved so load affects both alike
             base.append(sum(run(c, d) for c in base_cmds))
             ours.append(run(ours_cmd, d))
+            if args.before:
+                before.append(run([args.before, *ours_cmd[1:]], d))
         html = sorted((d / "out").rglob("health_check-*.html"))[-1]
         base_html = d / "trivial-out.html"
         b, o = statistics.median(base), statistics.median(ours)
         print(f"{'':28} {'median s':>9} {'runs':>24}")
         print(f"{'papermill + nbconvert':28} {b:>9.2f} {' '.join(f'{x:.2f}' for x in base):>24}")
         print(f"{'runbook report health_check':28} {o:>9.2f} {' '.join(f'{x:.2f}' for x in ours):>24}")
+        if before:
+            m = statistics.median(before)
+            print(f"{'runbook (--before)':28} {m:>9.2f} {' '.join(f'{x:.2f}' for x in before):>24}   "
+                  f"ratio {m / b:.2f}x")
         print(f"ratio runbook/baseline: {o / b:.2f}x; load {Path('/proc/loadavg').read_text().split()[:3]}")
         print(f"HTML size: runbook {html.stat().st_size / 1e6:.2f} MB "
               f"({html.read_text().count('Plotly.newPlot')} figures), baseline {base_html.stat().st_size / 1e6:.2f} MB")

@@ -3,14 +3,17 @@ runbook.bench-scale=<id>, removed at the end even on failure), then the on-call 
 `runbook report health_check`, `runbook diagnose`, `runbook probe`, each scoped to the project.
 
     .venv/bin/python benchmarks/bench_scale.py --stopped 300 --running 60 --repeat 1 \
-        [--baseline /path/to/other/.venv/bin/runbook] [--no-report]
+        [--before /path/to/other/.venv/bin/runbook] [--no-report]
 
+``--before``: another checkout's runbook, run interleaved on the same containers (A/B).
+Also prints the slowest cells of the last health_check run (papermill's per-cell durations).
 Prints wall time and peak RSS (of the process tree, GNU time's %M) per command, and the load.
 Goals (issue 15): report <= 4 s, diagnose and probe each <= 1 s.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -42,7 +45,7 @@ def main() -> None:
     ap.add_argument("--stopped", type=int, default=300)
     ap.add_argument("--running", type=int, default=60)
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--baseline", help="another tree's `runbook`: its diagnose and probe run interleaved")
+    ap.add_argument("--before", "--baseline", default=None, help="another runbook executable, run interleaved (A/B)")
     ap.add_argument("--no-report", action="store_true", help="diagnose and probe only")
     args = ap.parse_args()
     client = connect(timeout_s=120)
@@ -66,9 +69,8 @@ def main() -> None:
                 "probe": [RUNBOOK, "probe", "--project", project]}
         if args.no_report:
             del cmds["report health_check"]
-        if args.baseline:
-            cmds["baseline diagnose"] = [args.baseline, "diagnose", "--project", project]
-            cmds["baseline probe"] = [args.baseline, "probe", "--project", project]
+        if args.before:
+            cmds = {**{f"{k} (before)": [args.before, *c[1:]] for k, c in cmds.items()}, **cmds}
         results: dict[str, list[tuple[float, int]]] = {k: [] for k in cmds}
         for _ in range(args.repeat):
             for name, cmd in cmds.items():
@@ -81,6 +83,19 @@ def main() -> None:
     for name, rs in results.items():
         print(f"{name:22} {statistics.median(r[0] for r in rs):>8.2f} {max(r[1] for r in rs):>12}   "
               f"{' '.join(f'{r[0]:.2f}' for r in rs)}")
+    slowest_cells(Path(out))
+
+
+def slowest_cells(out: Path, top: int = 6) -> None:
+    """The slowest cells of the newest health_check notebook (papermill records each cell's duration)."""
+    runs = sorted(out.rglob("health_check-*.ipynb"))
+    if not runs:
+        return
+    nb = json.loads(runs[-1].read_text())
+    cells = [(c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0, i,
+              "".join(c.get("source", "")).splitlines()[:1]) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    print(f"slowest cells of {runs[-1].name}: " + "; ".join(
+        f"#{i} {d:.2f}s {(src or [''])[0][:40]!r}" for d, i, src in sorted(cells, reverse=True)[:top]))
 
 
 if __name__ == "__main__":

@@ -119,12 +119,13 @@ def test_sigterm_removes_kernel_files_and_the_partial_notebook(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
-        # The kernel is up once papermill has created the private folder and its sockets.
-        while not any(d.is_dir() and list(d.glob("kernel-ipc*")) for d in tmp.glob("runbook-kernel-*")):
+        # The kernel is up once the private folder holds its sockets (it starts before the parent's
+        # imports), and the run is going once the name is reserved.
+        while not (any(d.is_dir() and list(d.glob("kernel-ipc*")) for d in tmp.glob("runbook-kernel-*"))
+                   and list(out.rglob("*.partial.ipynb"))):
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "kernel never started"
+            assert time.monotonic() < deadline, "kernel never started or the name was never reserved"
             time.sleep(0.2)
-        assert list(out.rglob("*.partial.ipynb")), "the name is reserved while the run is going"
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=120)
     finally:

@@ -6,7 +6,7 @@ import pytest
 
 from runbook_lib.analysis import warnings as w
 from runbook_lib.engine.inventory import gather_inventory
-from runbook_lib.engine.stats import COLUMNS, parse_stats, read_stats
+from runbook_lib.engine.stats import COLUMNS, parse_stats, read_stats, start_reading
 
 T0 = pd.Timestamp("2026-01-01T00:00:00Z")
 
@@ -33,6 +33,8 @@ def test_stats_of_real_containers(docker_client, containers, test_label):
 def test_stats_of_a_gone_container_is_a_row(docker_client):
     df = read_stats(docker_client, ["0000000000000000deadbeef"])
     assert len(df) == 1 and "404" in df["error"].iloc[0]
+    early = start_reading(docker_client, ["0000000000000000deadbeef"]).result(timeout=60)  # in the background
+    assert list(early.columns) == COLUMNS and "404" in early["error"].iloc[0]
 
 
 def test_parse_stats_excludes_cache_and_uses_previous():

@@ -5,16 +5,19 @@ import sys
 from pathlib import Path
 
 from runbook_lib.exceptions import NotebookFailed
-from runbook_lib.reports import archive, schedule, site
-from runbook_lib.reports.params import parse_value
-from runbook_lib.reports.runner import run_report
+from runbook_lib.reports import kernel
 
 
 def cmd_report(args) -> int:
     """`runbook report NAME [-p NAME VALUE]... [--output-dir DIR]`."""
-    params = {k: parse_value(v) for k, v in args.parameter}
-    result = run_report(args.name, params, args.output_dir, progress=not args.quiet,
-                        shared_plotly=args.shared_plotly)
+    # The kernel starts first; papermill, nbconvert, pandas and plotly are imported here, after it
+    # (deferred imports, cli only), so the kernel's ~2 s start overlaps them.
+    with kernel.started_kernel(output_dir=args.output_dir) as started:
+        from runbook_lib.reports.params import parse_value  # deferred: after the kernel start
+        from runbook_lib.reports.runner import run_report  # deferred: after the kernel start
+        params = {k: parse_value(v) for k, v in args.parameter}
+        result = run_report(args.name, params, args.output_dir, progress=not args.quiet,
+                            shared_plotly=args.shared_plotly, kernel=started)
     if result.status == "failed":
         print(f"runbook: report {result.kind} FAILED ({result.error}); the HTML shows where.", file=sys.stderr)
     elif result.status == "degraded":
@@ -28,6 +31,7 @@ def cmd_report(args) -> int:
 
 def cmd_reports_clean(args) -> int:
     """``runbook reports clean --keep-days N --keep-last M [--dry-run]``."""
+    from runbook_lib.reports import archive, site  # deferred: see cmd_report
     root = Path(args.output_dir) if args.output_dir else archive.default_output_dir()
     removed = site.clean(root, keep_days=args.keep_days, keep_last=args.keep_last, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
@@ -40,6 +44,7 @@ def cmd_reports_clean(args) -> int:
 
 def cmd_reports_index(args) -> int:
     """``runbook reports index``: rebuild index.html and latest.html."""
+    from runbook_lib.reports import archive, site  # deferred: see cmd_report
     root = Path(args.output_dir) if args.output_dir else archive.default_output_dir()
     index = site.write_index(root)
     latest = site.write_latest(root)
@@ -49,6 +54,7 @@ def cmd_reports_index(args) -> int:
 
 def cmd_schedule(args) -> int:
     """``runbook schedule --every 1h --report NAME [--collect] [--cron] [--install]``."""
+    from runbook_lib.reports import schedule  # deferred: see cmd_report
     job = schedule.job_for(args.every, report=args.report, collect=args.collect, workdir=args.workdir,
                            timeout_s=args.timeout)
     if args.cron:

@@ -130,6 +130,17 @@ def read_stats(client: Any, containers: Any = None, *, previous: pd.DataFrame | 
     return df
 
 
+def start_reading(client: Any, containers: Any = None, **kwargs: Any) -> concurrent.futures.Future:
+    """``read_stats`` in a background thread, started now: a notebook can start it right after
+    the inventory (the engine takes ~1 s per one-shot answer for a container it has not sampled
+    lately) and take ``.result()`` in the resources section, after the diagnosis and the plots."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-stats")
+    try:
+        return pool.submit(read_stats, client, containers, **kwargs)
+    finally:
+        pool.shutdown(wait=False)
+
+
 def records(stats: pd.DataFrame) -> list[dict[str, Any]]:
     """The frame as JSON-safe records (ISO times, None for missing)."""
     if stats is None or stats.empty:

@@ -11,28 +11,26 @@ HTML (with papermill's error banner) and a non-zero exit.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
-import signal
-import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import nbformat
 import papermill as pm
-from jupyter_client.manager import AsyncKernelManager
-from nbconvert import HTMLExporter
-from traitlets import default
+from nbconvert import HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
 from runbook_lib import redact
 from runbook_lib.exceptions import ReportError
-from runbook_lib.reports import archive, params as rparams, site
+from runbook_lib.reports import archive, kernel as rkernel, params as rparams, site
 from runbook_lib.reports.publish import SUMMARY_MIME
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # runbook_lib/
@@ -117,13 +115,65 @@ def _strip_for_sharing(nb) -> None:
         cell["outputs"] = kept
 
 
-def export_html(nb) -> str:
-    """HTML with no code cells and nothing fetched from the network."""
-    exporter = HTMLExporter(template_name="runbook", extra_template_basedirs=[str(TEMPLATES_DIR)])
+_FOCUSABLE_DIV_RE = re.compile(r'<div\b(?=[^>]*\bclass="[^"]*\bjp-(?:Cell-inputWrapper|OutputArea-output)\b)'
+                               r'(?![^>]*\btabindex=)')
+_IMG_NO_ALT_RE = re.compile(r"<img\b(?![^>]*\balt=)")
+NO_ALT_TEXT = "No description has been provided for this image"
+
+
+class ReportExporter(HTMLExporter):
+    """nbconvert's HTML exporter without its BeautifulSoup pass, which re-parses the whole page
+    (~1 s for a report's tables) to add alt text to images and ``tabindex="0"`` to the inputs
+    and outputs. The same attributes are added here on the template's own markup, outside
+    scripts; the page is otherwise what the template rendered."""
+
+    def from_notebook_node(self, nb, resources: dict[str, Any] | None = None, **kw: Any) -> tuple[str, dict]:
+        langinfo = nb.metadata.get("language_info", {})
+        lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+        self.register_filter("highlight_code", self.filters.get(
+            "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+        resources = self._init_resources(resources)
+        self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        return _accessible(html), resources
+
+    def _create_environment(self) -> jinja2.Environment:
+        """nbconvert's environment with Jinja's bytecode cache (per user, in the temporary folder):
+        compiling the lab templates costs ~0.3-1 s in every process otherwise."""
+        environment = super()._create_environment()
+        environment.bytecode_cache = jinja2.FileSystemBytecodeCache()
+        return environment
+
+
+def report_exporter() -> ReportExporter:
+    """The exporter for reports, its template loaded (a run builds it while the kernel works)."""
+    exporter = ReportExporter(template_name="runbook", extra_template_basedirs=[str(TEMPLATES_DIR)])
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nb)
+    _ = exporter.template  # compiles (or loads from the bytecode cache) the template chain
+    return exporter
+
+
+def _accessible(html: str) -> str:
+    """Alt text on images without one, inputs and outputs focusable (as nbconvert does)."""
+    def fix(markup: str) -> str:
+        return _IMG_NO_ALT_RE.sub(f'<img alt="{NO_ALT_TEXT}"', _FOCUSABLE_DIV_RE.sub('<div tabindex="0"', markup))
+
+    parts, pos = [], 0
+    while (start := html.find("<script", pos)) >= 0:  # scripts (plotly.js is 4.8 MB) are left as they are
+        end = html.find("</script>", start)
+        end = len(html) if end < 0 else end + len("</script>")
+        parts += [fix(html[pos:start]), html[start:end]]
+        pos = end
+    parts.append(fix(html[pos:]))
+    return "".join(parts)
+
+
+def export_html(nb, exporter: ReportExporter | None = None) -> str:
+    """HTML with no code cells and nothing fetched from the network."""
+    body, _ = (exporter or report_exporter()).from_notebook_node(nb)
     # Belt and braces: no external script or stylesheet survives.
     body = re.sub(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<link[^>]+href="https?://[^"]*"[^>]*>', "", body)
@@ -132,12 +182,13 @@ def export_html(nb) -> str:
 
 def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: str | Path | None = None,
                progress: bool = True, shared_plotly: bool = False, kernel_name: str = "python3",
-               cwd: str | Path | None = None) -> ReportResult:
+               cwd: str | Path | None = None, kernel: rkernel.StartedKernel | None = None) -> ReportResult:
     """Execute a report notebook into dated outputs; never leaves half-written files.
 
-    Parameters are validated before anything runs (``ParameterError``). The output name is
+    Parameters are validated before the notebook runs (``ParameterError``). The output name is
     reserved when the run starts; the kernel's IPC files live in a private temporary folder
-    that is removed at the end, also when the process gets SIGTERM.
+    that is removed at the end, also when the process gets SIGTERM. ``kernel``: one started
+    early by the caller (``kernel.started_kernel``), used if it was started for the same folders.
     """
     nb_file = notebook_path(name)
     kind = nb_file.stem
@@ -146,20 +197,27 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
     out_dir = (Path(output_dir) if output_dir else archive.default_output_dir()).resolve()
     if "output_dir" in declared and params.get("output_dir") is None:
         params["output_dir"] = str(out_dir)  # e.g. the recovery report compares with the previous one
+    run_dir = Path(cwd or Path.cwd())
     now = datetime.now(timezone.utc)
-    with _terminate_as_exit():  # SIGTERM unwinds: the partial file and kernel folder go
+    with ExitStack() as stack:  # SIGTERM unwinds: the partial file and kernel folder go
+        stack.enter_context(rkernel.terminate_as_exit())
+        if kernel is None or not kernel.matches(run_dir, out_dir, kernel_name):
+            kernel = stack.enter_context(rkernel.started_kernel(run_dir, out_dir, kernel_name))
         day, stem, partial = archive.reserve(out_dir, kind, now)
         final_nb, final_html, final_json = (day / f"{stem}.{ext}" for ext in archive.REPORT_EXTS)
         error: str | None = None
         try:
-            with tempfile.TemporaryDirectory(prefix="runbook-kernel-") as ipc_dir:
-                error = _execute(nb_file, partial, params, kernel_name, progress, Path(cwd or Path.cwd()),
-                                 Path(ipc_dir), out_dir)
-            nb = nbformat.read(str(partial), as_version=4)
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                exporter = pool.submit(report_exporter)  # the parent is idle while the kernel works
+                try:
+                    error, executed = _execute(nb_file, partial, params, progress, run_dir, kernel)
+                finally:
+                    kernel.request_stop()  # it exits while the HTML is made; stop() waits for it
+            nb = executed if executed is not None else nbformat.read(str(partial), as_version=4)
             summary = collect_summaries(nb)
             _strip_for_sharing(nb)
             status = "failed" if error else ("degraded" if summary.get("status") == "degraded" else "ok")
-            html = export_html(nb)
+            html = export_html(nb, exporter.result())
             if shared_plotly:
                 asset = site.shared_plotly_asset(out_dir)
                 html = site.externalize_plotly(html, os.path.relpath(asset, day))
@@ -175,6 +233,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
             archive.atomic_write_text(final_html, html)
             archive.atomic_write_text(final_json, json.dumps(redact.mask_obj(doc), indent=2, default=str))
         finally:
+            kernel.stop()
             try:
                 os.unlink(partial)
             except OSError:
@@ -183,65 +242,20 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
         return ReportResult(kind, status, final_nb, final_html, final_json, doc, error)
 
 
-def _execute(nb_file: Path, out_nb: Path, params: dict[str, Any], kernel_name: str, progress: bool,
-             cwd: Path, ipc_dir: Path, out_dir: Path) -> str | None:
-    """Run the notebook with papermill into ``out_nb``; the error text of a failing cell, or None."""
-    saved_env = os.environ.get("RUNBOOK_OUTPUT_DIR")
-    os.environ["RUNBOOK_OUTPUT_DIR"] = str(out_dir)  # the kernel inherits it
+def _execute(nb_file: Path, out_nb: Path, params: dict[str, Any], progress: bool, cwd: Path,
+             kernel: rkernel.StartedKernel) -> tuple[str | None, Any]:
+    """Run the notebook with papermill on the started kernel into ``out_nb``: (None, the executed
+    notebook) or (the error text of a failing cell, None: the file holds papermill's error banner)."""
+    kernel.used = True
     try:
-        pm.execute_notebook(str(nb_file), str(out_nb), parameters=params, kernel_name=kernel_name,
+        executed = pm.execute_notebook(str(nb_file), str(out_nb), parameters=params, kernel_name=kernel.kernel_name,
                             progress_bar=progress, cwd=str(cwd), request_save_on_cell_execute=False,
-                            **_kernel_manager_kwargs(ipc_dir))
+                            km=kernel.km)
     except pm.PapermillExecutionError as exc:
-        return f"cell {exc.exec_count}: {exc.ename}: {redact.mask_text(str(exc.evalue))}"
+        return f"cell {exc.exec_count}: {exc.ename}: {redact.mask_text(str(exc.evalue))}", None
     except Exception as exc:  # noqa: BLE001 - kernel death, missing kernel …
         if not out_nb.exists() or out_nb.stat().st_size == 0:
             raise ReportError(f"Could not execute {nb_file.name}: {exc}. Is the 'python3' Jupyter kernel "
                               f"installed in this environment? (scripts/bootstrap.sh installs it)") from None
-        return f"{type(exc).__name__}: {redact.mask_text(str(exc))}"
-    finally:
-        if saved_env is None:
-            os.environ.pop("RUNBOOK_OUTPUT_DIR", None)
-        else:
-            os.environ["RUNBOOK_OUTPUT_DIR"] = saved_env
-    return None
-
-
-@contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """While a report runs, SIGTERM unwinds like Ctrl-C (the kernel is shut down, temporary
-    folders and the partial file are removed) and then the process exits with 143."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _raise(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _raise)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _kernel_manager_kwargs(ipc_dir: Path) -> dict[str, Any]:
-    """On POSIX the kernel talks over unix sockets (IPC), not TCP on 127.0.0.1: no open ports,
-    and no "running over TCP without encryption" warning in every report run. The sockets and
-    the connection file live in ``ipc_dir`` (private to this run), never in the working folder."""
-    if os.name != "posix":
-        return {}
-
-    class IPCKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _default_transport(self) -> str:
-            return "ipc"
-
-        @default("ip")
-        def _default_ip(self) -> str:
-            return str(ipc_dir / "kernel-ipc")
-
-        @default("connection_file")
-        def _default_connection_file(self) -> str:
-            return str(ipc_dir / "kernel.json")
-    return {"kernel_manager_class": IPCKernelManager}
+        return f"{type(exc).__name__}: {redact.mask_text(str(exc))}", None
+    return None, executed

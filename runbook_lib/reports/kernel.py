@@ -1,0 +1,155 @@
+"""The report's kernel, started early and owned by the runner (light: jupyter_client only).
+
+A kernel takes ~2 s to start (its own process imports IPython and ipykernel). ``runbook
+report`` starts it first (``started_kernel``), then imports papermill, nbconvert, pandas and
+plotly and validates the parameters while the kernel boots in its own process; papermill gets
+the running kernel through nbclient's ``km``. The kernel talks over unix sockets in a private
+temporary folder that is removed at the end, also on SIGTERM (``terminate_as_exit``).
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from traitlets import default
+
+from runbook_lib.exceptions import ReportError
+
+
+@dataclass
+class StartedKernel:
+    """A running kernel and what it was started with (the runner only uses a matching one)."""
+    km: AsyncKernelManager
+    ipc_dir: Path
+    cwd: Path
+    output_dir: Path
+    kernel_name: str
+    used: bool = field(default=False)
+    stop_requested: bool = field(default=False)
+    stopped: bool = field(default=False)
+
+    def matches(self, cwd: Path, output_dir: Path, kernel_name: str) -> bool:
+        return (not self.used and self.cwd == cwd.resolve() and self.output_dir == output_dir.resolve()
+                and self.kernel_name == kernel_name)
+
+    def request_stop(self) -> None:
+        """Ask a kernel that ran the notebook to exit; it does so (~1 s) while the parent exports
+        the HTML, and ``stop`` waits for it and cleans up. A kernel that does not take the request
+        is shut down by ``stop``."""
+        if self.used and not (self.stop_requested or self.stopped):
+            try:
+                run_sync(self.km.request_shutdown)()
+                self.stop_requested = True
+            except Exception:  # noqa: BLE001 - e.g. already dead: stop() handles it
+                pass
+
+    def stop(self) -> None:
+        """Shut the kernel down (gracefully after a run, at once if it never ran anything); idempotent."""
+        if not self.stopped:
+            self.stopped = True
+            run_sync(_stop)(self.km, now=not self.used, requested=self.stop_requested)
+
+
+def resolve_output_dir(output_dir: str | Path | None) -> Path:
+    """The reports folder as the runner resolves it: the argument, ``RUNBOOK_OUTPUT_DIR``, ``./outputs``."""
+    return Path(output_dir or os.environ.get("RUNBOOK_OUTPUT_DIR") or "outputs").resolve()
+
+
+def kernel_manager_class(ipc_dir: Path) -> type[AsyncKernelManager]:
+    """On POSIX the kernel talks over unix sockets (IPC), not TCP on 127.0.0.1: no open ports,
+    and no "running over TCP without encryption" warning in every report run. The sockets and
+    the connection file live in ``ipc_dir`` (private to this run), never in the working folder.
+    The manager remembers its clients so that the runner can close them (it owns the kernel)."""
+
+    class RunbookKernelManager(AsyncKernelManager):
+        def client(self, **kwargs: Any):
+            kc = super().client(**kwargs)
+            self.__dict__.setdefault("_runbook_clients", []).append(kc)
+            return kc
+
+        @default("connection_file")
+        def _default_connection_file(self) -> str:
+            return str(ipc_dir / "kernel.json")
+
+    if os.name != "posix":
+        return RunbookKernelManager
+
+    class IPCKernelManager(RunbookKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            return str(ipc_dir / "kernel-ipc")
+    return IPCKernelManager
+
+
+@contextmanager
+def started_kernel(cwd: str | Path | None = None, output_dir: str | Path | None = None,
+                   kernel_name: str = "python3") -> Iterator[StartedKernel]:
+    """Start a kernel now (it boots while the caller imports and validates); shut it down and
+    remove its private folder on the way out. The kernel inherits ``RUNBOOK_OUTPUT_DIR``."""
+    run_dir, out_dir = Path(cwd or Path.cwd()).resolve(), resolve_output_dir(output_dir)
+    with terminate_as_exit(), tempfile.TemporaryDirectory(prefix="runbook-kernel-") as ipc:
+        km = kernel_manager_class(Path(ipc))(kernel_name=kernel_name)
+        env = {**os.environ, "RUNBOOK_OUTPUT_DIR": str(out_dir)}
+        started = StartedKernel(km, Path(ipc), run_dir, out_dir, kernel_name)
+        try:
+            # As nbclient starts it: no history database for a throw-away kernel.
+            try:
+                run_sync(km.start_kernel)(cwd=str(run_dir), env=env,
+                                          extra_arguments=["--HistoryManager.hist_file=:memory:"])
+            except Exception as exc:  # noqa: BLE001 - no such kernel, no python …
+                raise ReportError(f"Could not start the '{kernel_name}' Jupyter kernel: {exc}. Is it installed "
+                                  f"in this environment? (scripts/bootstrap.sh installs it)") from None
+            yield started
+        finally:
+            started.stop()
+
+
+async def _stop(km: AsyncKernelManager, now: bool, requested: bool = False) -> None:
+    """Shut the kernel down as nbclient does (gracefully after a run, at once if never used);
+    after ``request_stop`` only wait for it to exit (killing it if it takes too long)."""
+    try:
+        if requested:
+            await km.finish_shutdown()
+        elif km.has_kernel and await km.is_alive():
+            await km.shutdown_kernel(now=now)
+    except RuntimeError as exc:
+        if "No kernel is running!" not in str(exc):
+            raise
+    finally:
+        await km.cleanup_resources()
+        for kc in km.__dict__.pop("_runbook_clients", []):
+            stopped = kc.stop_channels()
+            if inspect.isawaitable(stopped):
+                await stopped
+
+
+@contextmanager
+def terminate_as_exit() -> Iterator[None]:
+    """While a report runs, SIGTERM unwinds like Ctrl-C (the kernel is shut down, temporary
+    folders and the partial file are removed) and then the process exits with 143."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
