@@ -9,7 +9,8 @@ an exception. With one engine the ``host`` column is left out, so the report rea
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import yaml
 
 from runbook_lib import redact
 from runbook_lib.config import load_config
+from runbook_lib.engine import stats as engine_stats
 from runbook_lib.engine.hosts import resolve_hosts
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.multistack import MultiStack, gather_hosts
@@ -32,6 +34,7 @@ class Engines:
 
     stacks: dict[str, Stack]
     multi: MultiStack | None = None
+    stats_pending: dict[str, Future] = field(default_factory=dict)
 
     @property
     def named(self) -> bool:
@@ -53,6 +56,21 @@ class Engines:
         if self.multi is not None and self.named:
             return self.multi.inventory
         return self.single.inventory
+
+    def start_stats(self) -> None:
+        """Start every reachable host's one-shot stats read in the background (the engine takes
+        up to ~1 s per container it has not sampled lately); ``stats(host)`` takes the result."""
+        for host, st in self.stacks.items():
+            if st.client is not None and host not in self.stats_pending:
+                self.stats_pending[host] = engine_stats.start_reading(st.client, st.inventory)
+
+    def stats(self, host: str) -> pd.DataFrame:
+        """One host's resource use: the read ``start_stats`` began, else one read now."""
+        st = self.stacks[host]
+        if st.client is None:
+            return engine_stats.empty_frame()
+        pending = self.stats_pending.pop(host, None)
+        return pending.result() if pending is not None else engine_stats.read_stats(st.client, st.inventory)
 
     def reason(self, host: str) -> str | None:
         """Why a host could not be gathered (masked), or None when it answered."""

@@ -24,7 +24,9 @@ from runbook_lib.view import hostplots, plots, render, resources
 
 
 def show_engine(eng: Engines) -> None:
-    """Degraded banners (one per unreachable host) and the engine's status."""
+    """Degraded banners (one per unreachable host) and the engine's status; starts the resource
+    stats read in the background (``show_resources`` takes it), off the report's critical path."""
+    eng.start_stats()
     st = eng.single
     if not eng.named:
         if st.engine_error:
@@ -159,7 +161,7 @@ def show_components(res: stack_round.StackProbe | None) -> None:
 def show_resources(eng: Engines) -> None:
     """Memory against each container's limit (by host) and the early warnings."""
     def stats(host: str, st: Stack) -> pd.DataFrame:
-        return engine_stats.read_stats(st.client, st.inventory) if st.client else engine_stats.empty_frame()
+        return eng.stats(host)
 
     def warn(host: str, st: Stack) -> pd.DataFrame:
         s = by_host_stats.get(host, engine_stats.empty_frame()) if eng.named else st_all
