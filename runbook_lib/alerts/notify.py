@@ -92,12 +92,13 @@ class Notifier:
             return queued
         causes = self._causes()
         by_service = {c["service"]: c for c in causes}
-        snapshot = build_snapshot(causes, ts)  # the whole diagnosis, kept with each incident it opened
+        # the whole diagnosis, stored once for this round; each incident it opened references it
+        snapshot_id = self.db.add_snapshot(build_snapshot(causes, ts), ts)
         for item in new:
             diag = by_service.get(item["key"][1]) or self._blocked_by(item["key"][1], causes) or {}
             diag = {k: v for k, v in diag.items() if k != "evidence"}  # the evidence lives in the snapshot
             item["id"] = self.db.open_incident(item["key"][0], item["key"][1], item["state"], ts, item["since"],
-                                               {**diag, "snapshot": snapshot})
+                                               diag, snapshot_id=snapshot_id)
         if len(new) >= self.storm_min:
             return queued + self._queue_storm(new, causes, ts)
         for item in new:
