@@ -92,6 +92,20 @@ def test_one_message_per_incident_then_recovered(tmp_path, hook):
     assert len(inc) == 1 and inc["closed_at"].notna().all()
 
 
+def test_root_cause_of_a_service_named_like_a_secret_key_is_not_masked(tmp_path, hook):
+    """The demo's ``auth`` service: "root cause auth: the module …" read as a secret (auth: VALUE)."""
+    causes = [{"service": "auth", "cause": "the module `@opentelemetry/api` is not installed", "fix": "add it",
+               "blocks": ["api"]}, {"service": "token", "cause": "OOMKilled", "fix": "raise the limit", "blocks": []}]
+    n = make(tmp_path, [hook.url], diagnose=lambda: causes, storm_min=3)
+    n.on_round(t(0), states([("auth", "down"), ("api", "down"), ("token", "down")]))
+    body = hook.received[0]["message"]
+    assert "the module `@opentelemetry/api` is not installed" in body and "OOMKilled" in body, body
+    assert redact.MASK not in body
+    n2 = make(tmp_path / "one", [hook.url], diagnose=lambda: causes)
+    n2.on_round(t(0), states([("api", "down")]))
+    assert "blocked by auth — the module `@opentelemetry/api`" in hook.received[-1]["message"]
+
+
 def test_reminder_at_interval_while_open(tmp_path, hook):
     n = make(tmp_path, [hook.url], reminder_s=600)
     n.on_round(t(0), states([("api", "stopped")]))

@@ -139,7 +139,7 @@ class Notifier:
     def _blocked_by(service: str, causes: list[dict[str, Any]]) -> dict[str, Any] | None:
         for c in causes:
             if service in (c.get("blocks") or []):
-                return {"cause": f"blocked by {c['service']}: {c.get('cause')}", "fix": c.get("fix"),
+                return {"cause": f"blocked by {c['service']} — {c.get('cause')}", "fix": c.get("fix"),
                         "service": c["service"]}
         return None
 
@@ -168,7 +168,7 @@ class Notifier:
         blocked = {s for c in roots for s in (c.get("blocks") or [])} & failing
         lines = [f"{len(new)} services failed together on {self.host}."]
         for c in roots:
-            lines.append(f"root cause {c['service']}: {c.get('cause')} (fix: {c.get('fix')})")
+            lines.append(f"root cause {c['service']} — {c.get('cause')} (fix: {c.get('fix')})")
         if not roots:
             lines.append("root causes: not diagnosed; services: " + ", ".join(sorted(failing)[:20]))
         lines.append(f"{len(blocked)} service(s) are only blocked by these root causes.")

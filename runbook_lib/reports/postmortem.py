@@ -258,7 +258,7 @@ def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.Dat
                             columns=["service", "role"])
     roots, blocked, snapshot_note = root_cause_rows(incident, diag)
     lint = lint if lint is not None else pd.DataFrame()
-    items = [f"Fix the root cause of {service}: {incident['fix']}"] if incident.get("fix") else []
+    items = [f"Fix the root cause of {service} — {incident['fix']}"] if incident.get("fix") else []
     if alert_at is None:
         items.append("No alert was sent: configure `notify:` in runbook.yaml (docs/alerts.md).")
     if len(lint) and "severity" in lint.columns:
