@@ -254,6 +254,19 @@ def test_early_warnings_notified_once_per_interval(tmp_path, hook):
     assert len(hook.received) == 2
 
 
+def test_no_early_warning_for_a_service_already_down(tmp_path, hook):
+    """The demo's crash-looping workflow: named in the storm (or its DOWN message), not warned about again."""
+    from runbook_lib.analysis.warnings import oom_risk
+    hist = pd.DataFrame([{"service": "api", "project": "shop", "container": "c1", "mem_pct": 95.0 + i,
+                          "mem_bytes": 95 * 2**20, "mem_limit_bytes": 100 * 2**20, "read_at": t(i)} for i in range(3)])
+    n = make(tmp_path, [hook.url], reminder_s=600, warn_func=lambda: oom_risk(hist))
+    n.on_round(t(0), states([("api", "down")]))
+    n.on_round(t(1), states([("api", "down")]))
+    assert [m["title"] for m in hook.received] == ["DOWN api"]
+    n.on_round(t(2), states([("api", "up")]))  # recovered, and still near its limit: now it is a warning
+    assert [m["title"] for m in hook.received] == ["DOWN api", "RECOVERED api", "WARNING api: oom_risk"]
+
+
 @pytest.mark.docker
 def test_warning_source_reads_real_engine(docker_client, containers, test_label):
     from runbook_lib.alerts.early import WarningSource

@@ -112,11 +112,14 @@ class Notifier:
         return queued
 
     def _warnings(self, ts: pd.Timestamp, warnings: pd.DataFrame) -> list[int]:
-        """One message per (service, warning kind), again only after ``reminder_s``; none in maintenance."""
+        """One message per (service, warning kind), again only after ``reminder_s``; none in maintenance,
+        none for a service with an open incident (it is already down: its alert said so)."""
         out: list[int] = []
-        for w in ([] if warnings is None else warnings.to_dict("records")):
+        rows = [] if warnings is None else warnings.to_dict("records")
+        alerted = {(r["project"], r["service"]) for r in self.db.open_incidents().to_dict("records")} if rows else set()
+        for w in rows:
             key = (str(w.get("project") or ""), str(w["service"]))
-            if self.suppressed is not None and self.suppressed(key[0], key[1], ts):
+            if key in alerted or (self.suppressed is not None and self.suppressed(key[0], key[1], ts)):
                 continue
             if not self.db.warning_due(f"{key[0]}/{key[1]}/{w['kind']}", ts, self.reminder_s):
                 continue
