@@ -311,3 +311,16 @@ def test_bad_alerts_config_refused_exit_2(tmp_path, capsys, body, words):
     assert main(["notify", "test", "--config", str(cfg), "--notify", "json://127.0.0.1:1/"]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
+
+
+def test_stopped_healthy_service_is_not_diagnosed_as_a_slow_start():
+    """The demo's master-data, healthy for 5 minutes then `docker stop`ped: its health log (the last 5
+    probes, all passing, minutes after the start) says nothing about its start-up time."""
+    from runbook_lib.analysis.classify import classify
+    started = pd.Timestamp("2026-11-29T07:55:12Z")
+    log = [{"start": str(started + pd.Timedelta(seconds=310 + 2 * i)), "exit_code": 0, "output": ""} for i in range(5)]
+    catalog = pd.DataFrame([{"service": "master-data", "ports": [],
+                             "healthcheck": {"test": ["CMD-SHELL", "true"], "start_period_s": 1.0}}])
+    df = classify([{"service": "master-data", "state": "exited", "health": "none", "exit_code": 143,
+                    "started_at": started, "health_log": log, "log_lines": []}], catalog=catalog)
+    assert "slow-startup" not in set(df["category"]), df[["category", "cause"]]
