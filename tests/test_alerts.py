@@ -92,6 +92,20 @@ def test_one_message_per_incident_then_recovered(tmp_path, hook):
     assert len(inc) == 1 and inc["closed_at"].notna().all()
 
 
+def test_root_cause_of_a_service_named_like_a_secret_key_is_not_masked(tmp_path, hook):
+    """The demo's ``auth`` service: "root cause auth: the module …" read as a secret (auth: VALUE)."""
+    causes = [{"service": "auth", "cause": "the module `@opentelemetry/api` is not installed", "fix": "add it",
+               "blocks": ["api"]}, {"service": "token", "cause": "OOMKilled", "fix": "raise the limit", "blocks": []}]
+    n = make(tmp_path, [hook.url], diagnose=lambda: causes, storm_min=3)
+    n.on_round(t(0), states([("auth", "down"), ("api", "down"), ("token", "down")]))
+    body = hook.received[0]["message"]
+    assert "the module `@opentelemetry/api` is not installed" in body and "OOMKilled" in body, body
+    assert redact.MASK not in body
+    n2 = make(tmp_path / "one", [hook.url], diagnose=lambda: causes)
+    n2.on_round(t(0), states([("api", "down")]))
+    assert "blocked by auth — the module `@opentelemetry/api`" in hook.received[-1]["message"]
+
+
 def test_reminder_at_interval_while_open(tmp_path, hook):
     n = make(tmp_path, [hook.url], reminder_s=600)
     n.on_round(t(0), states([("api", "stopped")]))
@@ -240,6 +254,19 @@ def test_early_warnings_notified_once_per_interval(tmp_path, hook):
     assert len(hook.received) == 2
 
 
+def test_no_early_warning_for_a_service_already_down(tmp_path, hook):
+    """The demo's crash-looping workflow: named in the storm (or its DOWN message), not warned about again."""
+    from runbook_lib.analysis.warnings import oom_risk
+    hist = pd.DataFrame([{"service": "api", "project": "shop", "container": "c1", "mem_pct": 95.0 + i,
+                          "mem_bytes": 95 * 2**20, "mem_limit_bytes": 100 * 2**20, "read_at": t(i)} for i in range(3)])
+    n = make(tmp_path, [hook.url], reminder_s=600, warn_func=lambda: oom_risk(hist))
+    n.on_round(t(0), states([("api", "down")]))
+    n.on_round(t(1), states([("api", "down")]))
+    assert [m["title"] for m in hook.received] == ["DOWN api"]
+    n.on_round(t(2), states([("api", "up")]))  # recovered, and still near its limit: now it is a warning
+    assert [m["title"] for m in hook.received] == ["DOWN api", "RECOVERED api", "WARNING api: oom_risk"]
+
+
 @pytest.mark.docker
 def test_warning_source_reads_real_engine(docker_client, containers, test_label):
     from runbook_lib.alerts.early import WarningSource
@@ -284,3 +311,16 @@ def test_bad_alerts_config_refused_exit_2(tmp_path, capsys, body, words):
     assert main(["notify", "test", "--config", str(cfg), "--notify", "json://127.0.0.1:1/"]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
+
+
+def test_stopped_healthy_service_is_not_diagnosed_as_a_slow_start():
+    """The demo's master-data, healthy for 5 minutes then `docker stop`ped: its health log (the last 5
+    probes, all passing, minutes after the start) says nothing about its start-up time."""
+    from runbook_lib.analysis.classify import classify
+    started = pd.Timestamp("2026-11-29T07:55:12Z")
+    log = [{"start": str(started + pd.Timedelta(seconds=310 + 2 * i)), "exit_code": 0, "output": ""} for i in range(5)]
+    catalog = pd.DataFrame([{"service": "master-data", "ports": [],
+                             "healthcheck": {"test": ["CMD-SHELL", "true"], "start_period_s": 1.0}}])
+    df = classify([{"service": "master-data", "state": "exited", "health": "none", "exit_code": 143,
+                    "started_at": started, "health_log": log, "log_lines": []}], catalog=catalog)
+    assert "slow-startup" not in set(df["category"]), df[["category", "cause"]]

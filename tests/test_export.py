@@ -30,7 +30,7 @@ def test_export_writes_samples_and_incidents(tmp_path, fmt, capsys):
                    "--until", "2026-11-20T01:00Z", "--output-dir", str(out)])
     assert rc == 0
     files = sorted(p.name for p in out.iterdir())
-    assert [f.split("-")[0] for f in files] == ["incidents", "runs", "samples"]
+    assert [f.split("-")[0] for f in files] == ["events", "incidents", "runs", "samples"]
     read = pd.read_parquet if fmt == "parquet" else pd.read_csv
     samples = read(next(out.glob(f"samples-*.{fmt}")))
     inc = read(next(out.glob(f"incidents-*.{fmt}")))

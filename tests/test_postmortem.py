@@ -211,9 +211,9 @@ def test_full_diagnosis_snapshot_stored_masked_capped_and_rendered(tmp_path):
         n.on_round(t0, pd.DataFrame([{"project": "shop", "service": "api", "state": "down", "start": t0}]))
     finally:
         hook.stop()
-    inc = n.db.incidents().iloc[0].to_dict()
-    assert canary not in inc["diagnosis"]
-    snap = json.loads(inc["diagnosis"])["snapshot"]
+    inc = n.db.with_snapshot(n.db.incidents().iloc[0].to_dict())
+    assert canary not in inc["diagnosis"] and canary not in json.dumps(inc["snapshot"])
+    snap = inc["snapshot"]
     assert [r["service"] for r in snap["root_causes"]] == ["db", "cache"] and snap["blocked"] == ["api", "web", "worker"]
     assert len(snap["root_causes"][0]["evidence"]) == 60 and not snap["truncated"]  # every line, not 20
     pm = postmortem.assemble(inc, intervals=pd.DataFrame(columns=["service", "state", "start", "first_error"]),
@@ -260,3 +260,104 @@ def test_diagnose_func_keeps_every_evidence_line_of_every_root_cause(monkeypatch
     causes = nmod.diagnose_func()()
     assert [c["service"] for c in causes] == ["db"] and causes[0]["blocks"] == ["api"]
     assert causes[0]["evidence"] == [f"a{i}" for i in range(40)] + ["b0"]
+
+
+# ---------------------------------------------------------------- the window form: raw-sample TTD per service
+def test_window_postmortem_times_each_service_from_its_first_raw_failure(tmp_path):
+    """Two services fail (failure threshold 3, one sample a minute): the window form times each from
+    its first raw failure sample to its first delivered alert, not from the debounced state change."""
+    from runbook_lib.alerts.notify import current_states
+    from runbook_lib.history import debounce as dbm
+    hook = Webhook()
+    t0 = pd.Timestamp("2026-01-01T03:00:00Z")
+    n = make(tmp_path, [hook.url], storm_min=10)
+    plan = {"api": [1, 0, 0, 0, 0, 1, 1], "worker": [1, 1, 0, 0, 0, 0, 0]}  # 0: raw down, 1: up
+    try:
+        with open_store(tmp_path / "h.sqlite3", thresholds=Thresholds(3, 1)) as s:
+            for i in range(7):
+                ts = t0 + pd.Timedelta(minutes=i)
+                for svc, raws in plan.items():
+                    raw = dbm.UP if raws[i] else dbm.DOWN
+                    s.write_states(ts, [{"project": "shop", "service": svc, "raw": raw, "latency_ms": 1.0,
+                                         "error": None if raws[i] else "http: 503", "started_ts": None}])
+                n.on_round(ts, current_states(s.intervals(since=ts - pd.Timedelta(seconds=1), project="shop")))
+    finally:
+        hook.stop()
+    assert sorted(m["title"] for m in hook.received) == ["DOWN api", "DOWN worker", "RECOVERED api"]
+    pm = postmortem.build(store_path=str(tmp_path / "h.sqlite3"), alerts_db=str(tmp_path / "alerts.sqlite"),
+                          audit_log=str(tmp_path / "audit.log"), engine_url="unix:///nonexistent.sock",
+                          start="2026-01-01T02:00:00Z", end="2026-01-01T04:00:00Z", now=t0 + pd.Timedelta(hours=2))
+    per = pm.timings.set_index("service")
+    # api: raw failure at +1 min, state down at +3 (3rd failure), alert delivered at +3: TTD 2 min; up at +5
+    assert per.loc["api", "first failure"] == (t0 + pd.Timedelta(minutes=1)).isoformat(timespec="seconds")
+    assert per.loc["api", "state changed"] == (t0 + pd.Timedelta(minutes=3)).isoformat(timespec="seconds")
+    assert per.loc["api", "time to detect"] == "2 min 0 s" and per.loc["api", "time to recover"] == "4 min 0 s"
+    # worker: raw failure at +2, state down and alert at +4: TTD 2 min; still open
+    assert per.loc["worker", "time to detect"] == "2 min 0 s" and per.loc["worker", "time to recover"] == "still open"
+    # overall: from the first raw failure of any service (api, +1) to the first alert (+3)
+    assert pm.metrics["first failure"] == (t0 + pd.Timedelta(minutes=1)).isoformat(timespec="seconds")
+    assert pm.metrics["time to detect"] == "2 min 0 s" and pm.metrics["status"] == "open"
+    assert set(pm.affected.loc[pm.affected["role"] == "failed", "service"]) == {"api", "worker"}
+
+
+# ---------------------------------------------------------------- one snapshot per round, shared by a storm
+def test_storm_of_30_stores_one_snapshot_and_every_postmortem_renders_it(tmp_path):
+    import sqlite3
+    hook = Webhook()
+    failed = [f"svc{i:02d}" for i in range(29)]
+    causes = [{"service": "db", "category": "disk", "cause": "disk full", "fix": "grow the volume",
+               "severity": "critical", "blocks": failed, "evidence": [f"FATAL no space left {i}" for i in range(50)]}]
+    n = make(tmp_path, [hook.url], diagnose=lambda: causes)
+    t0 = pd.Timestamp("2026-01-01T03:00:00Z")
+    try:
+        n.on_round(t0, pd.DataFrame([{"project": "shop", "service": s, "state": "down", "start": t0}
+                                     for s in ["db", *failed]]))
+    finally:
+        hook.stop()
+    assert [m["title"] for m in hook.received] == ["STORM: 30 services down"]
+    con = sqlite3.connect(tmp_path / "alerts.sqlite")
+    try:
+        assert con.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 1
+        assert con.execute("SELECT COUNT(*), COUNT(DISTINCT snapshot_id) FROM incidents").fetchone() == (30, 1)
+        assert con.execute("SELECT COUNT(*) FROM incidents WHERE diagnosis LIKE '%no space left%'").fetchone()[0] == 0
+    finally:
+        con.close()
+    for iid in n.db.incidents()["id"]:
+        pm = postmortem.build(iid, store_path=str(tmp_path / "none.sqlite3"), alerts_db=str(tmp_path / "alerts.sqlite"),
+                              audit_log=str(tmp_path / "audit.log"), engine_url="unix:///nonexistent.sock")
+        assert pm.root_causes["service"].iloc[0] == "db", iid
+        assert "FATAL no space left 49" in pm.root_causes["evidence"].iloc[0] and len(pm.blocked) == 29
+    res = report.run_report("postmortem", {"incident": n.db.incidents()["id"].iloc[-1],
+                                           "store_path": str(tmp_path / "none.sqlite3"),
+                                           "alerts_db": str(tmp_path / "alerts.sqlite"),
+                                           "audit_log": str(tmp_path / "audit.log"),
+                                           "engine_url": "unix:///nonexistent.sock"}, tmp_path / "site", progress=False)
+    html = res.html.read_text(encoding="utf-8")
+    assert "FATAL no space left 0" in html and "grow the volume" in html
+
+
+def test_alerts_db_of_schema_1_migrates_and_its_inline_snapshots_stay_readable(tmp_path):
+    """An alerts file written before snapshots were shared (no user_version, snapshot inside diagnosis)."""
+    import sqlite3
+
+    from runbook_lib.alerts import outbox
+    path = tmp_path / "alerts.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(outbox.MIGRATIONS[0][1])
+    snap = {"taken_at": "2026-01-01T03:00:00+00:00", "truncated": False, "blocked": ["api"],
+            "root_causes": [{"service": "db", "cause": "disk full", "fix": "grow it", "blocks": ["api"],
+                             "evidence": ["FATAL old inline evidence"]}]}
+    con.execute("INSERT INTO incidents (id, project, service, state, opened_at, first_failure_at, root_cause, fix, "
+                "diagnosis) VALUES ('old-1', 'shop', 'api', 'down', 1767236400, 1767236400, 'blocked', 'grow it', ?)",
+                (json.dumps({"service": "db", "snapshot": snap}),))
+    con.commit()
+    con.close()
+    db = outbox.AlertsDB(path)
+    assert db.version == outbox.SCHEMA_VERSION == 2
+    inc = db.with_snapshot(db.incidents().iloc[0].to_dict())
+    assert inc["snapshot"] is None and pd.isna(inc["snapshot_id"])
+    db.close()
+    assert outbox.AlertsDB(path).version == 2  # reopening applies nothing twice
+    pm = postmortem.build("old-1", store_path=str(tmp_path / "none.sqlite3"), alerts_db=str(path),
+                          audit_log=str(tmp_path / "audit.log"), engine_url="unix:///nonexistent.sock")
+    assert "FATAL old inline evidence" in pm.root_causes["evidence"].iloc[0] and pm.blocked == ["api"]

@@ -171,6 +171,26 @@ def test_export_from_either_backend(store_url, tmp_path):
     assert ex.write_frame(frames["samples"], tmp_path / "s.csv", "csv").exists()
 
 
+@pytest.mark.parametrize("fmt", ex.FORMATS)
+def test_docker_events_exported_from_either_backend(store_url, tmp_path, fmt):
+    """``runbook export`` writes the stored Docker events (events-….<fmt>) in the window, masked."""
+    canary = "canary-Ev3nt-5ecret"
+    ev = [{"ts": T0 + pd.Timedelta(seconds=s), "host": "h1", "project": "p", "service": "api",
+           "container": "p-api-1", "container_id": "abc123def456", "action": a, "exit_code": code,
+           "detail": f"signal 9 password={canary}" if a == "kill" else ""}
+          for s, a, code in ((5, "kill", None), (6, "die", 137), (7200, "start", None))]
+    with st.open_store(store_url) as s:
+        s.write_events(ev)
+        frames = ex.export_frames(s, T0, T0 + pd.Timedelta(hours=1), now=T0 + pd.Timedelta(hours=1))
+    got = frames["events"]
+    assert list(got["action"]) == ["kill", "die"] and list(got.columns) == ex.EVENT_COLUMNS  # window: not +2 h
+    path = ex.write_frame(got, tmp_path / f"events.{fmt}", fmt)
+    back = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+    assert list(back["action"]) == ["kill", "die"] and back["exit_code"].iloc[1] == 137
+    assert pd.Timestamp(back["ts"].iloc[0]) == T0 + pd.Timedelta(seconds=5)
+    assert canary not in path.read_bytes().decode("latin-1") and back["detail"].iloc[0].startswith("signal 9")
+
+
 def test_runbook_store_env_selects_backend(store_url, monkeypatch):
     monkeypatch.setenv(st.ENV_VAR, store_url)
     with st.open_store() as s:

@@ -50,6 +50,17 @@ if pm is not None:
     render.table(pm.timeline)
 """),
     ("md", """
+## Time to detect and to recover, per affected service
+
+From each service's first raw failure sample (before the failure threshold) to its first alert
+delivered, and to its recovery; the figures above are the overall ones (first failure of any
+service, first alert, last recovery).
+"""),
+    ("code", """
+if pm is not None:
+    render.table(pm.timings)
+"""),
+    ("md", """
 ## Root causes and evidence (diagnosed when the incident opened)
 
 The whole diagnosis taken when the incident opened (logs and containers may be gone now):

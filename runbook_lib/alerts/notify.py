@@ -92,12 +92,13 @@ class Notifier:
             return queued
         causes = self._causes()
         by_service = {c["service"]: c for c in causes}
-        snapshot = build_snapshot(causes, ts)  # the whole diagnosis, kept with each incident it opened
+        # the whole diagnosis, stored once for this round; each incident it opened references it
+        snapshot_id = self.db.add_snapshot(build_snapshot(causes, ts), ts)
         for item in new:
             diag = by_service.get(item["key"][1]) or self._blocked_by(item["key"][1], causes) or {}
             diag = {k: v for k, v in diag.items() if k != "evidence"}  # the evidence lives in the snapshot
             item["id"] = self.db.open_incident(item["key"][0], item["key"][1], item["state"], ts, item["since"],
-                                               {**diag, "snapshot": snapshot})
+                                               diag, snapshot_id=snapshot_id)
         if len(new) >= self.storm_min:
             return queued + self._queue_storm(new, causes, ts)
         for item in new:
@@ -111,11 +112,14 @@ class Notifier:
         return queued
 
     def _warnings(self, ts: pd.Timestamp, warnings: pd.DataFrame) -> list[int]:
-        """One message per (service, warning kind), again only after ``reminder_s``; none in maintenance."""
+        """One message per (service, warning kind), again only after ``reminder_s``; none in maintenance,
+        none for a service with an open incident (it is already down: its alert said so)."""
         out: list[int] = []
-        for w in ([] if warnings is None else warnings.to_dict("records")):
+        rows = [] if warnings is None else warnings.to_dict("records")
+        alerted = {(r["project"], r["service"]) for r in self.db.open_incidents().to_dict("records")} if rows else set()
+        for w in rows:
             key = (str(w.get("project") or ""), str(w["service"]))
-            if self.suppressed is not None and self.suppressed(key[0], key[1], ts):
+            if key in alerted or (self.suppressed is not None and self.suppressed(key[0], key[1], ts)):
                 continue
             if not self.db.warning_due(f"{key[0]}/{key[1]}/{w['kind']}", ts, self.reminder_s):
                 continue
@@ -138,7 +142,7 @@ class Notifier:
     def _blocked_by(service: str, causes: list[dict[str, Any]]) -> dict[str, Any] | None:
         for c in causes:
             if service in (c.get("blocks") or []):
-                return {"cause": f"blocked by {c['service']}: {c.get('cause')}", "fix": c.get("fix"),
+                return {"cause": f"blocked by {c['service']} — {c.get('cause')}", "fix": c.get("fix"),
                         "service": c["service"]}
         return None
 
@@ -167,7 +171,7 @@ class Notifier:
         blocked = {s for c in roots for s in (c.get("blocks") or [])} & failing
         lines = [f"{len(new)} services failed together on {self.host}."]
         for c in roots:
-            lines.append(f"root cause {c['service']}: {c.get('cause')} (fix: {c.get('fix')})")
+            lines.append(f"root cause {c['service']} — {c.get('cause')} (fix: {c.get('fix')})")
         if not roots:
             lines.append("root causes: not diagnosed; services: " + ", ".join(sorted(failing)[:20]))
         lines.append(f"{len(blocked)} service(s) are only blocked by these root causes.")

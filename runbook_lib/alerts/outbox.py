@@ -1,14 +1,21 @@
-"""The alerts database: open incidents (with a diagnosis snapshot) and the outbox of messages.
+"""The alerts database: open incidents, their diagnosis snapshots and the outbox of messages.
 
 A small SQLite file beside the history store (``alerts.sqlite``). Messages are written to the
 outbox first, then delivered; a failed delivery is retried with exponential backoff (30 s,
 doubled, at most 1 h apart, 8 attempts) and every attempt is recorded. The outbox never holds
 a notification URL, only its key (a hash): the URLs stay in the configuration.
+
+A diagnosis snapshot (up to 256 KB) is stored once per collector round in ``snapshots``; the
+incidents opened in that round reference it (``incidents.snapshot_id``), so a storm of 30
+incidents stores one copy. Incidents written before (schema 1) keep theirs inline in
+``diagnosis`` and stay readable. The schema version is SQLite's ``user_version``; migrations
+are appended, never edited.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -35,6 +42,14 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);
 CREATE TABLE IF NOT EXISTS warnings_sent (key TEXT PRIMARY KEY, last_sent_at INTEGER NOT NULL);
 """
+# one diagnosis snapshot per round, referenced by the incidents opened in it
+_V2 = """
+CREATE TABLE IF NOT EXISTS snapshots (id INTEGER PRIMARY KEY, taken_at INTEGER NOT NULL, body TEXT NOT NULL);
+ALTER TABLE incidents ADD COLUMN snapshot_id INTEGER;
+"""
+# (version, DDL); append new versions, never edit an applied one.
+MIGRATIONS: list[tuple[int, str]] = [(1, _SCHEMA), (2, _V2)]
+SCHEMA_VERSION = 2
 
 
 def default_path(store_path: str | os.PathLike | None = None) -> Path:
@@ -52,6 +67,35 @@ def backoff_s(attempts: int) -> float:
     return min(MAX_BACKOFF_S, BASE_BACKOFF_S * 2 ** max(0, attempts - 1))
 
 
+def _columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in con.execute(f"PRAGMA table_info({table})").fetchall()}
+
+
+def migrate(con: sqlite3.Connection, migrations: list[tuple[int, str]] | None = None) -> int:
+    """Apply pending migrations (each in one immediate transaction); return the version.
+
+    A file made before versions were kept has ``user_version`` 0 and the version-1 tables: the
+    version-1 DDL only creates what is missing; an ``ADD COLUMN`` already applied is skipped."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    for version, ddl in sorted(migrations, key=lambda m: m[0]):
+        if int(con.execute("PRAGMA user_version").fetchone()[0]) >= version:
+            continue
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if int(con.execute("PRAGMA user_version").fetchone()[0]) < version:  # another process may have
+                for stmt in (x.strip() for x in ddl.split(";")):
+                    add = re.match(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", stmt, re.I)
+                    if stmt and not (add and add.group(2) in _columns(con, add.group(1))):
+                        con.execute(stmt)
+                con.execute(f"PRAGMA user_version = {int(version)}")
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+    return int(con.execute("PRAGMA user_version").fetchone()[0])
+
+
 def _sec(ts: Any) -> int:
     return int(pd.Timestamp(ts).timestamp())
 
@@ -63,25 +107,48 @@ class AlertsDB:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
-        self.con.executescript(_SCHEMA)
+        self.version = migrate(self.con)
 
     def close(self) -> None:
         self.con.close()
 
     # ---- incidents
+    def add_snapshot(self, snapshot: dict[str, Any], ts: Any) -> int:
+        """Store one diagnosis snapshot (masked again); return its id for the incidents of this round."""
+        cur = self.con.execute("INSERT INTO snapshots (taken_at, body) VALUES (?, ?)",
+                               (_sec(ts), json.dumps(redact.mask_obj(snapshot), default=str)))
+        return int(cur.lastrowid)
+
+    def snapshot(self, snapshot_id: Any) -> dict[str, Any] | None:
+        """The stored snapshot ``snapshot_id`` (None: none, or unreadable)."""
+        if snapshot_id is None or pd.isna(snapshot_id):
+            return None
+        row = self.con.execute("SELECT body FROM snapshots WHERE id=?", (int(snapshot_id),)).fetchone()
+        try:
+            return json.loads(row[0]) if row else None
+        except ValueError:
+            return None
+
     def open_incident(self, project: str, service: str, state: str, ts: Any, since: Any = None,
-                      diagnosis: dict | None = None) -> str:
-        """Record a new incident; returns its id (``YYYYmmddTHHMMSS-project-service``)."""
+                      diagnosis: dict | None = None, snapshot_id: int | None = None) -> str:
+        """Record a new incident; returns its id (``YYYYmmddTHHMMSS-project-service``).
+
+        ``snapshot_id``: the round's diagnosis snapshot (``add_snapshot``), shared by its incidents."""
         t = pd.Timestamp(ts)
         iid = f"{t.strftime('%Y%m%dT%H%M%S')}-{project or '-'}-{service}"
         cause = (diagnosis or {}).get("cause")
         fix = (diagnosis or {}).get("fix")
         self.con.execute("INSERT OR IGNORE INTO incidents (id, project, service, state, opened_at, first_failure_at, "
-                         "root_cause, fix, diagnosis) VALUES (?,?,?,?,?,?,?,?,?)",
+                         "root_cause, fix, diagnosis, snapshot_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
                          (iid, project or "", service, state, _sec(t), _sec(since if since is not None else t),
                           redact.mask_text(cause), redact.mask_text(fix),
-                          json.dumps(redact.mask_obj(diagnosis or {}), default=str)))
+                          json.dumps(redact.mask_obj(diagnosis or {}), default=str), snapshot_id))
         return iid
+
+    def with_snapshot(self, incident: dict[str, Any]) -> dict[str, Any]:
+        """The incident (an ``incidents()`` row) with its diagnosis snapshot under ``snapshot`` (None: none
+        stored apart; incidents of schema 1 keep theirs inside ``diagnosis``)."""
+        return {**incident, "snapshot": self.snapshot(incident.get("snapshot_id"))}
 
     def open_incidents(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM incidents WHERE closed_at IS NULL", self.con)

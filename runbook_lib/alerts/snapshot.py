@@ -74,5 +74,5 @@ def for_service(snapshot: Mapping[str, Any], service: str) -> dict[str, Any] | N
             return dict(r)
     for r in snapshot.get("root_causes") or []:
         if service in (r.get("blocks") or []):
-            return {**r, "cause": f"blocked by {r['service']}: {r.get('cause')}"}
+            return {**r, "cause": f"blocked by {r['service']} — {r.get('cause')}"}
     return None

@@ -55,7 +55,11 @@ def events(ev: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def time_to_healthy_s(ev: Mapping[str, Any]) -> float | None:
-    """Seconds from start to the first passing health probe (field, else from health_log)."""
+    """Seconds from start to the first passing health probe (field, else from health_log).
+
+    The engine keeps only the last 5 probes: a log whose probes since the start all pass no longer
+    reaches back to the start-up (a container healthy for minutes, or stopped after that), so the
+    time is unknown (None) unless a failing probe precedes the first passing one."""
     direct = as_float(cell(ev, "time_to_healthy_s"))
     if direct is not None:
         return direct
@@ -65,12 +69,19 @@ def time_to_healthy_s(ev: Mapping[str, Any]) -> float | None:
     try:
         t0 = pd.Timestamp(started)
         t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0
+        failed_before = False
         for h in cell(ev, "health_log") or []:
-            if isinstance(h, Mapping) and h.get("exit_code") == 0 and h.get("start"):
+            if isinstance(h, Mapping) and h.get("start"):
                 t = pd.Timestamp(h["start"])
                 t = t.tz_localize("UTC") if t.tzinfo is None else t
-                if t >= t0:
+                if t < t0:
+                    continue
+                if h.get("exit_code") != 0:
+                    failed_before = True
+                elif failed_before:
                     return (t - t0).total_seconds()
+                else:
+                    return None
     except (ValueError, TypeError):
         return None
     return None

@@ -35,6 +35,7 @@ from runbook_lib.stack import gather
 TIMELINE_COLUMNS = ["ts", "source", "service", "what", "who", "outcome"]
 MARGIN = pd.Timedelta(minutes=30)
 ROOT_COLUMNS = ["service", "cause", "fix", "category", "blocks", "evidence"]
+TIMING_COLUMNS = ["service", "first failure", "state changed", "first alert", "time to detect", "time to recover"]
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Postmortem:
     problems: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)  # services only blocked by the root causes (snapshot)
     snapshot_note: str = ""                           # when the diagnosis was taken; truncated or not
+    timings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIMING_COLUMNS))  # per service
 
 
 def _t(value: Any) -> pd.Timestamp | None:
@@ -71,18 +73,55 @@ def pick_incident(incidents: pd.DataFrame, incident: str | None = None) -> dict[
 
 def window_incident(incidents: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
                     project: str | None = None) -> dict[str, Any]:
-    """A pseudo-incident covering [start, end): the incidents opened in it, merged (``-p start -p end``)."""
+    """A pseudo-incident covering [start, end): the incidents opened in it (``members``), merged
+    (``-p start -p end``); timed per member by ``assemble``, like the incident form."""
     inside = incidents[(incidents["opened_at"] >= start) & (incidents["opened_at"] < end)] \
         if incidents is not None and len(incidents) else pd.DataFrame(columns=["service", "first_alert_at"])
+    if project and "project" in inside.columns:
+        inside = inside[inside["project"] == project]
+    inside = inside.sort_values("opened_at", kind="stable") if len(inside) else inside
     alerts = inside["first_alert_at"].dropna() if len(inside) else pd.Series(dtype=object)
     first = inside.iloc[0].to_dict() if len(inside) == 1 else {}
+    snaps = inside["snapshot_id"].dropna() if "snapshot_id" in inside.columns else pd.Series(dtype=object)
     return {"id": f"{start.isoformat(timespec='seconds')}..{end.isoformat(timespec='seconds')}",
             "project": project or "", "service": ", ".join(sorted(set(inside["service"]))) or "*",
             "state": "window", "opened_at": start,
             "first_failure_at": inside["first_failure_at"].min() if len(inside) else start,
             "first_alert_at": alerts.min() if len(alerts) else None,
             "closed_at": inside["closed_at"].max() if len(inside) and inside["closed_at"].notna().all() else end,
-            "root_cause": first.get("root_cause"), "fix": first.get("fix"), "diagnosis": first.get("diagnosis")}
+            "root_cause": first.get("root_cause"), "fix": first.get("fix"), "diagnosis": first.get("diagnosis"),
+            "snapshot_id": snaps.iloc[0] if len(snaps) else None, "members": inside.to_dict("records")}
+
+
+
+def _iso(t: pd.Timestamp | None) -> str:
+    return "none" if t is None else t.isoformat(timespec="seconds")
+
+
+def member_timings(member: dict[str, Any], samples: pd.DataFrame | None,
+                   messages: pd.DataFrame) -> dict[str, Any]:
+    """One incident's (first raw failure, state change, first delivered alert, closed): the raw failure
+    run that led to the state change (``history.timing``), the alerts of its own outbox rows."""
+    state_from = _t(member.get("first_failure_at")) or _t(member["opened_at"])
+    raw = first_raw_failure(samples, member["service"], state_from, member.get("project") or None)
+    own = messages
+    if len(messages) and "incident" in messages.columns and member.get("id"):
+        own = messages[messages["incident"].fillna("").str.contains(str(member["id"]), regex=False)]
+    return {"service": member["service"], "first_fail": min(raw, state_from) if raw is not None else state_from,
+            "state_from": state_from, "alert_at": first_delivered(own) or _t(member.get("first_alert_at")),
+            "closed": _t(member.get("closed_at"))}
+
+
+def timing_table(timings: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per affected service: first failure, state change, first alert, TTD and TTR (formatted)."""
+    rows = []
+    for t in timings:
+        ttd, ttr = detect_and_recover_s(t["first_fail"], t["alert_at"], t["closed"])
+        rows.append({"service": t["service"], "first failure": _iso(t["first_fail"]),
+                     "state changed": _iso(t["state_from"]), "first alert": _iso(t["alert_at"]),
+                     "time to detect": fmt_duration(ttd) if ttd is not None else "no alert sent",
+                     "time to recover": fmt_duration(ttr) if ttr is not None else "still open"})
+    return pd.DataFrame(rows, columns=TIMING_COLUMNS)
 
 
 def state_changes(intervals: pd.DataFrame) -> pd.DataFrame:
@@ -145,11 +184,16 @@ def event_rows(events: Any) -> pd.DataFrame:
 
 
 def _diagnosis(incident: dict[str, Any]) -> dict[str, Any]:
+    """The incident's diagnosis with its snapshot: the round's shared one (``AlertsDB.with_snapshot``),
+    else the copy that incidents stored before snapshots were shared keep inline."""
     raw = incident.get("diagnosis")
     try:
-        return json.loads(raw) if isinstance(raw, str) and raw else {}
+        diag = json.loads(raw) if isinstance(raw, str) and raw else {}
     except ValueError:
-        return {}
+        diag = {}
+    if isinstance(incident.get("snapshot"), dict):
+        diag["snapshot"] = incident["snapshot"]
+    return diag
 
 
 def root_cause_rows(incident: dict[str, Any], diag: dict[str, Any]) -> tuple[pd.DataFrame, list[str], str]:
@@ -179,12 +223,17 @@ def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.Dat
              samples: pd.DataFrame | None = None) -> Postmortem:
     """Frames in, a Postmortem out (pure). ``samples``: raw samples (time to detect starts at the
     first raw failure); ``events``: merged Docker events (``merge_events``) or a list of them."""
-    state_from = _t(incident.get("first_failure_at")) or _t(incident["opened_at"])
-    raw_first = None if incident.get("state") == "window" else first_raw_failure(
-        samples, incident["service"], state_from, incident.get("project") or None)
-    first_fail = min(raw_first, state_from) if raw_first is not None else state_from
-    alert_at = first_delivered(messages) or _t(incident.get("first_alert_at"))
-    closed = _t(incident.get("closed_at"))
+    members = incident.get("members") if incident.get("state") == "window" else [incident]
+    messages = messages if messages is not None else pd.DataFrame()
+    timings = [member_timings(m, samples, messages) for m in members or []]
+    if timings:  # overall: the first raw failure of any, the first alert delivered, the last recovery
+        first_fail = min(t["first_fail"] for t in timings)
+        state_from = min(t["state_from"] for t in timings)
+        alert_at = min((t["alert_at"] for t in timings if t["alert_at"] is not None), default=None)
+        closed = None if any(t["closed"] is None for t in timings) else max(t["closed"] for t in timings)
+    else:  # a window without incidents
+        first_fail = state_from = _t(incident["opened_at"])
+        alert_at, closed = None, _t(incident.get("closed_at"))
     ttd_s, ttr_s = detect_and_recover_s(first_fail, alert_at, closed)
     start, end = first_fail - MARGIN, (closed or now) + MARGIN
     parts = [state_changes(intervals), audit_rows(audit), alert_rows(messages), event_rows(events)]
@@ -202,12 +251,14 @@ def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.Dat
                "status": "resolved" if closed else "open"}
     diag = _diagnosis(incident)
     service = incident["service"]
-    deps = sorted((dependents or {}).get(service, set()) | set(diag.get("blocks") or []))
-    affected = pd.DataFrame([{"service": service, "role": "failed"}] +
-                            [{"service": d, "role": "depends on it"} for d in deps], columns=["service", "role"])
+    failed = [t["service"] for t in timings] or [service]
+    deps = set(diag.get("blocks") or []).union(*[(dependents or {}).get(f, set()) for f in failed])
+    affected = pd.DataFrame([{"service": f, "role": "failed"} for f in dict.fromkeys(failed)] +
+                            [{"service": d, "role": "depends on it"} for d in sorted(deps - set(failed))],
+                            columns=["service", "role"])
     roots, blocked, snapshot_note = root_cause_rows(incident, diag)
     lint = lint if lint is not None else pd.DataFrame()
-    items = [f"Fix the root cause of {service}: {incident['fix']}"] if incident.get("fix") else []
+    items = [f"Fix the root cause of {service} — {incident['fix']}"] if incident.get("fix") else []
     if alert_at is None:
         items.append("No alert was sent: configure `notify:` in runbook.yaml (docs/alerts.md).")
     if len(lint) and "severity" in lint.columns:
@@ -216,7 +267,8 @@ def assemble(incident: dict[str, Any], *, intervals: pd.DataFrame, audit: pd.Dat
     items = [str(redact.mask_text(i)) for i in items]
     return Postmortem(incident=incident, start=start, end=end, timeline=tl, metrics=metrics, affected=affected,
                       root_causes=redact.mask_frame(roots, ROOT_COLUMNS), lint=lint, action_items=items,
-                      problems=list(problems or []), blocked=blocked, snapshot_note=snapshot_note)
+                      problems=list(problems or []), blocked=blocked, snapshot_note=snapshot_note,
+                      timings=timing_table(timings))
 
 
 def _engine_events(client: Any, start: pd.Timestamp, end: pd.Timestamp, project: str | None) -> list[dict[str, Any]]:
@@ -240,12 +292,13 @@ def build(incident: str | None = None, *, store_path: str | None = None, alerts_
         if start is not None or end is not None:
             w0 = parse_time(start or "7d", now)
             w1 = parse_time(end or "now", now)
-            inc = window_incident(db.incidents(), w0, w1, project)
+            inc = db.with_snapshot(window_incident(db.incidents(), w0, w1, project))
             messages = messages[(messages["created_at"] >= w0) & (messages["created_at"] < w1)]
         else:
             inc = pick_incident(db.incidents(), incident)
             if inc is None:
                 return None
+            inc = db.with_snapshot(inc)
             messages = messages[messages["incident"].fillna("").str.contains(inc["id"], regex=False)]
     finally:
         db.close()
