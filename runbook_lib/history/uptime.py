@@ -405,6 +405,10 @@ def with_uptime_24h(table: pd.DataFrame, store_path: str | None = None, project:
     try:
         u = uptime_24h(store, services=list(out[service_col].dropna().astype(str).unique()), project=project,
                        now=now, maintenance=maintenance)
+    except StoreCorrupt as exc:  # damage deeper than the check at open
+        out["uptime 24h"] = "unavailable"
+        out.attrs["degraded_reason"] = f"history store: {exc}"
+        return out, f"24 h uptime: unavailable ({exc})"
     finally:
         store.close()
     text = dict(zip(u["service"], u["uptime_24h"]))
