@@ -417,6 +417,12 @@ def test_actions_module_calls_only_allowed_docker_endpoints():
               and node.func.value.attr == "api"}
     assert calls <= {"start", "restart", "unpause", "inspect_container"}, calls
     assert os.path.exists(REPO / "runbook_lib" / "engine" / "actions.py")
+    # its engine calls (engine/action_calls.py, each within a deadline): only these endpoints
+    text = (REPO / "runbook_lib" / "engine" / "action_calls.py").read_text()
+    paths = set(re.findall(r'"(GET|POST|DELETE|PUT)", f"(/[^"]*)"', text))
+    assert paths == {("POST", "/containers/{container}/start"), ("POST", "/containers/{container}/restart"),
+                     ("POST", "/containers/{container}/unpause"), ("GET", "/containers/{container}/json"),
+                     ("GET", "/services/{service}"), ("POST", "/services/{info['ID']}/update")}, paths
 
 
 def test_report_parameters_are_strict():

@@ -14,7 +14,8 @@ Guard rails:
   ``confirmed`` (``runbook plan --apply --resume``) it goes on, and after the service's
   wait ``verify`` (a fresh diagnosis of that service) checks that the fix took;
 - every step is written to the audit log (fsync'ed) BEFORE its Docker call, and its
-  outcome after;
+  outcome after; every Docker call has a total deadline (``engine.action_calls``): an
+  engine that does not answer in time ends the step as ``timeout`` and the run stops there;
 - wave by wave, dependencies first; the run stops at the first service that does not
   come up within its budget, and none of its dependents (nor any later wave) is touched.
   A service that was never created needs ``docker compose up -d <svc>``: the run reports
@@ -38,10 +39,11 @@ import pandas as pd
 import yaml
 
 from runbook_lib import redact
+from runbook_lib.engine import action_calls as calls
 from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.engine.connection import engine_target
 from runbook_lib.engine.run_summary import format_summary, run_summary
-from runbook_lib.exceptions import ActionRefused, ParameterError
+from runbook_lib.exceptions import ActionRefused, EngineTimeout, ParameterError
 
 ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait", "fix", "build", "recreate",
                              "service-update-force", "service-scale"})  # the last two: engine/swarm_actions.py
@@ -133,14 +135,13 @@ def _run_compose(client, argv: list[str], timeout_s: float) -> tuple[str, str]:
 
 
 def _call(client, action: str, container: str) -> None:
-    """The Docker API call for one allowed, mutating action."""
-    api = client.api
+    """The Docker API call for one allowed, mutating action, within its total deadline."""
     if action == "start":
-        api.start(container)
+        calls.start(client, container)
     elif action == "restart":
-        api.restart(container, timeout=RESTART_STOP_TIMEOUT_S)
+        calls.restart(client, container, RESTART_STOP_TIMEOUT_S)
     elif action == "unpause":
-        api.unpause(container)
+        calls.unpause(client, container)
     else:  # pragma: no cover - guard() ran before
         raise ActionRefused(f"Action '{action}' has no Docker call.")
 
@@ -160,7 +161,7 @@ def wait_for(client, container: str, condition: str, timeout_s: float, poll_inte
     last = ""
     while True:
         try:
-            info = client.api.inspect_container(container)
+            info = calls.inspect(client, container)
         except docker.errors.NotFound:
             return "failed", f"container {container} no longer exists"
         st = info.get("State") or {}
@@ -207,7 +208,7 @@ def _service_container(client, project: str | None, service: str, old: str | Non
     names = ([f"{project}-{service}-1", f"{project}_{service}_1"] if project else []) + ([old] if old else [])
     for name in names:
         try:
-            return str(client.api.inspect_container(name)["Id"])
+            return str(calls.inspect(client, name)["Id"])
         except docker.errors.NotFound:
             continue
     return old
@@ -342,6 +343,8 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
         except KeyboardInterrupt:
             audit.outcome(aid, action, target, "interrupted", "interrupted by the user", params, dry_run=dry_run)
             raise
+        except EngineTimeout as exc:  # a hung engine: the run stops here, audited, never a hang
+            outcome, detail = "timeout", redact.mask_text(str(exc))[:500]
         except Exception as exc:  # noqa: BLE001 - any engine error stops the run, recorded as such
             outcome, detail = "failed", redact.mask_text(f"{type(exc).__name__}: {exc}")[:500]
         audit.outcome(aid, action, target, outcome, detail, params, dry_run=dry_run)

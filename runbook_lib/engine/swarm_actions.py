@@ -3,8 +3,9 @@
 Same guard rails as ``engine.actions``: the plan's actions go through its allow-list
 (``guard``) before a single call, every step is written to the audit log before its
 Docker call and its outcome after, and the run stops at the first failure. The only
-calls are ``docker service update --force`` and ``docker service scale``; there is no
-code path that removes a service, a stack or a volume.
+calls are ``docker service update --force`` and ``docker service scale`` (through
+``engine.action_calls``: each engine call within a total deadline); there is no code path
+that removes a service, a stack or a volume.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.engine import action_calls as calls
 from runbook_lib.engine.actions import Progress, guard
 from runbook_lib.engine.audit import AuditLog
-from runbook_lib.exceptions import ActionRefused
+from runbook_lib.exceptions import ActionRefused, EngineTimeout
 
 SWARM_ACTIONS = frozenset({"service-update-force", "service-scale"})
 LOG_COLUMNS = ["wave", "step", "service", "action", "replicas", "outcome", "detail", "started_at", "duration_s",
@@ -33,13 +35,13 @@ def swarm_guard(action: Any) -> str:
 
 
 def _call(client: Any, action: str, service: str, replicas: Any) -> str:
-    svc = client.services.get(service)
+    """The Docker API calls of one Swarm action, each within its total deadline."""
     if action == "service-update-force":
-        svc.force_update()
+        calls.service_force_update(client, service)
         return "forced update accepted (tasks are replaced)"
     if action == "service-scale":
         n = int(replicas)
-        svc.scale(n)
+        calls.service_scale(client, service, n)
         return f"scaled to {n}"
     raise ActionRefused(f"Action '{action}' has no Docker call.")  # pragma: no cover - guarded
 
@@ -78,6 +80,8 @@ def apply_swarm_plan(client: Any, plan: pd.DataFrame, audit: AuditLog | None = N
             else:
                 say(f"[wave {base['wave']}] {step.get('command')} …")
                 outcome, detail = "ok", _call(client, action, str(step["service"]), step.get("replicas"))
+        except EngineTimeout as exc:  # a hung engine: the run stops here, audited, never a hang
+            outcome, detail = "timeout", redact.mask_text(str(exc))[:500]
         except Exception as exc:  # noqa: BLE001 - any engine error stops the run, recorded as such
             outcome, detail = "failed", redact.mask_text(f"{type(exc).__name__}: {exc}")[:500]
         audit.outcome(aid, action, str(step["service"]), outcome, detail, params, dry_run=dry_run)

@@ -1,4 +1,4 @@
-"""The keep-alive engine transport: lean read-only HTTP calls with a total deadline per call.
+"""The keep-alive engine transport: lean HTTP calls with a total deadline per call.
 
 docker-py spends ~1.3 ms of Python per request (requests + urllib3). One httpcore
 connection to the same socket spends ~0.2 ms, which is what lets a full inventory (list +
@@ -105,7 +105,7 @@ class _Connection:
 
 
 class EngineHTTP:
-    """Read-only GETs over keep-alive connections, each call within ``deadline_s`` in total.
+    """Engine calls over keep-alive connections, each within ``deadline_s`` (or its own) in total.
 
     Calls from several threads use up to ``max_connections`` connections at once (the
     inventory inspects concurrently); one thread reuses one connection. ``api_version``
@@ -137,19 +137,35 @@ class EngineHTTP:
         self._cond = threading.Condition()
 
     def get(self, path: str, params: dict | None = None) -> tuple[int, bytes]:
-        """GET /v<api>/<path> within the deadline: (status, body). httpcore's errors propagate.
+        """GET /v<api>/<path> within the deadline: (status, body). httpcore's errors propagate."""
+        return self.request("GET", path, params)
 
-        Retries once on a reused connection that the engine had closed meanwhile."""
+    def request(self, method: str, path: str, params: dict | None = None, body: Any = None,
+                deadline_s: float | None = None) -> tuple[int, bytes]:
+        """One call to /v<api>/<path> within ``deadline_s`` (default: the transport's) in total.
+
+        ``body`` is sent as JSON. Reads may wait up to the whole deadline (a restart answers
+        only once the container stopped). Retries once on a reused connection that the engine
+        had closed meanwhile; httpcore's errors propagate."""
         prefix = f"/v{self.api_version}" if self.api_version else ""
         target = f"{prefix}{path}" + (f"?{urlencode(params)}" if params else "")
         url = httpcore.URL(scheme=b"http", host=self._origin.host, port=self._origin.port, target=target.encode())
-        end = time.monotonic() + self.deadline_s
+        total_s = self.deadline_s if deadline_s is None else float(deadline_s)
+        extensions = self._extensions
+        if total_s > self.timeout_s:
+            extensions = {"timeout": {**self._extensions["timeout"], "read": total_s}}
+        headers, content = self._headers, None
+        if body is not None or method != "GET":
+            content = json.dumps(body).encode() if body is not None else b""
+            headers = self._headers + [(b"Content-Type", b"application/json"),
+                                       (b"Content-Length", str(len(content)).encode())]
+        end = time.monotonic() + total_s
         for attempt in (0, 1):
             c = self._acquire(end)
             reused = c.used
             c.deadline.at, c.used = end, True
             try:
-                resp = c.conn.request("GET", url, headers=self._headers, extensions=self._extensions)
+                resp = c.conn.request(method, url, headers=headers, content=content, extensions=extensions)
             except _STALE:
                 self._release(c, keep=False)
                 if attempt or not reused:  # a fresh connection that fails is a real failure
@@ -166,18 +182,27 @@ class EngineHTTP:
 
     def get_json(self, path: str, params: dict | None = None) -> tuple[int, Any]:
         """GET /v<api>/<path>: (status, decoded JSON or None); engine failures as EngineError."""
+        return self.call_json("GET", path, params)
+
+    def call_json(self, method: str, path: str, params: dict | None = None, body: Any = None,
+                  deadline_s: float | None = None) -> tuple[int, Any]:
+        """One call within its total deadline: (status, decoded JSON or None); engine failures as EngineError.
+
+        A deadline overrun raises ``EngineTimeout`` ("timed out after N s")."""
+        total_s = self.deadline_s if deadline_s is None else float(deadline_s)
         try:
-            status, body = self.get(path, params)
+            status, raw = self.request(method, path, params, body, deadline_s)
         except httpcore.TimeoutException:
-            raise EngineTimeout(f"The Docker engine did not answer GET {path} within {self.deadline_s:g} s; "
-                                f"it may be hung or overloaded (raise --engine-timeout).") from None
+            raise EngineTimeout(f"The Docker engine did not answer {method} {path} within {total_s:g} s "
+                                f"(timed out after {total_s:g} s); it may be hung or overloaded "
+                                f"(raise --engine-timeout).") from None
         except (httpcore.ConnectError, *_STALE) as exc:
             raise EngineNotRunning(f"The Docker engine went away during the run ({exc or type(exc).__name__}): "
                                    f"start it again (`sudo systemctl start docker`).") from None
         try:
-            return status, (json.loads(body) if body else None)
+            return status, (json.loads(raw) if raw else None)
         except ValueError:
-            return status, body.decode("utf-8", "replace")
+            return status, raw.decode("utf-8", "replace")
 
     def _acquire(self, end: float) -> _Connection:
         with self._cond:

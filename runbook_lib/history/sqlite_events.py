@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.history.sqlite_guard import guarded
 from runbook_lib.history.sqlite_queries import ts_seconds
 
 EVENT_COLUMNS = ["ts", "host", "project", "service", "container", "container_id", "action", "exit_code", "detail"]
@@ -48,6 +49,7 @@ class SqliteEvents:
     con: Any
     raw_retention_days: float
 
+    @guarded
     def write_events(self, events: pd.DataFrame | Iterable[dict[str, Any]], *, read_to: Any = None,
                      key: str = "") -> int:
         """Store events (EVENT_COLUMNS; duplicates ignored) and, with ``read_to``, where this read ended
@@ -69,11 +71,13 @@ class SqliteEvents:
                 con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_READ_TO + key, str(_ns(read_to))))
         return len(items)
 
+    @guarded
     def events_read_to(self, key: str = "") -> pd.Timestamp | None:
         """Where the last read of the engine's events for ``key`` ended (None: never read)."""
         row = self.con.execute("SELECT value FROM meta WHERE key=?", (_READ_TO + key,)).fetchone()
         return None if row is None else pd.Timestamp(int(row[0]), unit="ns", tz="UTC")
 
+    @guarded
     def events(self, since: Any = None, until: Any = None, services: Iterable[str] | None = None,
                project: str | None = None) -> pd.DataFrame:
         """Stored Docker events in [since, until), oldest first: EVENT_COLUMNS (ts UTC)."""

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from runbook_lib.history.debounce import STATE_NAMES
+from runbook_lib.history.sqlite_guard import guarded
 
 
 def ts_seconds(ts: Any) -> int:
@@ -32,6 +33,7 @@ class SqliteQueries:
         """``host``, or ``'' AS host`` in a store written before schema 2 (opened read-only, not migrated)."""
         return "host" if self.version >= 2 else "'' AS host"
 
+    @guarded
     def services(self) -> pd.DataFrame:
         """Every service ever seen: service_id, host, project, service, image, first_seen."""
         df = pd.read_sql_query(f"SELECT id AS service_id, {self._host_col()}, project, service, image, first_ts "
@@ -39,6 +41,7 @@ class SqliteQueries:
         df["first_seen"] = to_utc(df.pop("first_ts").fillna(0))
         return df
 
+    @guarded
     def intervals(self, since: Any = None, until: Any = None, services: Iterable[str] | None = None,
                   project: str | None = None) -> pd.DataFrame:
         """Effective-state runs overlapping [since, until): service, project, state, start, end, n_samples,
@@ -52,6 +55,7 @@ class SqliteQueries:
         df = pd.DataFrame(data, columns=["service_id", "state", "start_ts", "end_ts", "n_samples", "error_id"])
         return self._decorate(df, services, {"start_ts": "start", "end_ts": "end"}, project)
 
+    @guarded
     def samples(self, since: Any = None, until: Any = None, services: Iterable[str] | None = None,
                 project: str | None = None) -> pd.DataFrame:
         """Raw samples in [since, until) (within the raw retention): ts, project, service, raw_state, state
@@ -64,6 +68,7 @@ class SqliteQueries:
         df["latency_ms"] = df.pop("latency_us").astype("float64") / 1000.0
         return self._decorate(df, services, {"ts": "ts"}, project)
 
+    @guarded
     def latency_stats(self, since: Any = None, until: Any = None, project: str | None = None) -> pd.DataFrame:
         """Per-service latency p50/p95/p99 (ms) and sample count over the window.
 
@@ -97,6 +102,7 @@ class SqliteQueries:
             out = pd.DataFrame(rows, columns=cols)
         return self._decorate(out[cols], None, {}, project)
 
+    @guarded
     def rounds(self, since: Any = None, until: Any = None) -> pd.DataFrame:
         """Collection rounds: ts, interval_s, services, engine_ok, notes."""
         lo = ts_seconds(since) if since is not None else 0

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
-import urllib.parse
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,11 +38,12 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.exceptions import StoreCorrupt, StoreError
+from runbook_lib.exceptions import StoreError
 from runbook_lib.history.combine import combine_round, isnan
 from runbook_lib.history.debounce import STOPPED, UNKNOWN, Debounce, Thresholds, step
 from runbook_lib.history.interface import HistoryStore
 from runbook_lib.history.sqlite_events import SqliteEvents, immediate
+from runbook_lib.history.sqlite_guard import corrupt, guarded, open_readonly
 from runbook_lib.history.sqlite_queries import SqliteQueries, ts_seconds
 from runbook_lib.history.sqlite_schema import SCHEMA_VERSION, migrate, schema_version
 
@@ -135,6 +136,7 @@ class SqliteStore(SqliteEvents, SqliteQueries, HistoryStore):
         self._error_ids: dict[str, int] = {}
         self._images: dict[int, str] = {}
         self._last_prune_hour: int | None = None
+        self.private_dir: Path | None = None  # the private copy read instead of a read-only folder's store
 
     # ---- lifecycle
     def close(self) -> None:
@@ -143,11 +145,16 @@ class SqliteStore(SqliteEvents, SqliteQueries, HistoryStore):
             self.con.close()
         except sqlite3.Error:
             pass
+        if self.private_dir is not None:
+            shutil.rmtree(self.private_dir, ignore_errors=True)
+            self.private_dir = None
 
     @property
+    @guarded
     def version(self) -> int:
         return schema_version(self.con)
 
+    @guarded
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check`` ("ok" when the file is sound)."""
         return str(self.con.execute("PRAGMA integrity_check").fetchone()[0])
@@ -177,6 +184,7 @@ class SqliteStore(SqliteEvents, SqliteQueries, HistoryStore):
         return eid
 
     # ---- writing
+    @guarded
     def write_round(self, ts: Any, inventory_frame: pd.DataFrame | None, probe_rows: pd.DataFrame | None = None,
                     *, interval_s: float = 60.0, engine_ok: bool | None = None, project: str | None = None,
                     notes: Iterable[str] = ()) -> int:
@@ -192,6 +200,7 @@ class SqliteStore(SqliteEvents, SqliteQueries, HistoryStore):
         return self.write_states(ts, states, interval_s=interval_s, engine_ok=engine_ok, project=project,
                                  notes=notes, mark_missing=True)
 
+    @guarded
     def write_states(self, ts: Any, states: pd.DataFrame, *, interval_s: float = 60.0, engine_ok: bool = True,
                      project: str | None = None, notes: Iterable[str] = (), mark_missing: bool = False) -> int:
         """Record per-service raw states (``combine_round`` shape) for one round, atomically.
@@ -330,11 +339,12 @@ def open_sqlite(p: Path, *, thresholds: Thresholds | None = None,
     if busy_timeout_s < 5:
         raise StoreError("busy_timeout_s must be at least 5 s so a collector and a notebook can share the store.")
     check_location(p, mounts_text, for_write=not readonly)
+    private_dir: Path | None = None  # a read-only folder's store with a -wal is read from a private copy
     if readonly:
         if not p.exists():
             raise StoreError(f"no history store at {p}. Fix: run `runbook collect` first, or pass --store / "
                              f"RUNBOOK_STORE pointing at an existing store.")
-        con = _open_readonly(p, busy_timeout_s)
+        con, private_dir = open_readonly(p, busy_timeout_s)
     else:
         _writable_or_raise(p)
         try:
@@ -368,51 +378,28 @@ def open_sqlite(p: Path, *, thresholds: Thresholds | None = None,
                          f"hold it) or choose another path with --store.") from None
     except sqlite3.DatabaseError as exc:  # SQLITE_CORRUPT / SQLITE_NOTADB: random bytes, a truncated file
         con.close()
-        raise _corrupt(p, exc) from None
+        raise corrupt(p, exc) from None
     except BaseException:
         con.close()
         raise
-    return SqliteStore(p, con, thresholds or Thresholds(), raw_retention_days, interval_retention_days)
+    finally:
+        if private_dir is not None and not _is_open(con):
+            shutil.rmtree(private_dir, ignore_errors=True)
+    store = SqliteStore(p, con, thresholds or Thresholds(), raw_retention_days, interval_retention_days)
+    store.private_dir = private_dir
+    return store
 
 
-def _corrupt(p: Path, exc: BaseException) -> StoreCorrupt:
-    return StoreCorrupt(f"the history store {p} is damaged or is not a runbook store ({exc}). Fix: move it aside "
-                        f"(`mv {p} {p}.damaged`) and let `runbook collect` start a new one, or pass another "
-                        f"--store.")
+def _is_open(con: sqlite3.Connection) -> bool:
+    try:
+        con.execute("SELECT 1")
+        return True
+    except sqlite3.ProgrammingError:
+        return False
 
 
 def _check_pages(con: sqlite3.Connection, p: Path) -> None:
     """Refuse a truncated or damaged file up front (``PRAGMA quick_check``: one pass, no index comparison)."""
     result = con.execute("PRAGMA quick_check(1)").fetchone()
     if result and str(result[0]).lower() != "ok":
-        raise _corrupt(p, sqlite3.DatabaseError(str(result[0])))
-
-
-def _open_readonly(p: Path, busy_timeout_s: float) -> sqlite3.Connection:
-    """Read-only connection; in a read-only folder (no ``-shm`` can be made) the file is opened immutable."""
-    uri = f"file:{urllib.parse.quote(str(p))}"
-    con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=busy_timeout_s, isolation_level=None,
-                          check_same_thread=False)
-    try:
-        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-        return con
-    except sqlite3.DatabaseError as exc:
-        con.close()
-        if not isinstance(exc, sqlite3.OperationalError):
-            raise _corrupt(p, exc) from None
-        if "unable to open" not in str(exc):
-            raise StoreError(f"cannot use the history store {p}: {exc}. Fix: check the file (another program "
-                             f"may hold it) or choose another path with --store.") from None
-    # WAL mode needs the -shm file beside the store; a read-only folder cannot hold it. Nothing writes a
-    # store in such a folder, so the file is read as it is (immutable: no locks, no -shm).
-    con = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=busy_timeout_s, isolation_level=None,
-                          check_same_thread=False)
-    try:
-        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-    except sqlite3.DatabaseError as exc:
-        con.close()
-        if not isinstance(exc, sqlite3.OperationalError):
-            raise _corrupt(p, exc) from None
-        raise StoreError(f"cannot read the history store {p}: {exc}. Fix: check that this user may read it "
-                         f"(and its folder), or pass another --store.") from None
-    return con
+        raise corrupt(p, sqlite3.DatabaseError(str(result[0])))

@@ -415,6 +415,10 @@ def with_uptime_24h(table: pd.DataFrame, store_path: str | None = None, project:
             u = uptime_24h(store, services=list(rows[service_col].dropna().astype(str).unique()), project=project,
                            now=now, maintenance=maintenance, host=host)
             text.update({(host, str(s)): t for s, t in zip(u["service"], u["uptime_24h"])})
+    except StoreCorrupt as exc:  # damage deeper than the check at open
+        out["uptime 24h"] = "unavailable"
+        out.attrs["degraded_reason"] = f"history store: {exc}"
+        return out, f"24 h uptime: unavailable ({exc})"
     finally:
         store.close()
     keys = zip(out["host"].astype(str) if by_host else [None] * len(out), out[service_col].astype(str))

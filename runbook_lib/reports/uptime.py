@@ -207,6 +207,9 @@ def build(window: Any = "24h", store_path: str | Path | None = None, project: st
     maintenance = maintenance_windows(config, min(start, now - pd.Timedelta(days=HISTORY_DAYS)), end, problems)
     try:
         history = read_history(store, start, end, now, project, maintenance=maintenance)
+    except StoreCorrupt as exc:  # damage deeper than the check at open: degraded, not failed
+        return UptimeReport(str(window), start, end, now, None, problems + [str(exc)],
+                            degraded + [f"history store: {exc}"])
     finally:
         store.close()
     return assemble(str(window), start, end, now, history, store_path=store.path, overrides=overrides,
