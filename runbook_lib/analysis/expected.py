@@ -283,7 +283,8 @@ def root_causes(graph: Mapping[str, list[str]], down: set[str]
         down_deps = ancestors.get(s, set()) & down
         if not down_deps or all(s in ancestors.get(d, set()) for d in down_deps):
             roots.add(s)
-    blocked_by = {s: sorted(ancestors[s] & roots) for s in graph if ancestors[s] & roots}
+    hits = {s: ancestors[s] & roots for s in graph}
+    blocked_by = {s: sorted(h) for s, h in hits.items() if h}
     blocks: dict[str, list[str]] = {}
     for s, rs in blocked_by.items():
         for r in rs:
