@@ -286,11 +286,13 @@ def current_states(intervals: pd.DataFrame) -> pd.DataFrame:
 
 def diagnose_func(engine_url: str | None = None, *, project: str | None = None,
                   compose_files: Iterable[str] = (), config: Any = None,
-                  engine_timeout_s: float = 5.0) -> DiagnoseFunc:
-    """A diagnosis run only when an incident opens: gather the stack, return its root causes."""
+                  engine_timeout_s: float = 5.0, connect: Callable[[], Any] | None = None) -> DiagnoseFunc:
+    """A diagnosis run only when an incident opens: gather the stack, return its root causes.
+
+    ``connect``: makes the engine client (a named host with its TLS settings) instead of ``engine_url``."""
     def run() -> list[dict[str, Any]]:
         found = gather(engine_url, project=project, compose_files=list(compose_files), config=config,
-                       engine_timeout_s=engine_timeout_s)
+                       engine_timeout_s=engine_timeout_s, client=connect() if connect is not None else None)
         try:
             findings = run_diagnosis(found, tail_lines=100).findings
             evidence: dict[str, list[str]] = {}
