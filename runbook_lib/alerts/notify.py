@@ -97,7 +97,8 @@ class Notifier:
                                           f"RECOVERED {key[2]}", self._body(key, "up", inc["opened_at"], inc), ts)
                 elif inc["last_sent_at"] is not None and ts.timestamp() - inc["last_sent_at"] >= self.reminder_s:
                     queued += self._queue("reminder", inc["id"], key, PROBLEM_STATES.get(state, "warning"),
-                                          f"STILL {state.upper()} {key[2]}", self._body(key, state, inc["opened_at"], inc), ts)
+                                          f"STILL {state.upper()} {key[2]}",
+                                          self._body(key, state, inc["opened_at"], inc), ts)
             elif state in PROBLEM_STATES:
                 new.append({"key": key, "state": state, "since": rec.get("start", ts)})
         if not new:

@@ -7,9 +7,9 @@ a notification URL, only its key (a hash): the URLs stay in the configuration.
 
 A diagnosis snapshot (up to 256 KB) is stored once per collector round in ``snapshots``; the
 incidents opened in that round reference it (``incidents.snapshot_id``), so a storm of 30
-incidents stores one copy. Each incident names its engine ``host`` (schema 3; '' = the one
-default engine), so the same service failing on two hosts is two incidents. Incidents written before (schema 1) keep theirs inline in
-``diagnosis`` and stay readable. The schema version is SQLite's ``user_version``; migrations
+incidents stores one copy. Incidents written before (schema 1) keep theirs inline in
+``diagnosis`` and stay readable. Each incident names its engine ``host`` (schema 3; '' = the
+one default engine), so the same service failing on two hosts is two incidents. The schema version is SQLite's ``user_version``; migrations
 are appended, never edited.
 """
 from __future__ import annotations
