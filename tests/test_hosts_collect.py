@@ -11,12 +11,15 @@ import pandas as pd
 import pytest
 
 import dockerenv
+from runbook_lib.alerts import Notifier, resolve_targets
+from runbook_lib.alerts.outbox import AlertsDB
 from runbook_lib.cli import main
 from runbook_lib.engine.hosts import parse_host
 from runbook_lib.engine.inventory import PROJECT_LABEL, SERVICE_LABEL
 from runbook_lib.history import debounce as db
 from runbook_lib.history import store as st
 from runbook_lib.history.collect_hosts import collect_hosts_round
+from test_alerts import Webhook
 
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")
 SOCKET = "/var/run/docker.sock"
@@ -66,3 +69,27 @@ def test_collect_cli_with_hosts_writes_host_names(docker_client, project, tmp_pa
     with st.open_store(store_path, readonly=True) as s:
         assert set(s.services()["host"]) == {"a"}
         assert set(s.samples()["host"]) == {"a"}
+
+
+@pytest.mark.docker
+def test_collect_hosts_records_events_and_alerts_per_host(docker_client, project, tmp_path):
+    """Each host's Docker events are stored with its host; the stopped worker is one incident per host."""
+    hook = Webhook()
+    try:
+        notifier = Notifier(targets=resolve_targets([hook.url], {}), db=AlertsDB(tmp_path / "alerts.sqlite"),
+                            host="machine")
+        hosts = [parse_host(f"a=unix://{SOCKET}"), parse_host(f"b=unix://{SOCKET}")]
+        with st.open_store(tmp_path / "ev.sqlite3", thresholds=db.Thresholds(1, 1)) as s:
+            res = collect_hosts_round(s, hosts, project=project, interval_s=900, ts=T0, engine_timeout_s=10,
+                                      notifier=notifier)
+            assert res.engine_ok, res.notes
+            ev = s.events()
+        assert len(ev) and set(ev["host"]) <= {"a", "b"} and "a" in set(ev["host"]), ev
+        assert ((ev["service"] == "worker") & (ev["action"] == "die")).any(), ev
+        inc = notifier.db.open_incidents()
+        assert sorted(zip(inc["host"], inc["service"])) == [("a", "worker"), ("b", "worker")]
+        assert sorted(notifier.host_diagnose) == ["a", "b"]
+        bodies = sorted(m["message"] for m in hook.received)
+        assert len(bodies) == 2 and "host: a" in bodies[0] and "host: b" in bodies[1], bodies
+    finally:
+        hook.stop()

@@ -353,11 +353,11 @@ def test_alerts_db_of_schema_1_migrates_and_its_inline_snapshots_stay_readable(t
     con.commit()
     con.close()
     db = outbox.AlertsDB(path)
-    assert db.version == outbox.SCHEMA_VERSION == 2
+    assert db.version == outbox.SCHEMA_VERSION == 3  # schema 3: incidents.host (issue 12)
     inc = db.with_snapshot(db.incidents().iloc[0].to_dict())
     assert inc["snapshot"] is None and pd.isna(inc["snapshot_id"])
     db.close()
-    assert outbox.AlertsDB(path).version == 2  # reopening applies nothing twice
+    assert outbox.AlertsDB(path).version == 3  # reopening applies nothing twice
     pm = postmortem.build("old-1", store_path=str(tmp_path / "none.sqlite3"), alerts_db=str(path),
                           audit_log=str(tmp_path / "audit.log"), engine_url="unix:///nonexistent.sock")
     assert "FATAL old inline evidence" in pm.root_causes["evidence"].iloc[0] and pm.blocked == ["api"]

@@ -8,7 +8,8 @@ a notification URL, only its key (a hash): the URLs stay in the configuration.
 A diagnosis snapshot (up to 256 KB) is stored once per collector round in ``snapshots``; the
 incidents opened in that round reference it (``incidents.snapshot_id``), so a storm of 30
 incidents stores one copy. Incidents written before (schema 1) keep theirs inline in
-``diagnosis`` and stay readable. The schema version is SQLite's ``user_version``; migrations
+``diagnosis`` and stay readable. Each incident names its engine ``host`` (schema 3; '' = the
+one default engine), so the same service failing on two hosts is two incidents. The schema version is SQLite's ``user_version``; migrations
 are appended, never edited.
 """
 from __future__ import annotations
@@ -47,9 +48,14 @@ _V2 = """
 CREATE TABLE IF NOT EXISTS snapshots (id INTEGER PRIMARY KEY, taken_at INTEGER NOT NULL, body TEXT NOT NULL);
 ALTER TABLE incidents ADD COLUMN snapshot_id INTEGER;
 """
+# the engine host of each incident ('' = the single default engine; issue 12)
+_V3 = """
+ALTER TABLE incidents ADD COLUMN host TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS incidents_host_open ON incidents (host, project, service, closed_at);
+"""
 # (version, DDL); append new versions, never edit an applied one.
-MIGRATIONS: list[tuple[int, str]] = [(1, _SCHEMA), (2, _V2)]
-SCHEMA_VERSION = 2
+MIGRATIONS: list[tuple[int, str]] = [(1, _SCHEMA), (2, _V2), (3, _V3)]
+SCHEMA_VERSION = 3
 
 
 def default_path(store_path: str | os.PathLike | None = None) -> Path:
@@ -130,19 +136,20 @@ class AlertsDB:
             return None
 
     def open_incident(self, project: str, service: str, state: str, ts: Any, since: Any = None,
-                      diagnosis: dict | None = None, snapshot_id: int | None = None) -> str:
-        """Record a new incident; returns its id (``YYYYmmddTHHMMSS-project-service``).
+                      diagnosis: dict | None = None, snapshot_id: int | None = None, host: str = "") -> str:
+        """Record a new incident; returns its id (``YYYYmmddTHHMMSS-project-service``, with ``-host`` after
+        the time when the incident is on a named engine host).
 
         ``snapshot_id``: the round's diagnosis snapshot (``add_snapshot``), shared by its incidents."""
         t = pd.Timestamp(ts)
-        iid = f"{t.strftime('%Y%m%dT%H%M%S')}-{project or '-'}-{service}"
+        iid = f"{t.strftime('%Y%m%dT%H%M%S')}{'-' + host if host else ''}-{project or '-'}-{service}"
         cause = (diagnosis or {}).get("cause")
         fix = (diagnosis or {}).get("fix")
         self.con.execute("INSERT OR IGNORE INTO incidents (id, project, service, state, opened_at, first_failure_at, "
-                         "root_cause, fix, diagnosis, snapshot_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         "root_cause, fix, diagnosis, snapshot_id, host) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                          (iid, project or "", service, state, _sec(t), _sec(since if since is not None else t),
                           redact.mask_text(cause), redact.mask_text(fix),
-                          json.dumps(redact.mask_obj(diagnosis or {}), default=str), snapshot_id))
+                          json.dumps(redact.mask_obj(diagnosis or {}), default=str), snapshot_id, host or ""))
         return iid
 
     def with_snapshot(self, incident: dict[str, Any]) -> dict[str, Any]:

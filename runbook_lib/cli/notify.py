@@ -92,7 +92,9 @@ def cmd_incidents(args) -> int:
         return 0
     db = AlertsDB(path)
     try:
-        df = db.incidents()[["id", "service", "state", "opened_at", "first_alert_at", "closed_at", "root_cause"]]
+        df = db.incidents()
+        hosts = ["host"] if (df["host"] != "").any() else []  # the engine host, when any incident names one
+        df = df[["id", *hosts, "service", "state", "opened_at", "first_alert_at", "closed_at", "root_cause"]]
     finally:
         db.close()
     if args.json:

@@ -6,7 +6,8 @@ same compose project on two engines keeps two histories. A host that cannot be r
 records its services seen before as UNKNOWN with the reason (lost coverage, never down) and
 never holds back the other hosts. Services seen before on a reachable host whose container
 is gone are recorded as stopped, on that host only: collectors of other hosts writing the
-same store are never touched.
+same store are never touched. Each reachable host's Docker events are recorded with its host,
+and a notifier diagnoses each host's incidents on that host's engine.
 
 The one-engine collector (``collector.collect_round``) is unchanged and keeps host ``''``.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import time
+from functools import partial
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,12 +24,13 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.alerts.notify import current_states
-from runbook_lib.engine.hosts import HostSpec
+from runbook_lib.alerts.notify import current_states, diagnose_func
+from runbook_lib.engine.hosts import HostSpec, connect_host
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.history.collector import RoundResult
 from runbook_lib.history.combine import combine_round
 from runbook_lib.history.debounce import STOPPED, UNKNOWN
+from runbook_lib.history.events import record_events
 from runbook_lib.history.interface import HistoryStore
 from runbook_lib.multistack import MultiStack, gather_hosts
 from runbook_lib.probes.discovery import DiscoveryCache
@@ -122,10 +125,19 @@ def collect_hosts_round(store: HistoryStore, hosts: Sequence[HostSpec], *, proje
     multi = gather_hosts(list(hosts), project=project, compose_files=list(compose_files), config=config,
                          engine_timeout_s=engine_timeout_s, load_compose=probes)
     states, notes, reachable, probe_rows = host_states(store, multi, project, discoveries, probes=probes)
+    for name, st in multi.stacks.items():  # the events each host emitted, kept with its host name
+        if st.client is not None:
+            notes.extend(f"[{name}] {x}" for x in record_events(store, st.client, interval_s=interval_s,
+                                                                project=project, host=name))
     all_ok = all(reachable.values())
     n = store.write_states(ts, states, interval_s=interval_s, engine_ok=all_ok, project=project, notes=notes,
                            mark_missing=False)
     if notifier is not None:
+        per_host = getattr(notifier, "host_diagnose", None)
+        for h in hosts if isinstance(per_host, dict) else ():  # root causes found on the incident's own host
+            per_host.setdefault(h.name, diagnose_func(
+                h.url, project=project, compose_files=[str(f) for f in compose_files], config=config,
+                engine_timeout_s=engine_timeout_s, connect=partial(connect_host, h, h.timeout_s or engine_timeout_s)))
         notifier.on_round(ts, current_states(store.intervals(since=ts - pd.Timedelta(seconds=1), project=project)))
     down = [h for h, ok in reachable.items() if not ok]
     if down:

@@ -85,6 +85,7 @@ def window_incident(incidents: pd.DataFrame, start: pd.Timestamp, end: pd.Timest
     snaps = inside["snapshot_id"].dropna() if "snapshot_id" in inside.columns else pd.Series(dtype=object)
     return {"id": f"{start.isoformat(timespec='seconds')}..{end.isoformat(timespec='seconds')}",
             "project": project or "", "service": ", ".join(sorted(set(inside["service"]))) or "*",
+            "host": ", ".join(sorted({str(h) for h in inside.get("host", pd.Series(dtype=str)).fillna("") if h})),
             "state": "window", "opened_at": start,
             "first_failure_at": inside["first_failure_at"].min() if len(inside) else start,
             "first_alert_at": alerts.min() if len(alerts) else None,
@@ -107,21 +108,24 @@ def member_timings(member: dict[str, Any], samples: pd.DataFrame | None,
     own = messages
     if len(messages) and "incident" in messages.columns and member.get("id"):
         own = messages[messages["incident"].fillna("").str.contains(str(member["id"]), regex=False)]
-    return {"service": member["service"], "first_fail": min(raw, state_from) if raw is not None else state_from,
+    return {"host": str(member.get("host") or ""), "service": member["service"],
+            "first_fail": min(raw, state_from) if raw is not None else state_from,
             "state_from": state_from, "alert_at": first_delivered(own) or _t(member.get("first_alert_at")),
             "closed": _t(member.get("closed_at"))}
 
 
 def timing_table(timings: list[dict[str, Any]]) -> pd.DataFrame:
-    """Per affected service: first failure, state change, first alert, TTD and TTR (formatted)."""
+    """Per affected service: first failure, state change, first alert, TTD and TTR (formatted); with the
+    engine host first when any incident is on a named host."""
     rows = []
     for t in timings:
         ttd, ttr = detect_and_recover_s(t["first_fail"], t["alert_at"], t["closed"])
-        rows.append({"service": t["service"], "first failure": _iso(t["first_fail"]),
+        rows.append({"host": t.get("host") or "", "service": t["service"], "first failure": _iso(t["first_fail"]),
                      "state changed": _iso(t["state_from"]), "first alert": _iso(t["alert_at"]),
                      "time to detect": fmt_duration(ttd) if ttd is not None else "no alert sent",
                      "time to recover": fmt_duration(ttr) if ttr is not None else "still open"})
-    return pd.DataFrame(rows, columns=TIMING_COLUMNS)
+    hosts = any(r["host"] for r in rows)
+    return pd.DataFrame(rows, columns=["host", *TIMING_COLUMNS] if hosts else TIMING_COLUMNS)
 
 
 def state_changes(intervals: pd.DataFrame) -> pd.DataFrame:
