@@ -172,7 +172,7 @@ def test_filters_and_severity(tmp_path, hook):
 
 
 def test_suppressed_during_maintenance(tmp_path, hook):
-    n = make(tmp_path, [hook.url], suppressed=lambda project, service, ts: service == "api")
+    n = make(tmp_path, [hook.url], suppressed=lambda project, service, ts, host: service == "api")
     n.on_round(t(0), states([("api", "down"), ("web", "down")]))
     assert len(hook.received) == 1 and "web" in hook.received[0]["title"]
 

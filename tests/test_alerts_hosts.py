@@ -107,3 +107,21 @@ def test_postmortem_timings_show_host_only_when_any():
     assert "host" not in plain.columns
     hosted = timing_table([member_timings({**member, "host": "a"}, None, pd.DataFrame())])
     assert list(hosted.columns)[:2] == ["host", "service"] and hosted["host"].iloc[0] == "a"
+
+
+def test_maintenance_on_one_host_silences_only_that_host(tmp_path, hook, monkeypatch):
+    """`maintenance start --service api --host a`: host a's api is quiet, host b's api still alerts."""
+    from runbook_lib.cli.notify import build_notifier
+    from runbook_lib.config import RunbookConfig
+    from runbook_lib.maintenance import MaintenanceDB
+    monkeypatch.setenv("RUNBOOK_MAINTENANCE_DB", str(tmp_path / "maintenance.json"))
+    monkeypatch.setenv("RUNBOOK_ALERTS_DB", str(tmp_path / "alerts.sqlite"))
+    MaintenanceDB().start(["api"], duration="2h", reason="upgrade on a", host="a", now=t(0) - pd.Timedelta(minutes=1))
+    args = type("A", (), {"notify": [hook.url], "engine_url": None, "project": None, "compose": []})()
+    n = build_notifier(args, RunbookConfig(), store_path=str(tmp_path / "h.sqlite3"))
+    n.diagnose = None
+    n.warn_func = None
+    assert n.suppressed("shop", "api", t(1), "a") and not n.suppressed("shop", "api", t(1), "b")
+    n.on_round(t(1), hstates([("a", "api", "down"), ("b", "api", "down")]))
+    assert len(hook.received) == 1 and "host: b" in hook.received[0]["message"]
+    assert list(n.db.open_incidents()["host"]) == ["b"]

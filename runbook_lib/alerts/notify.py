@@ -37,7 +37,7 @@ DEFAULT_STORM_MIN = 5
 DEFAULT_MAX_PER_ROUND = 5
 
 DiagnoseFunc = Callable[[], list[dict[str, Any]]]  # root_cause_summary rows: service, cause, fix, blocks
-SuppressFunc = Callable[[str, str, pd.Timestamp], bool]  # (project, service, ts) -> in maintenance
+SuppressFunc = Callable[[str, str, pd.Timestamp, str | None], bool]  # (project, service, ts, engine host) -> in maintenance
 SendFunc = Callable[[Target, str, str], tuple[bool, str | None]]
 
 
@@ -87,7 +87,7 @@ class Notifier:
         queued: list[int] = []
         for key, rec in sorted(current.items()):
             state = str(rec.get("state") or "unknown")
-            if self.suppressed is not None and self.suppressed(key[1], key[2], ts):
+            if self.suppressed is not None and self.suppressed(key[1], key[2], ts, key[0] or None):
                 continue
             if key in open_inc:
                 inc = open_inc[key]
@@ -129,7 +129,7 @@ class Notifier:
         alerted = set(self._open()) if rows else set()
         for w in rows:
             key = (str(w.get("host") or ""), str(w.get("project") or ""), str(w["service"]))
-            if key in alerted or (self.suppressed is not None and self.suppressed(key[1], key[2], ts)):
+            if key in alerted or (self.suppressed is not None and self.suppressed(key[1], key[2], ts, key[0] or None)):
                 continue
             if not self.db.warning_due(f"{key[0] + '/' if key[0] else ''}{key[1]}/{key[2]}/{w['kind']}", ts,
                                        self.reminder_s):

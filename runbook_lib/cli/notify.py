@@ -23,9 +23,10 @@ def build_notifier(args: Any, config: Any, store_path: Any, engine_timeout_s: fl
     """The collector's notifier from --notify, RUNBOOK_NOTIFY and runbook.yaml (None when no URL is set)."""
     mdb = MaintenanceDB()
 
-    def suppressed(project: str, service: str, ts: pd.Timestamp) -> bool:
+    def suppressed(project: str, service: str, ts: pd.Timestamp, host: str | None = None) -> bool:
+        """A window for this service (on this engine host; None: the one default engine, this machine)."""
         return in_window(windows_frame(mdb, config, ts - pd.Timedelta(days=1), ts + pd.Timedelta(seconds=1)),
-                         project, service, ts)
+                         project, service, ts, host)
 
     return notifier_from_config(getattr(args, "notify", None) or [], config, store_path=store_path,
                                 suppressed=suppressed,
