@@ -12,7 +12,8 @@ removed in a ``finally``, also on Ctrl-C.
 
     sudo .venv/bin/python benchmarks/bench_hosts.py [--containers 200] [--running 5] [--repeat 3]
 
-Runs are interleaved (together, then each engine alone, per repeat); medians are reported.
+After one untimed warm-up, runs are interleaved (together, then each engine alone, per repeat);
+medians are reported.
 """
 from __future__ import annotations
 
@@ -106,6 +107,7 @@ def main() -> None:
         print("created " + ", ".join(f"{args.containers} on e{e.index} in {s:.1f} s" for e, s in zip(engines, took)),
               flush=True)
         hosts = [f"e{e.index}={e.url}" for e in engines]
+        timed_gather(hosts, args.engine_timeout)  # warm-up, not timed (first-call imports, engine caches)
         together: list[float] = []
         alone: dict[str, list[float]] = {h: [] for h in hosts}
         for r in range(args.repeat):
