@@ -69,12 +69,12 @@ def remove_labelled(url: str, label: str, workers: int) -> None:
         list(pool.map(lambda cid: client.api.remove_container(cid, force=True), ids))
 
 
-def timed_gather(hosts: list[str], timeout_s: float) -> tuple[float, int, str]:
-    """Wall seconds of one gather_hosts call, rows in the combined inventory, status."""
-    t0 = time.perf_counter()
+def timed_gather(hosts: list[str], timeout_s: float) -> tuple[float, float, int, str]:
+    """Wall and CPU seconds (this process) of one gather_hosts call, rows in the combined inventory, status."""
+    t0, c0 = time.perf_counter(), time.process_time()
     multi = gather_hosts(hosts, engine_timeout_s=timeout_s)
-    wall = time.perf_counter() - t0
-    return wall, len(multi.inventory), multi.status
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return wall, cpu, len(multi.inventory), multi.status
 
 
 def main() -> None:
@@ -111,13 +111,13 @@ def main() -> None:
         together: list[float] = []
         alone: dict[str, list[float]] = {h: [] for h in hosts}
         for r in range(args.repeat):
-            wall, rows, status = timed_gather(hosts, args.engine_timeout)
+            wall, cpu, rows, status = timed_gather(hosts, args.engine_timeout)
             together.append(wall)
-            print(f"run {r + 1}: together {wall:.3f} s ({rows} rows, {status})", end="", flush=True)
+            print(f"run {r + 1}: together {wall:.3f} s (cpu {cpu:.3f} s, {rows} rows, {status})", end="", flush=True)
             for h in hosts:
-                wall, rows, status = timed_gather([h], args.engine_timeout)
+                wall, cpu, rows, status = timed_gather([h], args.engine_timeout)
                 alone[h].append(wall)
-                print(f"; {h.split('=')[0]} {wall:.3f} s ({rows} rows, {status})", end="", flush=True)
+                print(f"; {h.split('=')[0]} {wall:.3f} s (cpu {cpu:.3f} s, {rows} rows)", end="", flush=True)
             print()
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     finally:
