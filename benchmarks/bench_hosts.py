@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import cProfile
+import pstats
 import signal
 import statistics
 import sys
@@ -33,6 +35,7 @@ import dockerenv  # noqa: E402
 import swarmenv  # noqa: E402
 from runbook_lib.engine.connection import connect  # noqa: E402
 from runbook_lib.multistack import gather_hosts  # noqa: E402
+from runbook_lib.stack import gather  # noqa: E402
 
 GOAL = 1.3
 
@@ -85,6 +88,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=8, help="threads creating containers per engine")
     ap.add_argument("--engine-timeout", type=float, default=30.0)
+    ap.add_argument("--profile", action="store_true", help="also print the top of a cProfile of one host's stack.gather")
     args = ap.parse_args()
     why = swarmenv.can_run()
     if why:
@@ -120,6 +124,11 @@ def main() -> None:
                 print(f"; {h.split('=')[0]} {wall:.3f} s (cpu {cpu:.3f} s, {rows} rows)", end="", flush=True)
             print()
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        if args.profile:
+            # gather_hosts works in threads cProfile does not follow: profile one host's gather directly
+            prof = cProfile.Profile()
+            prof.runcall(gather, client=connect(engines[0].url, timeout_s=args.engine_timeout))
+            pstats.Stats(prof).sort_stats("tottime").print_stats(15)
     finally:
         for e in engines:
             try:
