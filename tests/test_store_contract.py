@@ -22,7 +22,7 @@ from runbook_lib.history import export as ex
 from runbook_lib.history import store as st
 from runbook_lib.history import uptime as up
 from runbook_lib.history.interface import HistoryStore
-from runbook_lib.history.postgres_store import display_url
+from runbook_lib.history.postgres_store import SCHEMA_VERSION, display_url
 from servers import postgres_server  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def _one(service: str, raw: int, latency_ms: float | None = 2.0, error: str | No
 
 def test_runs_samples_incidents_and_masking(store_url):
     with st.open_store(store_url, thresholds=db.Thresholds(1, 1)) as s:
-        assert isinstance(s, HistoryStore) and s.version == 3
+        assert isinstance(s, HistoryStore) and s.version == SCHEMA_VERSION
         for i, raw in enumerate("UUUDDUUU"):
             err = "http: 503 password=hunter22" if raw == "D" else None
             s.write_states(T0 + pd.Timedelta(minutes=i), _one("api", {"U": db.UP, "D": db.DOWN}[raw], error=err))
@@ -122,10 +122,24 @@ def test_same_project_on_two_hosts_stays_apart(store_url):
         assert sorted(s.samples()["host"].unique()) == ["a", "b"]
 
 
+def test_collectors_in_the_same_second_keep_a_round_each(store_url):
+    """Rounds are keyed by (ts, collector): two hosts' collectors writing at the same second both
+    keep their round (engine_ok, notes), and the one default engine's rounds read as before."""
+    with st.open_store(store_url, thresholds=db.Thresholds(1, 1)) as s:
+        s.write_states(T0, _one("api", db.UP).assign(host="a"), notes=["a fine"])
+        s.write_states(T0, _one("api", db.UNKNOWN).assign(host="b"), engine_ok=False, notes=["b unreachable"])
+        s.write_states(T0, _one("api", db.UP))  # the default engine ('')
+        s.write_states(T0, _one("api", db.UP))  # the same round again: replaced, not added
+        r = s.rounds().set_index("collector")
+        assert sorted(r.index) == ["", "a", "b"] and len(r) == 3
+        assert bool(r.loc["a", "engine_ok"]) and not bool(r.loc["b", "engine_ok"])
+        assert "b unreachable" in r.loc["b", "notes"]
+
+
 def test_reopen_migrates_once_and_reads_readonly(store_url):
     st.open_store(store_url).close()
     with st.open_store(store_url) as s:
-        assert s.version == 3
+        assert s.version == SCHEMA_VERSION
         s.write_states(T0, _one("api", db.UP))
     with st.open_store(store_url, readonly=True) as r:
         assert len(r.samples()) == 1

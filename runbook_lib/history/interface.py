@@ -64,7 +64,8 @@ class HistoryStore(ABC):
 
     @abstractmethod
     def rounds(self, since: Any = None, until: Any = None) -> pd.DataFrame:
-        """Collection rounds: ts, interval_s, services, engine_ok, notes."""
+        """Collection rounds: ts, collector (the engine hosts it covered; '' = the default engine), interval_s,
+        services, engine_ok, notes."""
 
     # ---- Docker events (die, oom, kill, start, restart, health_status, stop)
     @abstractmethod

@@ -34,10 +34,10 @@ from runbook_lib.history.sqlite_store import (DEFAULT_INTERVAL_RETENTION_DAYS, D
 
 SCHEMES = ("postgresql://", "postgres://")
 LOCK_KEY = 0x72756E626F6F6B  # "runbook": the advisory lock every writer takes for its transaction
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # table -> (key columns, other columns): what an upsert replaces
 _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "rounds": (("ts",), ("interval_s", "services", "engine_ok", "notes")),
+    "rounds": (("ts", "collector"), ("interval_s", "services", "engine_ok", "notes")),
     "service_state": (("service_id",), ("eff", "fails", "oks", "start_ts", "stopped", "last_ts", "interval_id")),
     "latency_hourly": (("service_id", "hour_ts"), ("n", "p50_us", "p95_us", "p99_us", "max_us")),
     "meta": (("key",), ("value",)),
@@ -80,8 +80,14 @@ CREATE TABLE IF NOT EXISTS events (
     container TEXT NOT NULL DEFAULT '', exit_code INTEGER, detail TEXT,
     PRIMARY KEY (ts_ns, container_id, action))
 """
+# rounds keyed by (ts, collector): collectors writing in the same second keep a row each
+_V4 = """
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS collector TEXT NOT NULL DEFAULT '';
+ALTER TABLE rounds DROP CONSTRAINT IF EXISTS rounds_pkey;
+ALTER TABLE rounds ADD CONSTRAINT rounds_pkey PRIMARY KEY (ts, collector)
+"""
 # (version, DDL); append new versions, never edit an applied one.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
 _INSERT_OR = re.compile(r"^\s*INSERT OR (IGNORE|REPLACE) INTO (\w+)\s*(\([^)]*\))?\s*VALUES", re.I)
 
 
@@ -208,12 +214,14 @@ class PostgresStore(SqliteStore):
         return df
 
     def rounds(self, since: Any = None, until: Any = None) -> pd.DataFrame:
-        """Collection rounds: ts, interval_s, services, engine_ok, notes."""
+        """Collection rounds: ts, collector (the engine hosts it covered; '' = the default engine), interval_s,
+        services, engine_ok, notes."""
         lo = ts_seconds(since) if since is not None else 0
         hi = ts_seconds(until) if until is not None else 2**62
-        rows = self.con.execute("SELECT ts, interval_s, services, engine_ok, notes FROM rounds WHERE ts >= ? AND "
-                                "ts < ? ORDER BY ts", (lo, hi)).fetchall()
-        df = pd.DataFrame(rows, columns=["ts", "interval_s", "services", "engine_ok", "notes"])
+        collector = "collector" if self.version >= 4 else "'' AS collector"  # an old store opened read-only
+        rows = self.con.execute(f"SELECT ts, {collector}, interval_s, services, engine_ok, notes FROM rounds "
+                                "WHERE ts >= ? AND ts < ? ORDER BY ts", (lo, hi)).fetchall()
+        df = pd.DataFrame(rows, columns=["ts", "collector", "interval_s", "services", "engine_ok", "notes"])
         df["ts"] = to_utc(df["ts"])
         df["engine_ok"] = df["engine_ok"].astype(bool)
         return df

@@ -104,11 +104,13 @@ class SqliteQueries:
 
     @guarded
     def rounds(self, since: Any = None, until: Any = None) -> pd.DataFrame:
-        """Collection rounds: ts, interval_s, services, engine_ok, notes."""
+        """Collection rounds: ts, collector (the engine hosts it covered; '' = the default engine), interval_s,
+        services, engine_ok, notes."""
         lo = ts_seconds(since) if since is not None else 0
         hi = ts_seconds(until) if until is not None else 2**62
-        df = pd.read_sql_query("SELECT ts, interval_s, services, engine_ok, notes FROM rounds WHERE ts >= ? AND "
-                               "ts < ? ORDER BY ts", self.con, params=(lo, hi))
+        collector = "collector" if self.version >= 4 else "'' AS collector"  # an old store opened read-only
+        df = pd.read_sql_query(f"SELECT ts, {collector}, interval_s, services, engine_ok, notes FROM rounds "
+                               "WHERE ts >= ? AND ts < ? ORDER BY ts", self.con, params=(lo, hi))
         df["ts"] = to_utc(df["ts"])
         df["engine_ok"] = df["engine_ok"].astype(bool)
         return df

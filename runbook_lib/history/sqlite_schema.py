@@ -6,7 +6,7 @@ from typing import Any
 
 from runbook_lib.exceptions import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _run_script(con: sqlite3.Connection, script: str) -> None:
@@ -69,8 +69,23 @@ EVENTS_DDL = """
         PRIMARY KEY (ts_ns, container_id, action)) WITHOUT ROWID
 """
 
+
+def _migrate_v4(con: sqlite3.Connection) -> None:
+    """Rounds keyed by (ts, collector): collectors writing in the same second keep a row each."""
+    _run_script(con, """
+        CREATE TABLE rounds_v4 (
+            ts INTEGER NOT NULL, collector TEXT NOT NULL DEFAULT '', interval_s REAL NOT NULL,
+            services INTEGER NOT NULL, engine_ok INTEGER NOT NULL, notes TEXT,
+            PRIMARY KEY (ts, collector)) WITHOUT ROWID;
+        INSERT INTO rounds_v4 (ts, collector, interval_s, services, engine_ok, notes)
+            SELECT ts, '', interval_s, services, engine_ok, notes FROM rounds;
+        DROP TABLE rounds;
+        ALTER TABLE rounds_v4 RENAME TO rounds
+    """)
+
+
 # (version, migration); append new versions, never edit an applied one.
-MIGRATIONS: list[tuple[int, Any]] = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3)]
+MIGRATIONS: list[tuple[int, Any]] = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3), (4, _migrate_v4)]
 
 
 def _table_exists(con: sqlite3.Connection, name: str) -> bool:

@@ -12,7 +12,8 @@ Layout (schema version 1), sized for 30 days of 1-minute samples for 100 service
 - ``service_state``: the per-service debounce state (consecutive-result thresholds and
   start-period grace) so every writer continues the same state machine;
 - ``latency_hourly``: latency p50/p95/p99/max per service per closed hour (outlives raw);
-- ``errors``: masked error texts, stored once; ``rounds``: one row per collection round;
+- ``errors``: masked error texts, stored once; ``rounds``: one row per collection round and
+  collector (keyed by ts and the engine hosts it covered: collectors never overwrite each other);
 - ``events``: the engine's container events (die, oom, kill, …) read each round, masked,
   kept as long as raw samples (``sqlite_events``).
 
@@ -238,8 +239,11 @@ class SqliteStore(SqliteEvents, SqliteQueries, HistoryStore):
                     items.append((sid, STOPPED, None, "no container for this service", None))
             if items:
                 self._apply(con, t, items, float(interval_s))
-            con.execute("INSERT OR REPLACE INTO rounds VALUES (?, ?, ?, ?, ?)",
-                        (t, float(interval_s), len(items), int(bool(engine_ok)),
+            # the collector: the engine hosts this round covers ('' = the one default engine)
+            collector = ",".join(sorted({str(r.get("host") or "") for r in rows} - {""}))
+            con.execute("INSERT OR REPLACE INTO rounds (ts, collector, interval_s, services, engine_ok, notes) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (t, collector, float(interval_s), len(items), int(bool(engine_ok)),
                          json.dumps([redact.mask_text(n) for n in notes]) if notes else None))
             self._maybe_prune(con, t)
         return len(items)
