@@ -241,11 +241,16 @@ def test_collector_round_notifies_on_real_container(tmp_path, hook, docker_clien
         store.close()
 
 
-def test_early_warnings_notified_once_per_interval(tmp_path, hook):
+def _oom_risk_notifier(tmp_path, hook) -> Notifier:
+    """A notifier whose early warnings see api at 95-97 % of its memory limit (OOM risk)."""
     from runbook_lib.analysis.warnings import oom_risk
     hist = pd.DataFrame([{"service": "api", "project": "shop", "container": "c1", "mem_pct": 95.0 + i,
                           "mem_bytes": 95 * 2**20, "mem_limit_bytes": 100 * 2**20, "read_at": t(i)} for i in range(3)])
-    n = make(tmp_path, [hook.url], reminder_s=600, warn_func=lambda: oom_risk(hist))
+    return make(tmp_path, [hook.url], reminder_s=600, warn_func=lambda: oom_risk(hist))
+
+
+def test_early_warnings_notified_once_per_interval(tmp_path, hook):
+    n = _oom_risk_notifier(tmp_path, hook)
     n.on_round(t(0), states([("api", "up")]))
     n.on_round(t(1), states([("api", "up")]))
     assert [m["title"] for m in hook.received] == ["WARNING api: oom_risk"]
@@ -256,10 +261,7 @@ def test_early_warnings_notified_once_per_interval(tmp_path, hook):
 
 def test_no_early_warning_for_a_service_already_down(tmp_path, hook):
     """The demo's crash-looping workflow: named in the storm (or its DOWN message), not warned about again."""
-    from runbook_lib.analysis.warnings import oom_risk
-    hist = pd.DataFrame([{"service": "api", "project": "shop", "container": "c1", "mem_pct": 95.0 + i,
-                          "mem_bytes": 95 * 2**20, "mem_limit_bytes": 100 * 2**20, "read_at": t(i)} for i in range(3)])
-    n = make(tmp_path, [hook.url], reminder_s=600, warn_func=lambda: oom_risk(hist))
+    n = _oom_risk_notifier(tmp_path, hook)
     n.on_round(t(0), states([("api", "down")]))
     n.on_round(t(1), states([("api", "down")]))
     assert [m["title"] for m in hook.received] == ["DOWN api"]

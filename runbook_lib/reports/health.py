@@ -160,16 +160,14 @@ def show_components(res: stack_round.StackProbe | None) -> None:
 
 def show_resources(eng: Engines) -> None:
     """Memory against each container's limit (by host) and the early warnings."""
-    def stats(host: str, st: Stack) -> pd.DataFrame:
-        return eng.stats(host)
-
     def warn(host: str, st: Stack) -> pd.DataFrame:
         s = by_host_stats.get(host, engine_stats.empty_frame()) if eng.named else st_all
         cat = st.catalog.frame if st.catalog is not None else None
         return early.early_warnings(stats_history=s, inventory=st.inventory, catalog_frame=cat,
                                     timeouts_s=early.health_timeouts(cat), mem_samples=1)
 
-    st_all = eng.per_host(stats, list(engine_stats.COLUMNS),  # the failed read is timed, as any read
+    # the read started in show_engine; a failed read is timed, as any read
+    st_all = eng.per_host(lambda host, _st: eng.stats(host), list(engine_stats.COLUMNS),
                           lambda h, why: {"service": UNREACHABLE, "error": why, "read_at": pd.Timestamp.now(tz="UTC")})
     by_host_stats = {h: g.drop(columns=["host"]) for h, g in st_all.groupby("host", sort=False)} if eng.named else {}
     table = _host_resource_table(st_all) if eng.named else resources.resource_table(st_all)
