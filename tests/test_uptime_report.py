@@ -193,3 +193,21 @@ def test_24h_uptime_keeps_the_same_service_on_two_hosts_apart(tmp_path):
     assert text["a"].startswith("100.00 %") and text["b"].startswith("0.00 %") and text["c"] == "no data"
     single, _ = up.with_uptime_24h(pd.DataFrame({"service": ["api"]}), str(path))  # one engine: by name, as before
     assert single.loc[0, "uptime 24h"] != "no data"
+
+
+def test_recovery_uptime_is_the_stacks_project_when_none_is_named(tmp_path):
+    """`runbook report recovery_report` without `-p project`: the uptime section reads the project the
+    stack's compose files name, not every project another collector left in a shared store."""
+    from runbook_lib.reports import recovery
+    now = up.utcnow()
+    path = tmp_path / "shared.sqlite3"
+    with st.open_store(path, thresholds=db.Thresholds(1, 1)) as s:
+        for i in range(3):
+            rows = [{"project": p, "service": svc, "raw": db.UP, "latency_ms": 1.0, "error": None,
+                     "started_ts": None, "image": "x:1"} for p, svc in (("shop", "web"), ("other", "stranger"))]
+            s.write_states(now - pd.Timedelta(minutes=3 - i), rows, interval_s=60)
+    f = tmp_path / "docker-compose.yml"
+    f.write_text("name: shop\nservices:\n  web: {image: 'x:1'}\n")
+    r = recovery.build(compose_files=[str(f)], engine_url="unix:///nonexistent/docker.sock", engine_timeout_s=1,
+                       store_path=str(path), now=now)
+    assert r.uptime is not None and sorted(r.uptime.table["service"]) == ["web"]

@@ -285,6 +285,8 @@ def build(project: str | None = None, compose_files: list[str] | None = None, en
     except Exception as exc:  # noqa: BLE001
         degraded.append(f"readiness: {exc}")
 
+    # the uptime of the project the report is about: the parameter, else the project of the stack's compose files
+    scope = project or (diag.catalog.project if diag.catalog is not None else None) or None
     plan = None
     if diag.catalog is not None and status is not None:
         try:
@@ -295,7 +297,7 @@ def build(project: str | None = None, compose_files: list[str] | None = None, en
 
     up = None
     try:
-        up = uptime_report.build(window, store_path=store_path, project=project, config_path=config_path, now=now)
+        up = uptime_report.build(window, store_path=store_path, project=scope, config_path=config_path, now=now)
         degraded.extend(redact.mask_text(r) for r in up.degraded_reasons)
     except Exception as exc:  # noqa: BLE001 - no store yet is normal for a first report
         diag.notes.append(redact.mask_text(f"uptime: {exc}"))
