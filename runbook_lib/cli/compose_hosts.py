@@ -107,5 +107,5 @@ def lint_hosts(args, hosts: list[HostSpec], print_findings) -> int:
                 print(f"not read: {e.error}")
                 continue
             mine = findings[(findings["host"] == e.host) & (findings["project"] == e.catalog.project)]
-            print_findings(e.catalog, mine.drop(columns=["host", "project"]))
+            print_findings(e.catalog, list(mine.drop(columns=["host", "project"]).itertuples()))
     return 1 if len(findings) and (findings["severity"].map(SEVERITY_RANK) <= SEVERITY_RANK["high"]).any() else 0
