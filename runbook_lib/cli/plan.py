@@ -8,10 +8,9 @@ from typing import Any
 from runbook_lib import redact, stack as gather_stack
 from runbook_lib.analysis.diagnosis import run_diagnosis
 from runbook_lib.analysis.plan import plan_stack
-from runbook_lib.cli.hosts import named_hosts, plan_swarm_stack
+from runbook_lib.cli.hostargs import named_hosts
 from runbook_lib.engine.actions import apply_plan, format_plan, last_manual_fix
 from runbook_lib.engine.audit import AuditLog
-from runbook_lib.maintenance.windows import refuse_in_window
 
 
 def _gather(args, apply: bool) -> gather_stack.Stack:
@@ -47,6 +46,8 @@ def cmd_plan(args) -> int:
     """`runbook plan`: print the plan (dry-run, default); `--apply` executes it, audited;
     `--apply --resume` goes on past the fix step the last run stopped at and checks it took."""
     if getattr(args, "stack", None):
+        # imported here, not at the top: only --stack pays for the Swarm and multi-host layers (cli defers imports)
+        from runbook_lib.cli.hosts import plan_swarm_stack  # noqa: PLC0415
         return plan_swarm_stack(args, named_hosts(args) or [_local_host(args)])
     hosts = named_hosts(args)
     if hosts:
@@ -77,6 +78,8 @@ def cmd_plan(args) -> int:
             print(f"\nDry-run: nothing was changed (recorded in {audit.path}). "
                   "Run `runbook plan --apply` to execute, audited.")
         return 0
+    # imported here, not at the top: only --apply reads the maintenance windows (croniter; cli defers imports)
+    from runbook_lib.maintenance.windows import refuse_in_window  # noqa: PLC0415
     refuse_in_window(plan["service"].dropna().astype(str) if "service" in plan else [], project, stack.config)
     confirmed: list[str] = []
     if resume:
