@@ -11,21 +11,27 @@ from pathlib import Path
 import pytest
 
 COMPOSE = str(Path(__file__).parent / "fixtures" / "ledgerline-erp" / "docker-compose.yml")
-# runs the CLI in a fresh interpreter and prints the top-level modules it imported, at exit
+# runs the CLI in a fresh interpreter and prints the modules it imported, at exit
 PROBE = """
 import atexit, json, sys
-atexit.register(lambda: sys.__stderr__.write("\\nMODULES " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})) + "\\n"))
+atexit.register(lambda: sys.__stderr__.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n"))
 from runbook_lib.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
-def _modules(*argv: str) -> set[str]:
+def _all_modules(*argv: str) -> set[str]:
+    """Every module the command imported (dotted names)."""
     proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=300)
     line = [x for x in proc.stderr.splitlines() if x.startswith("MODULES ")]
     assert line, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     return set(json.loads(line[-1][len("MODULES "):]))
+
+
+def _modules(*argv: str) -> set[str]:
+    """The top-level packages the command imported."""
+    return {m.split(".")[0] for m in _all_modules(*argv)}
 
 
 def test_help_imports_neither_pandas_nor_plotly():
@@ -56,3 +62,12 @@ def test_compose_file_commands_import_no_pandas(argv):
     mods = _modules(*argv)
     assert "yaml" in mods  # the probe saw the command run
     assert not mods & {"pandas", "numpy", "pyarrow"}, sorted(mods & {"pandas", "numpy", "pyarrow"})
+
+
+def test_plan_dry_run_imports_neither_swarm_nor_maintenance_layers():
+    """The dry-run of one project needs no Swarm / multi-host layer and no maintenance windows (--apply only)."""
+    mods = _all_modules("plan", "-f", COMPOSE)
+    assert "runbook_lib.analysis.plan" in mods  # the probe saw the command run
+    unwanted = {"croniter", "runbook_lib.maintenance", "runbook_lib.cli.hosts", "runbook_lib.analysis.swarm",
+                "runbook_lib.engine.swarm_actions", "runbook_lib.probes.discovery"}
+    assert not mods & unwanted, sorted(mods & unwanted)
