@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from runbook_lib import config as rb_config
 from runbook_lib import knowledge, redact
 from runbook_lib.compose.interpolate import RecordingEnv, interpolate_tree, parse_env_file
