@@ -299,10 +299,6 @@ class _NodeBuilder:
         self.sizes[key] = (values, chars)
         return out, values, chars
 
-    def _too_large(self, values: int, chars: int, node: yaml.Node) -> None:
-        if values > self.max_values or chars > self.max_chars:
-            raise _TooLarge(values, chars, node.start_mark.line + 1)
-
     def _sequence(self, node: yaml.Node, key: int) -> tuple[Any, int, int]:
         out: list = []
         self.memo[key] = out
@@ -335,8 +331,8 @@ class _NodeBuilder:
                 values, chars = values + 1, chars + len(text)
                 if not is_merge:
                     k = text if knode.tag == _STR else self.scalar(knode)
-            elif is_merge:  # measured, never built (as before)
-                kv, kc = _expanded_size(knode)
+            elif is_merge:  # measured without limits, never built (as before)
+                kv, kc = check_expanded_size(knode, max_values=1 << 62, max_chars=1 << 62)
                 values, chars = values + kv, chars + kc
             else:  # a complex key
                 k, kv, kc = self.node(knode)
@@ -387,7 +383,8 @@ class _NodeBuilder:
         for src in vnode.value:
             data, sv, sc = self.node(src)
             values, chars = values + sv, chars + sc
-            self._too_large(values, chars, vnode)
+            if values > self.max_values or chars > self.max_chars:
+                raise _TooLarge(values, chars, vnode.start_mark.line + 1)
             self._merge_one(node, src, data, merged)
         self.sizes[key] = (values, chars)
         return values, chars
@@ -432,11 +429,6 @@ class _NodeBuilder:
 
 _SCALAR = yaml.ScalarNode
 _UNBUILT = object()
-
-
-def _expanded_size(node: yaml.Node) -> tuple[int, int]:
-    """(values, characters) of a node with its aliases expanded, without limits."""
-    return check_expanded_size(node, max_values=1 << 62, max_chars=1 << 62)
 
 
 @contextmanager
