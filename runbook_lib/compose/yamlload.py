@@ -438,7 +438,7 @@ def _gc_paused() -> Iterator[None]:
     Composing allocates several tracked objects per YAML node (the node, its dict, its
     marks), so the collector would run hundreds of times, and a full collection now and
     then, over a node graph that is freed by reference counting anyway: on a 500-service
-    file that was a quarter of the catalog's time. The pause is bounded by the input caps.
+    file that was about a quarter of catalog + plan's time. The pause is bounded by the input caps.
     """
     enabled = gc.isenabled()
     gc.disable()
