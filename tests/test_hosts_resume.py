@@ -30,7 +30,7 @@ def test_last_manual_fix_per_host(tmp_path):
 
 
 @pytest.fixture
-def broken_healthcheck(containers, busybox_image, tmp_path):
+def broken_healthcheck(docker_client, containers, busybox_image, tmp_path):
     """A service whose health check calls curl, which the image lacks: the plan's first step is a manual fix."""
     name = f"rbhres{dockerenv.SESSION_ID[:6]}"
     key, val = dockerenv.TEST_LABEL.split("=", 1)
@@ -48,7 +48,9 @@ def broken_healthcheck(containers, busybox_image, tmp_path):
         c.reload()
         return c.attrs["State"].get("Health", {}).get("Status") == "unhealthy"
     dockerenv.wait_for(unhealthy, timeout_s=60)
-    return name, compose
+    yield name, compose
+    for made in docker_client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={name}"}):
+        made.remove(force=True)  # the one compose recreated on --resume as well
 
 
 @pytest.mark.docker
