@@ -6,11 +6,13 @@ except one running container whose clock-driven columns are compared apart.
 """
 from __future__ import annotations
 
+import gc
+
 import pandas as pd
 
 import dockerenv
 from runbook_lib import redact
-from runbook_lib.engine.inventory import PROJECT_LABEL, SERVICE_LABEL
+from runbook_lib.engine.inventory import PROJECT_LABEL, SERVICE_LABEL, gc_paused
 from runbook_lib.multistack import gather_hosts
 
 SHARED = "unix:///var/run/docker.sock"
@@ -63,3 +65,21 @@ def test_together_equals_each_host_alone(containers, docker_client, tmp_path):
     finally:
         for c in made:
             c.remove(force=True)
+
+
+def test_gc_paused_is_counted_across_users():
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+            with gc_paused():
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # the outer user still holds it
+        assert gc.isenabled()
+        gc.disable()
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        (gc.enable if was else gc.disable)()
