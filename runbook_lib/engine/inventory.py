@@ -97,71 +97,93 @@ def _ports(list_ports: list[dict] | None) -> tuple[str, list[dict]]:
     return ", ".join(sorted(set(text))), published
 
 
+_CACHE_CAP = 50_000  # entries per cache below; a full cache starts over (only time is lost)
+_learned: set = set()  # environment items, argvs and texts the process-wide redactor has learned
+
+
 def _learn(pairs: list[tuple[dict, dict]]) -> None:
     """Learn every container's identifiers and secrets before any row is masked.
 
-    Learning is idempotent, so each distinct environment item and command is learned once
-    (the containers of a project share most of them), and the names in one call.
+    Learning is idempotent and the redactor never forgets, so each distinct environment item,
+    command and name is learned once per process (a project's containers share most of them,
+    and so do the hosts that run the same stack, and the rounds of a collector).
     """
-    names: set[str] = set()
-    envs: set[str] = set()
-    argvs: set[tuple[str, ...]] = set()
-    texts: set[str] = set()
+    found: set = set()
     for summary, detail in pairs:
         labels = summary.get("Labels") or {}
         cfg = detail.get("Config") or {}
-        names.update(v for v in ((summary.get("Names") or ["?"])[0].lstrip("/"), labels.get(PROJECT_LABEL),
-                                 labels.get(SERVICE_LABEL), cfg.get("Image") or summary.get("Image")) if v)
-        envs.update(str(e) for e in cfg.get("Env") or ())
+        found.update(("name", v) for v in ((summary.get("Names") or ["?"])[0].lstrip("/"), labels.get(PROJECT_LABEL),
+                                           labels.get(SERVICE_LABEL), cfg.get("Image") or summary.get("Image")) if v)
+        found.update(("env", str(e)) for e in cfg.get("Env") or ())
         cmd = cfg.get("Cmd")
         if isinstance(cmd, str):
-            texts.add(cmd)
+            found.add(("text", cmd))
         elif cmd is not None:
-            argvs.add(tuple(str(a) for a in cmd))
+            found.add(("argv", tuple(str(a) for a in cmd)))
         if summary.get("Command") is not None:
-            texts.add(str(summary["Command"]))
-    redact.learn_identifiers(sorted(names))
-    redact.learn_env(sorted(envs))
-    for argv in sorted(argvs):
+            found.add(("text", str(summary["Command"])))
+    new = found - _learned
+    if not new:
+        return
+    by_kind: dict[str, list] = {"name": [], "env": [], "argv": [], "text": []}
+    for kind, value in sorted(new):
+        by_kind[kind].append(value)
+    redact.learn_identifiers(by_kind["name"])
+    redact.learn_env(by_kind["env"])
+    for argv in by_kind["argv"]:
         redact.learn_command(list(argv))
-    for text in sorted(texts):
+    for text in by_kind["text"]:
         redact.learn_command(text)
+    if len(_learned) + len(new) > _CACHE_CAP:
+        _learned.clear()
+    _learned.update(new)  # only once learned: another thread that finds them here may skip them
 
 
 class _Masks:
-    """``redact.mask_text`` and the masking of one label, each distinct input computed once.
+    """``redact.mask_text`` and the masking of one label, each distinct input computed once per process.
 
-    Forgets its answers when the process-wide redactor learns a value meanwhile (another host).
+    The answers hold while the redactor knows the same values: a newly learned one (another
+    host, a later round) starts a new cache. An answer is filed under the count of values known
+    before it was computed, so a thread racing a learner never files a stale answer as fresh.
     """
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._known, self._texts, self._labels = -1, {}, {}
 
-    def _fresh(self) -> None:
-        if redact.DEFAULT.known_count != self._known:
-            self._known, self._texts, self._labels = redact.DEFAULT.known_count, {}, {}
+    def _caches(self) -> tuple[dict, dict]:
+        known = redact.DEFAULT.known_count
+        with self._lock:
+            if known > self._known or len(self._texts) + len(self._labels) > _CACHE_CAP:
+                self._known, self._texts, self._labels = known, {}, {}
+            elif known < self._known:  # read before another thread's learning: answer, file nothing
+                return {}, {}
+            return self._texts, self._labels
 
     def text(self, value: Any) -> Any:
-        self._fresh()
+        texts = self._caches()[0]
         try:
-            return self._texts[value]
+            return texts[value]
         except KeyError:
-            out = self._texts[value] = redact.mask_text(value)
+            out = texts[value] = redact.mask_text(value)
             return out
         except TypeError:  # not hashable: not text either
             return redact.mask_text(value)
 
     def labels(self, labels: dict) -> dict:
-        self._fresh()
+        cache = self._caches()[1]
         out = {}
         for k, v in labels.items():
             try:
-                out[k] = self._labels[(k, v)]
+                out[k] = cache[(k, v)]
             except KeyError:
-                out[k] = self._labels[(k, v)] = redact.mask_obj({k: v})[k]
+                out[k] = cache[(k, v)] = redact.mask_obj({k: v})[k]
             except TypeError:
                 out[k] = redact.mask_obj({k: v})[k]
         return out
+
+
+_MASKS = _Masks()
 
 
 def _row(summary: dict, detail: dict | None, now: pd.Timestamp, masks: _Masks) -> dict:
@@ -280,8 +302,7 @@ def _gather(client, project: str | None, include_stopped: bool, label: str | Non
             continue
         pairs.append((s, d))
     _learn(pairs)  # every secret first: a value learned from one container is masked in all rows
-    masks = _Masks()
-    rows = [_row(s, d, now, masks) for s, d in pairs]
+    rows = [_row(s, d, now, _MASKS) for s, d in pairs]
     if not rows:
         df = empty_inventory()
     else:
