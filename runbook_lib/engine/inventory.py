@@ -4,8 +4,8 @@ One cheap list call gives names, labels, state and ports for every container; an
 inspect per container adds only what the list lacks (health and its log, exit
 code, OOM kill, restart count, start and finish times). Inspects run concurrently
 over the client's connection pool. A container removed mid-listing is skipped and
-noted in ``df.attrs["notes"]``, never a crash. Secrets are learned from each
-container's environment and command, and masked in every text column.
+noted in ``df.attrs["notes"]``, never a crash. Secrets are learned from every
+container's environment and command first, then masked in every text column of every row.
 """
 from __future__ import annotations
 

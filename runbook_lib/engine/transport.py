@@ -289,8 +289,8 @@ def read_stream(http: EngineHTTP, path: str, params: dict | None,
 class _AnswerReader:
     """Pipelined HTTP/1.1 answers read straight off one socket: status line, the three headers
     that frame a body (Content-Length, Transfer-Encoding, Connection), and the body. Every read
-    is clamped to ``at``, the deadline of the answer in hand. ~10 us of Python per answer where
-    ``http.client`` (whose header parser is the e-mail package's) spends ~80 us.
+    is clamped to ``at``, the deadline of the answer in hand. ~10 us of Python per answer (a 6 KB
+    inspect) where ``http.client``, whose header parser is the e-mail package's, spends ~45 us.
     """
 
     MAX_HEAD = 65536  # bytes of status line + headers before the answer counts as malformed
@@ -399,7 +399,8 @@ def get_many(http: EngineHTTP, paths: list[str]) -> list[tuple[int, Any]]:
     total from the moment it is the next one due (a trickling engine still fails at a deadline).
 
     Returns (status, decoded JSON or None) per path, in order; failures as EngineError, like
-    ``get_json``. ~0.1 ms of Python per request against ~0.3 ms for one request at a time.
+    ``get_json``. ~60 us of Python per inspect (two thirds of it JSON decoding) against ~0.3 ms
+    for one request at a time.
     A connection the engine closes after some answers is replaced for the rest.
     """
     out: list[tuple[int, Any]] = []
