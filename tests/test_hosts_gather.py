@@ -12,7 +12,7 @@ import pandas as pd
 
 import dockerenv
 from runbook_lib import redact
-from runbook_lib.engine.inventory import PROJECT_LABEL, SERVICE_LABEL, gc_paused
+from runbook_lib.engine.inventory import PROJECT_LABEL, SERVICE_LABEL, gather_inventory, gc_paused
 from runbook_lib.multistack import gather_hosts
 
 SHARED = "unix:///var/run/docker.sock"
@@ -83,3 +83,19 @@ def test_gc_paused_is_counted_across_users():
         assert not gc.isenabled()  # off before, off after
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_fresh_redactor_learns_and_masks_again(containers, docker_client, monkeypatch):
+    """What the process has learned once is skipped, but only for the redactor that learned it."""
+    project = f"rbgf{dockerenv.SESSION_ID[:6]}"
+    secret = "Hw3Rk8Pz6Nq1Yt5B"
+    containers(["sh", "-c", f"echo {secret} && sleep 600"], name="ghfresh", network_mode="none",
+               labels={PROJECT_LABEL: project, SERVICE_LABEL: "api"}, environment={"API_TOKEN": secret})
+    first = gather_inventory(docker_client, project=project)
+    assert secret not in first.loc[0, "command"]
+    fresh = redact.Redactor()
+    for name in ("learn_env", "learn_command", "learn_identifiers", "mask_text", "mask_obj"):
+        monkeypatch.setattr(redact, name, getattr(fresh, name))
+    again = gather_inventory(docker_client, project=project)
+    assert secret not in again.loc[0, "command"] and redact.MASK in again.loc[0, "command"]
+    assert fresh.known_count >= 1

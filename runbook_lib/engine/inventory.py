@@ -98,7 +98,14 @@ def _ports(list_ports: list[dict] | None) -> tuple[str, list[dict]]:
 
 
 _CACHE_CAP = 50_000  # entries per cache below; a full cache starts over (only time is lost)
-_learned: set = set()  # environment items, argvs and texts the process-wide redactor has learned
+_learned: set = set()  # environment items, argvs, texts and names that _learned_by has learned
+_learned_by: list = [None]
+
+
+def _redactor(shortcut: Any) -> redact.Redactor | None:
+    """The redactor behind one of ``redact``'s shortcuts (a test may swap in a fresh one), if any."""
+    owner = getattr(shortcut, "__self__", None)
+    return owner if isinstance(owner, redact.Redactor) else None
 
 
 def _learn(pairs: list[tuple[dict, dict]]) -> None:
@@ -122,6 +129,10 @@ def _learn(pairs: list[tuple[dict, dict]]) -> None:
             found.add(("argv", tuple(str(a) for a in cmd)))
         if summary.get("Command") is not None:
             found.add(("text", str(summary["Command"])))
+    learner = _redactor(redact.learn_env)
+    if learner is None or _learned_by[0] is not learner:  # another redactor: it knows none of them
+        _learned.clear()
+        _learned_by[0] = learner
     new = found - _learned
     if not new:
         return
@@ -136,7 +147,8 @@ def _learn(pairs: list[tuple[dict, dict]]) -> None:
         redact.learn_command(text)
     if len(_learned) + len(new) > _CACHE_CAP:
         _learned.clear()
-    _learned.update(new)  # only once learned: another thread that finds them here may skip them
+    if learner is not None:
+        _learned.update(new)  # only once learned: another thread that finds them here may skip them
 
 
 class _Masks:
@@ -149,13 +161,17 @@ class _Masks:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._by: redact.Redactor | None = None
         self._known, self._texts, self._labels = -1, {}, {}
 
     def _caches(self) -> tuple[dict, dict]:
-        known = redact.DEFAULT.known_count
+        masker = _redactor(redact.mask_text)
+        if masker is None or _redactor(redact.mask_obj) is not masker:
+            return {}, {}
+        known = masker.known_count
         with self._lock:
-            if known > self._known or len(self._texts) + len(self._labels) > _CACHE_CAP:
-                self._known, self._texts, self._labels = known, {}, {}
+            if masker is not self._by or known > self._known or len(self._texts) + len(self._labels) > _CACHE_CAP:
+                self._by, self._known, self._texts, self._labels = masker, known, {}, {}
             elif known < self._known:  # read before another thread's learning: answer, file nothing
                 return {}, {}
             return self._texts, self._labels
