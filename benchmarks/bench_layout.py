@@ -5,7 +5,8 @@
 The old checkout needs its own ``.venv`` (``python3 -m venv .venv && .venv/bin/pip install -e .``).
 Each measurement runs in a fresh worker process of the tree being measured (its own
 interpreter and code), on the same containers and the same compose file, the two trees
-interleaved, so machine load hits both alike. Prints one markdown table.
+interleaved, so machine load hits both alike. Prints one markdown table: wall-clock medians,
+and for the in-process measurements the worker's CPU time too (less swayed by machine load).
 """
 from __future__ import annotations
 
@@ -35,14 +36,16 @@ def _first(*names: str):
     raise SystemExit(f"none of {names} importable")
 
 
-def _median_s(fn, repeat: int) -> float:
+def _median_s(fn, repeat: int) -> dict[str, float]:
+    """Median wall and CPU seconds of ``repeat`` calls (after one warm call)."""
     fn()  # warm: imports, connection
-    samples = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return {"s": statistics.median(wall), "cpu_s": statistics.median(cpu)}
 
 
 def worker(task: str, arg: str, repeat: int) -> None:
@@ -53,7 +56,7 @@ def worker(task: str, arg: str, repeat: int) -> None:
         client = connection.connect(timeout_s=60)
         n = len(inventory.gather_inventory(client, label=arg))
         secs = _median_s(lambda: inventory.gather_inventory(client, label=arg), repeat)
-        print(json.dumps({"s": secs, "n": n}))
+        print(json.dumps({**secs, "n": n}))
     elif task == "plan":
         compose = _first("runbook_lib.compose", "runbook_lib.compose.catalog")
         config = _first("runbook_lib.config")
@@ -68,18 +71,18 @@ def worker(task: str, arg: str, repeat: int) -> None:
             status = expected.expected_vs_actual(cat.frame, inventory.empty_inventory(), project=cat.project)
             return plan.recovery_plan(cat.frame, status, project=cat.project)
 
-        print(json.dumps({"s": _median_s(once, repeat), "n": 500}))
+        print(json.dumps({**_median_s(once, repeat), "n": 500}))
     else:
         raise SystemExit(f"unknown task {task}")
 
 
-def _run_worker(tree: Path, task: str, arg: str, repeat: int) -> float:
+def _run_worker(tree: Path, task: str, arg: str, repeat: int) -> dict[str, float]:
     py = tree / ".venv" / "bin" / "python"
     env = dict(os.environ, PYTHONPATH=str(tree))
     done = subprocess.run([str(py), str(Path(__file__).resolve()), "--worker", task, arg,
                            "--repeat", str(repeat)], cwd=tree, env=env, capture_output=True,
                           text=True, timeout=900, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])["s"]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _report_once(tree: Path, out: Path) -> float:
@@ -112,17 +115,23 @@ def main() -> int:
 
     trees = {"before": args.before.resolve(), "after": REPO}
     rows: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}  # the worker's own CPU: what machine load changes least
+
+    def record(what: str, name: str, got: dict[str, float]) -> None:
+        rows.setdefault((what, name), []).append(got["s"])
+        cpu.setdefault((what, name), []).append(got["cpu_s"])
+
     tmp = Path(tempfile.mkdtemp(prefix="bench-layout-"))
     compose_file = tmp / "docker-compose.yml"
     compose_file.write_text(generate(500))
     for _ in range(args.rounds if "plan" in args.only else 0):
         for name, tree in trees.items():
-            rows.setdefault(("catalog + plan, 500 services", name), []).append(
-                _run_worker(tree, "plan", str(compose_file), args.repeat))
-    if dockerenv.ensure_engine():
-        raise SystemExit("no Docker engine")
-    client = connect(timeout_s=60)
-    image = dockerenv.build_busybox_image(client)
+            record("catalog + plan, 500 services", name, _run_worker(tree, "plan", str(compose_file), args.repeat))
+    if "inventory" in args.only or "report" in args.only:  # catalog + plan needs no engine
+        if dockerenv.ensure_engine():
+            raise SystemExit("no Docker engine")
+        client = connect(timeout_s=60)
+        image = dockerenv.build_busybox_image(client)
     for size in (40, 400) if "inventory" in args.only else ():
         label = f"runbook.bench={uuid.uuid4().hex[:8]}"
         key, val = label.split("=")
@@ -132,8 +141,7 @@ def main() -> int:
                                       name=f"bench-layout-{val}-{i}")
             for _ in range(args.rounds):
                 for name, tree in trees.items():
-                    rows.setdefault((f"inventory, {size} containers", name), []).append(
-                        _run_worker(tree, "inventory", label, args.repeat))
+                    record(f"inventory, {size} containers", name, _run_worker(tree, "inventory", label, args.repeat))
         finally:
             for c in client.api.containers(all=True, filters={"label": label}):
                 client.api.remove_container(c["Id"], force=True)
@@ -145,14 +153,19 @@ def main() -> int:
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"\nload average at the end: {' '.join(load)}; {args.rounds} interleaved rounds, "
           f"each a median of {args.repeat} (report: one run per round)\n")
-    print("| measurement | before | after | after / before | rounds before | rounds after |")
-    print("|---|---:|---:|---:|---|---|")
+    print("| measurement | before | after | after / before | rounds before | rounds after "
+          "| CPU before | CPU after | CPU after / before |")
+    print("|---|---:|---:|---:|---|---|---:|---:|---:|")
     for what in dict.fromkeys(k[0] for k in rows):
         b, a = statistics.median(rows[(what, "before")]), statistics.median(rows[(what, "after")])
         fmt = (lambda s: f"{s * 1000:.0f} ms") if b < 1 else (lambda s: f"{s:.2f} s")
+        cells = ["", "", ""]
+        if (what, "before") in cpu:
+            cb, ca = statistics.median(cpu[(what, "before")]), statistics.median(cpu[(what, "after")])
+            cells = [fmt(cb), fmt(ca), f"{ca / cb:.2f}×"]
         print(f"| {what} | {fmt(b)} | {fmt(a)} | {a / b:.2f}× | "
               f"{' '.join(fmt(x) for x in rows[(what, 'before')])} | "
-              f"{' '.join(fmt(x) for x in rows[(what, 'after')])} |")
+              f"{' '.join(fmt(x) for x in rows[(what, 'after')])} | {' | '.join(cells)} |")
     return 0
 
 

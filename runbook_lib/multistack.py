@@ -176,6 +176,9 @@ def gather_hosts(hosts: Sequence[HostSpec | str], *, project: str | None = None,
         took[spec.name] = round(time.monotonic() - t0, 3)
         return st
 
+    # Threads, not processes: a host's gathering is ~30 ms of Python beside ~40 ms of its dockerd's
+    # CPU (3 x 200 containers, benchmarks/bench_hosts.py), so the GIL is not what limits several
+    # hosts; forked workers measured slower (fork + pickling the frames), and ssh/TLS clients stay here.
     pool = cf.ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(specs))), thread_name_prefix="runbook-host")
     futures = {spec.name: pool.submit(one, spec) for spec in specs}
     stacks: dict[str, Stack] = {}

@@ -1,6 +1,7 @@
 """Shared fixtures: a real Docker engine, the busybox test image, labelled containers."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,33 @@ import dockerenv  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "ledgerline-erp"
+# Every default path runbook derives from the environment or from HOME (XDG folders). Tests pin them
+# all under one temporary folder so that a command run without --store/--audit-log/--output-dir never
+# writes the user's own store, audit log, alerts or maintenance database, demo files or reports.
+# The alerts and maintenance databases follow XDG_DATA_HOME (alerts.sqlite also sits beside --store),
+# so RUNBOOK_ALERTS_DB and RUNBOOK_MAINTENANCE_DB are unset rather than pinned.
+PINNED_FILES = {"RUNBOOK_STORE": "data/runbook/history.sqlite3", "RUNBOOK_AUDIT_LOG": "data/runbook/audit.log",
+                "RUNBOOK_OUTPUT_DIR": "outputs", "XDG_DATA_HOME": "data", "XDG_STATE_HOME": "state",
+                "XDG_CONFIG_HOME": "config"}
+UNSET = ("RUNBOOK_ALERTS_DB", "RUNBOOK_MAINTENANCE_DB",  # the user's own settings must not leak in either
+         "RUNBOOK_CONFIG", "RUNBOOK_HOSTS", "RUNBOOK_NOTIFY")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pinned_user_paths(tmp_path_factory) -> Path:
+    """Point every default runbook path at a session tmp folder (inherited by subprocesses via os.environ)."""
+    root = tmp_path_factory.mktemp("runbook-user")
+    saved = {k: os.environ.get(k) for k in (*PINNED_FILES, *UNSET)}
+    for key, rel in PINNED_FILES.items():
+        os.environ[key] = str(root / rel)
+    for key in UNSET:
+        os.environ.pop(key, None)
+    yield root
+    for key, old in saved.items():
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
 
 
 @pytest.fixture(scope="session")

@@ -136,7 +136,15 @@ def test_fast_and_docker_py_paths_agree(docker_client, stack):
     a = inventory.gather_inventory(docker_client, project=project, fast=True)
     b = inventory.gather_inventory(docker_client, project=project, fast=False)
     cols = ["service", "state", "health", "exit_code", "oom_killed", "ports", "image"]
-    assert a[cols].astype(str).equals(b[cols].astype(str))
+    # "flappy" restarts every 0.2 s, so its state may change between the two gatherings:
+    # its lasting fields are compared, the others' every field.
+    steady = ~a["service"].eq("flappy")
+    assert a.loc[steady, cols].astype(str).reset_index(drop=True).equals(
+        b.loc[~b["service"].eq("flappy"), cols].astype(str).reset_index(drop=True))
+    lasting = ["service", "image", "restart_policy"]
+    assert a.loc[~steady, lasting].astype(str).reset_index(drop=True).equals(
+        b.loc[b["service"].eq("flappy"), lasting].astype(str).reset_index(drop=True))
+    assert (~steady).sum() == 1
 
 
 def test_empty_inventory_kpis():

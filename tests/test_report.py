@@ -95,6 +95,30 @@ def test_html_has_no_code_and_no_cdn(health_report):
     assert len(html.encode()) <= 5_200_000
 
 
+def test_table_stylesheet_once_per_page(health_report):
+    result, _ = health_report
+    html, ipynb = result.html.read_text(), result.ipynb.read_text()
+    assert html.count(".rb-table{") == 1 and html.count("rb-table") > 3  # many tables, one stylesheet
+    assert ipynb.count(".rb-table{") > 1  # each notebook output keeps its own copy (JupyterLab)
+
+
+def test_export_keeps_one_stylesheet_and_escapes_text():
+    import pandas as pd
+    from nbformat.v4 import new_output
+    from runbook_lib.view import render
+    frame = pd.DataFrame({"service": XSS, "state": ["up", "down"]})
+    cells = [new_code_cell("x", outputs=[new_output("display_data", data={"text/html": markup})])
+             for markup in (render.table_html(frame, state_col="state"), render.banner_html(XSS[0]),
+                            render.table_html(frame.head(0)), render.kpis_html({"up": 1}))]
+    html = report.export_html(new_notebook(cells=cells))
+    assert html.count(".rb-table{") == 1 and html.count('<table class="rb-table">') == 1
+    assert html.index(".rb-table{") < html.index('<table class="rb-table">')  # styled before the first table
+    for payload in XSS:
+        assert payload not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert render.table_html(frame).count(".rb-table{") == 1  # a single output is still styled on its own
+
+
 def test_xss_payloads_inert(health_report):
     result, _ = health_report
     html = result.html.read_text()

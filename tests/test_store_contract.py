@@ -176,6 +176,47 @@ def test_docker_events_stored_masked_deduplicated_and_expired(store_url):
         assert r.events().empty and list(r.events().columns)[:2] == ["ts", "host"]
 
 
+def test_docker_events_of_two_hosts_stay_apart(store_url):
+    """The events' key holds the host (schema 5): the same (time, container id, action) seen on two
+    engines (cloned engines, a replayed span) is two events, and reading a span twice is still one."""
+    ev = {"ts": T0 + pd.Timedelta(seconds=5), "project": "p", "service": "api", "container": "p-api-1",
+          "container_id": "abc123def456", "action": "die", "exit_code": 1, "detail": ""}
+    with st.open_store(store_url) as s:
+        s.write_events([{**ev, "host": "a"}], key="a/p")
+        s.write_events([{**ev, "host": "b"}, {**ev, "host": "a"}], key="b/p")
+        got = s.events()
+        assert sorted(got["host"]) == ["a", "b"] and len(got) == 2
+
+
+def test_a_schema_4_store_migrates_its_events(store_url):
+    """Opening a store written before schema 5 keeps its events and adds the host to their key."""
+    ev = {"ts": T0, "host": "a", "project": "p", "service": "api", "container": "p-api-1",
+          "container_id": "abc123def456", "action": "die", "exit_code": 1, "detail": ""}
+    if store_url.startswith("postgresql://"):
+        from runbook_lib.history import postgres_store as backend
+    else:
+        from runbook_lib.history import sqlite_schema as backend
+    old = [m for m in backend.MIGRATIONS if m[0] <= 4]
+    with st.open_store(store_url) as s:  # a fresh store at the newest schema: take it back to schema 4
+        con = s.con
+        if store_url.startswith("postgresql://"):
+            con.pg.execute("DROP TABLE events")
+            con.pg.execute("DELETE FROM schema_version WHERE version >= 5")
+            con.pg.execute(backend._V3)
+            con.pg.commit()
+        else:
+            con.execute("DROP TABLE events")
+            con.execute("DELETE FROM schema_version WHERE version >= 5")
+            con.execute(backend.EVENTS_DDL)
+            con.commit() if con.in_transaction else None
+        assert backend.migrate(con, old) == 4 and s.version == 4
+        s.write_events([ev])
+    with st.open_store(store_url) as s:
+        assert s.version == SCHEMA_VERSION == 5
+        s.write_events([{**ev, "host": "b"}, ev])
+        assert sorted(s.events()["host"]) == ["a", "b"]
+
+
 def test_export_from_either_backend(store_url, tmp_path):
     with st.open_store(store_url, thresholds=db.Thresholds(1, 1)) as s:
         for i, raw in enumerate("UDU"):

@@ -24,6 +24,7 @@ from runbook_lib.analysis.match_context import MatchContext, context_from_catalo
 from runbook_lib.analysis.signatures import (
     FIELD_SIGNATURES, FINDING_COLUMNS, SEVERITY_RANK, Hit, MatchTexts, line_hits, materialize,
 )
+from runbook_lib.analysis.stopped import STOPPED, operator_stop, stopped_finding_text
 from runbook_lib.knowledge.signatures import Signature
 
 
@@ -141,6 +142,9 @@ def classify_one(ev: Mapping[str, Any], context: MatchContext | None = None,
 
     exit_code = as_float(cell(ev, "exit_code"))
     oom_killed = flag(ev, "oom_killed") or any(e.get("action") == "oom" for e in events(ev))
+    stop = operator_stop(ev)
+    if stop is not None:  # docker stop / kill: down on purpose, not "killed" or "unclassified" (stopped.py)
+        return rows + [_row(ev, STOPPED, *stopped_finding_text(ev, stop), source="events")]
     log_oom = [r for r in rows if r.category == "oom"]
     if exit_code == 137 and not oom_killed and not log_oom:  # SIGKILL without any sign of memory trouble
         rows.append(_row(ev, "killed",

@@ -42,7 +42,7 @@ OWN_FAULT = frozenset({
     "missing-module", "typescript-compile-error", "localhost-connection-refused", "port-in-use",
     "healthcheck-command-missing", "command-not-found", "missing-npm-script", "missing-env-var",
     "permission-denied", "oom", "disk-full", "engine-unreachable", "db-auth-failure", "slow-startup",
-    "not-created",
+    "not-created", "stopped",
 })
 DOWN_ACTUAL = {"not-created", "created", "running-unhealthy", "restarting", "exited", "paused", "dead"}
 

@@ -6,10 +6,10 @@ import sys
 from typing import Any
 
 from runbook_lib import redact, stack as gather_stack
-from runbook_lib.analysis.diagnosis import run_diagnosis
 from runbook_lib.analysis.plan import plan_stack
 from runbook_lib.cli.hostargs import named_hosts
-from runbook_lib.engine.actions import apply_plan, format_plan, last_manual_fix
+from runbook_lib.cli.verify import fresh_verifier
+from runbook_lib.engine.actions import apply_plan, format_plan, resume_confirmed
 from runbook_lib.engine.audit import AuditLog
 
 
@@ -21,18 +21,7 @@ def _gather(args, apply: bool) -> gather_stack.Stack:
 
 def _verifier(args, project: str | None):
     """verify(service): a fresh diagnosis of the stack; the fix took when the service has no root cause."""
-    def verify(service: str) -> tuple[bool, str]:
-        fresh = _gather(args, True)
-        if project and fresh.project is None:
-            fresh.project = project
-        roots = run_diagnosis(fresh).root_causes
-        fresh_roots = roots[roots["service"].astype(str) == service] if len(roots) else roots
-        if not len(fresh_roots):
-            return True, f"a fresh diagnosis finds no root cause in {service}"
-        r = fresh_roots.iloc[0]
-        ev = list(r["evidence"] or [])
-        return False, f"{r['category']}: {r['cause']}" + (f" (evidence: {ev[0][:200]})" if ev else "")
-    return verify
+    return fresh_verifier(lambda: _gather(args, True), project)
 
 
 def _local_host(args):
@@ -83,9 +72,7 @@ def cmd_plan(args) -> int:
     refuse_in_window(plan["service"].dropna().astype(str) if "service" in plan else [], project, stack.config)
     confirmed: list[str] = []
     if resume:
-        fixes = list(dict.fromkeys(plan.loc[plan["action"] == "fix", "service"])) if len(plan) else []
-        last = last_manual_fix(audit)
-        confirmed = [last] if last in fixes else fixes[:1] if last is None else []
+        confirmed = resume_confirmed(plan, audit)
         result["confirmed"] = confirmed
         if not as_json:
             print(f"\nResuming: the fix of {', '.join(confirmed) or 'nothing'} is taken as made; "

@@ -4,8 +4,10 @@ Each host's stack is gathered (compose files from its containers' labels, or --c
 planned on its own. Every step names its host, every command carries it
 (``docker --host URL ...``, the URL masked), --apply acts on that host's engine through the
 same allow-list (``engine.actions.apply_plan``: compose steps run with DOCKER_HOST set to
-that engine), and the audit log records the host in every record. An unreachable host, or
-one whose project cannot be planned, is reported with the reason and the others go on.
+that engine), and the audit log records the host in every record. ``--apply --resume`` goes on
+past the fix step each host's last run stopped at (read from that host's audit records) and
+checks with a fresh diagnosis of that host that the fix took. An unreachable host, or one whose
+project cannot be planned, is reported with the reason and the others go on.
 """
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ import pandas as pd
 from runbook_lib import redact
 from runbook_lib.analysis.plan import plan_stack
 from runbook_lib.cli.hosts import gather_named, print_hosts
-from runbook_lib.engine.actions import apply_plan, format_plan
+from runbook_lib.cli.verify import fresh_verifier
+from runbook_lib.engine.actions import apply_plan, format_plan, resume_confirmed
 from runbook_lib.engine.hosts import HostAudit, HostSpec
-from runbook_lib.exceptions import ParameterError, RunbookError
+from runbook_lib.exceptions import RunbookError
 from runbook_lib.maintenance.windows import refuse_in_window
 
 
@@ -60,8 +63,15 @@ def _plan_one(args, spec: HostSpec, st: Any, say) -> tuple[dict[str, Any], int]:
     if args.apply:
         refuse_in_window(plan["service"].dropna().astype(str) if "service" in plan else [], planned.project,
                          st.config)
+    confirmed: list[str] = []
+    if args.apply and getattr(args, "resume", False):  # the fix this host's last run stopped at (its audit)
+        confirmed = entry["confirmed"] = resume_confirmed(plan, audit, host=spec.name)
+        say(f"Resuming on host {spec.name}: the fix of {', '.join(confirmed) or 'nothing'} is taken as made; "
+            f"it is checked with a fresh diagnosis of this host once the service is back.")
+    verify = fresh_verifier(lambda: gather_named(args, [spec]).stacks[spec.name], planned.project)
     log = apply_plan(st.client, plan, planned.catalog, audit, budget_s=args.budget,
-                     progress=say if args.apply else None, dry_run=not args.apply, compose_files=files)
+                     progress=say if args.apply else None, dry_run=not args.apply, compose_files=files,
+                     confirmed=confirmed, verify=verify if confirmed else None)
     entry.update(status=log.attrs["status"], stopped_at=log.attrs["stopped_at"], audit_log=str(audit.path),
                  applied=json.loads(log.to_json(orient="records", date_format="iso")))
     return entry, 1 if log.attrs["status"] == "stopped" and args.apply else 0
@@ -69,8 +79,6 @@ def _plan_one(args, spec: HostSpec, st: Any, say) -> tuple[dict[str, Any], int]:
 
 def plan_hosts(args, hosts: list[HostSpec]) -> int:
     """`runbook plan --host ...`: a plan per host (dry-run by default, audited); exit 1 when an --apply stopped."""
-    if getattr(args, "resume", False):
-        raise ParameterError("--resume goes on with one engine's plan: run it with --engine-url URL of that host.")
     multi = gather_named(args, hosts)
     say = (lambda m: print(m, file=sys.stderr)) if args.json else print
     result: dict[str, Any] = {"dry_run": not args.apply, "hosts": {}}

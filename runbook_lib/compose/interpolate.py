@@ -183,10 +183,12 @@ def _interpolate_value(obj: Any, env: Mapping[str, str], file: str, service: str
             return obj
         out = interpolate(obj, env, file=file, service=service, unset=unset)
         return budget.spend(obj, out, service) if budget is not None else out
-    if isinstance(obj, dict):
-        return {k: _interpolate_value(v, env, file, service, unset, budget) for k, v in obj.items()}
+    if isinstance(obj, dict):  # plain strings (most values) are kept without a call
+        return {k: v if type(v) is str and "$" not in v else _interpolate_value(v, env, file, service, unset, budget)
+                for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_interpolate_value(v, env, file, service, unset, budget) for v in obj]
+        return [v if type(v) is str and "$" not in v else _interpolate_value(v, env, file, service, unset, budget)
+                for v in obj]
     if isinstance(obj, Override):
         return Override(_interpolate_value(obj.value, env, file, service, unset, budget))
     return obj

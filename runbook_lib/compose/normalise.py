@@ -58,14 +58,18 @@ def duration_s(value: Any, what: str, file: str, service: str) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     text = str(value).strip()
-    if re.fullmatch(r"[0-9.]+", text):
+    if _NUMBER_RE.fullmatch(text):
         return float(text)
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-    parts = re.findall(r"([0-9]*\.?[0-9]+)(ms|us|µs|ns|h|m|s)", text)
+    parts = _DURATION_PART_RE.findall(text)
     if not parts or "".join(a + b for a, b in parts) != text:
         raise ComposeError(f"{what} '{text}' is not a duration.", file=file, service=service,
                            fix="write durations like 10s, 1m30s or 500ms.")
-    return sum(float(a) * units[b] for a, b in parts)
+    return sum(float(a) * _UNITS_S[b] for a, b in parts)
+
+
+_NUMBER_RE = re.compile(r"[0-9.]+")
+_DURATION_PART_RE = re.compile(r"([0-9]*\.?[0-9]+)(ms|us|µs|ns|h|m|s)")
+_UNITS_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
 def normalise_healthcheck(hc: Any, file: str, service: str) -> dict | None:

@@ -412,16 +412,27 @@ def report_parameters(compose_files: Any, apply: Any, budget_s: Any) -> tuple[li
 
 # -- the command line -------------------------------------------------------------
 
-def last_manual_fix(audit: AuditLog) -> str | None:
-    """The service of the last fix step a real run stopped at (what ``--resume`` confirms), or None."""
+def last_manual_fix(audit: AuditLog, host: str | None = None) -> str | None:
+    """The service of the last fix step a real run stopped at (what ``--resume`` confirms), or None.
+    ``host``: only the runs on that named engine host (the audit records it as ``params.engine_host``)."""
     rec = read_audit(audit.path)
     if not len(rec):
         return None
     hit = rec[(rec["action"] == "fix") & (rec["outcome"] == "manual") & ~rec["dry_run"].astype(bool)]
+    if host is not None and len(hit):
+        hit = hit[hit["params"].map(lambda p: isinstance(p, dict) and p.get("engine_host") == host)]
     if not len(hit):
         return None
     params = hit.iloc[-1]["params"]
     return str(params.get("service")) if isinstance(params, dict) and params.get("service") else None
+
+
+def resume_confirmed(plan: pd.DataFrame, audit: AuditLog, host: str | None = None) -> list[str]:
+    """The fix ``--resume`` takes as made: the one the last run (on ``host``) stopped at, else the plan's
+    first fix when no run stopped at one; [] when the run stopped at a fix this plan no longer has."""
+    fixes = list(dict.fromkeys(plan.loc[plan["action"] == "fix", "service"])) if len(plan) else []
+    last = last_manual_fix(audit, host)
+    return [last] if last in fixes else fixes[:1] if last is None else []
 
 
 def format_plan(plan: pd.DataFrame, project: str | None = None) -> str:

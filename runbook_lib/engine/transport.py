@@ -12,7 +12,6 @@ body one byte at a time still fails at the deadline with ``EngineTimeout``.
 from __future__ import annotations
 
 import http.client as http_client
-import io
 import json
 import socket
 import threading
@@ -287,38 +286,108 @@ def read_stream(http: EngineHTTP, path: str, params: dict | None,
     raise RuntimeError("unreachable")
 
 
-class _DeadlineReader(io.RawIOBase):
-    """A socket as a raw stream whose every read is clamped to the deadline of the response in hand."""
+class _AnswerReader:
+    """Pipelined HTTP/1.1 answers read straight off one socket: status line, the three headers
+    that frame a body (Content-Length, Transfer-Encoding, Connection), and the body. Every read
+    is clamped to ``at``, the deadline of the answer in hand. ~10 us of Python per answer (a 6 KB
+    inspect) where ``http.client``, whose header parser is the e-mail package's, spends ~45 us.
+    """
+
+    MAX_HEAD = 65536  # bytes of status line + headers before the answer counts as malformed
 
     def __init__(self, sock: socket.socket, read_timeout_s: float) -> None:
         self.sock, self.read_timeout_s, self.at = sock, read_timeout_s, float("inf")
+        self.buf = bytearray()  # unread bytes; deleting from the front of a bytearray is cheap
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
+    def _fill(self) -> bool:
+        """Read what the socket has (waiting until the deadline at most); False at the end of the stream."""
         left = self.at - time.monotonic()
         if left <= 0:
             raise TimeoutError("the call's deadline passed")
         self.sock.settimeout(min(self.read_timeout_s, left))
-        return self.sock.recv_into(buffer)
+        data = self.sock.recv(262144)
+        if not data:
+            return False
+        self.buf += data
+        return True
 
+    def _until(self, sep: bytes, limit: int) -> bytes:
+        """The bytes before the next ``sep`` (consumed with it)."""
+        i = self.buf.find(sep)
+        while i < 0:
+            if len(self.buf) > limit:
+                raise http_client.LineTooLong("the engine's answer head")
+            start = max(0, len(self.buf) - len(sep) + 1)
+            if not self._fill():
+                if not self.buf:
+                    raise http_client.RemoteDisconnected("the engine closed the connection without an answer")
+                raise http_client.IncompleteRead(bytes(self.buf))
+            i = self.buf.find(sep, start)
+        out = bytes(self.buf[:i])
+        del self.buf[:i + len(sep)]
+        return out
 
-class _SharedFile:
-    """What ``http.client.HTTPResponse`` reads from: one buffered stream shared by the pipelined
-    responses, never closed by one of them."""
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if not self._fill():
+                raise http_client.IncompleteRead(bytes(self.buf), n - len(self.buf))
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
 
-    def __init__(self, fp: io.BufferedReader) -> None:
-        self.fp = fp
+    def _rest(self) -> bytes:
+        while self._fill():
+            pass
+        out = bytes(self.buf)
+        self.buf.clear()
+        return out
 
-    def makefile(self, mode: str) -> _SharedFile:
-        return self
+    def answer(self) -> tuple[int, bytes, bool]:
+        """The next answer: (status, body, whether the engine closes the connection after it)."""
+        while True:
+            head = self._until(b"\r\n\r\n", self.MAX_HEAD).split(b"\r\n")
+            version, _, rest = head[0].partition(b" ")
+            code = rest[:3]
+            if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
+                raise http_client.BadStatusLine(head[0].decode("latin-1"))
+            status = int(code)
+            if 100 <= status < 200 and status != 101:
+                continue  # an interim answer (100 Continue): the real one follows
+            length = encoding = None
+            conn = b""
+            for line in head[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = value.strip()
+                elif name == b"transfer-encoding":
+                    encoding = value.strip().lower()
+                elif name == b"connection":
+                    conn = value.strip().lower()
+            close = b"close" in conn or (version == b"HTTP/1.0" and b"keep-alive" not in conn)
+            if status in (101, 204, 304):
+                return status, b"", close
+            if encoding is not None and encoding.endswith(b"chunked"):
+                return status, self._chunked(), close
+            if length is not None:
+                if not length.isdigit():
+                    raise http_client.HTTPException(f"bad Content-Length {length!r} in the engine's answer")
+                return status, self._take(int(length)), close
+            return status, self._rest(), True  # no framing: the body ends where the stream does
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.fp, name)
-
-    def close(self) -> None:
-        pass
+    def _chunked(self) -> bytes:
+        parts = []
+        while True:
+            line = self._until(b"\r\n", self.MAX_HEAD)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise http_client.HTTPException(f"bad chunk size {line[:40]!r} in the engine's answer") from None
+            if size == 0:
+                while self._until(b"\r\n", self.MAX_HEAD):  # trailers, up to the empty line
+                    pass
+                return b"".join(parts)
+            parts.append(self._take(size + 2)[:-2])
 
 
 PIPELINE_WINDOW = 64  # requests in flight at once (bounds what sits unread in the socket buffers)
@@ -330,7 +399,8 @@ def get_many(http: EngineHTTP, paths: list[str]) -> list[tuple[int, Any]]:
     total from the moment it is the next one due (a trickling engine still fails at a deadline).
 
     Returns (status, decoded JSON or None) per path, in order; failures as EngineError, like
-    ``get_json``. ~0.1 ms of Python per request against ~0.3 ms for one request at a time.
+    ``get_json``. ~60 us of Python per inspect (two thirds of it JSON decoding) against ~0.3 ms
+    for one request at a time.
     A connection the engine closes after some answers is replaced for the rest.
     """
     out: list[tuple[int, Any]] = []
@@ -359,28 +429,25 @@ def _pipeline(http: EngineHTTP, paths: list[str], out: list[tuple[int, Any]]) ->
     head = f"Host: {'docker' if http._uds else host}\r\nAccept: application/json\r\n\r\n"
     wire = [f"GET {prefix}{p} HTTP/1.1\r\n{head}".encode() for p in paths]
     sock = socket.socket(socket.AF_UNIX if http._uds else socket.AF_INET, socket.SOCK_STREAM)
-    raw = _DeadlineReader(sock, http.timeout_s)
+    reader = _AnswerReader(sock, http.timeout_s)
     try:
-        raw.at = time.monotonic() + http.deadline_s
+        reader.at = time.monotonic() + http.deadline_s
         sock.settimeout(http.deadline_s)
         sock.connect(http._uds or (host, http._origin.port))
-        shared = _SharedFile(io.BufferedReader(raw, 65536))
         sent = 0
         for i in range(len(wire)):
             if sent <= i or (sent - i < PIPELINE_WINDOW // 2 and sent < len(wire)):
                 batch = wire[sent:i + PIPELINE_WINDOW]
-                sock.settimeout(max(raw.at - time.monotonic(), 0.001))
+                sock.settimeout(max(reader.at - time.monotonic(), 0.001))
                 sock.sendall(b"".join(batch))
                 sent += len(batch)
-            raw.at = time.monotonic() + http.deadline_s
-            resp = http_client.HTTPResponse(shared, method="GET")  # type: ignore[arg-type]
-            resp.begin()
-            body = resp.read()
+            reader.at = time.monotonic() + http.deadline_s
+            status, body, close = reader.answer()
             try:
-                out.append((resp.status, json.loads(body) if body else None))
+                out.append((status, json.loads(body) if body else None))
             except ValueError:
-                out.append((resp.status, body.decode("utf-8", "replace")))
-            if resp.will_close:
+                out.append((status, body.decode("utf-8", "replace")))
+            if close:
                 return
     finally:
         sock.close()

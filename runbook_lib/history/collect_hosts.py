@@ -7,7 +7,8 @@ records its services seen before as UNKNOWN with the reason (lost coverage, neve
 never holds back the other hosts. Services seen before on a reachable host whose container
 is gone are recorded as stopped, on that host only: collectors of other hosts writing the
 same store are never touched. Each reachable host's Docker events are recorded with its host,
-and a notifier diagnoses each host's incidents on that host's engine.
+and a notifier diagnoses each host's incidents on that host's engine and sends every host's
+early warnings (``alerts.early.HostWarnings``).
 
 The one-engine collector (``collector.collect_round``) is unchanged and keeps host ``''``.
 """
@@ -24,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
+from runbook_lib.alerts.early import HostWarnings
 from runbook_lib.alerts.notify import current_states, diagnose_func
 from runbook_lib.engine.hosts import HostSpec, connect_host
 from runbook_lib.exceptions import RunbookError
@@ -138,6 +140,9 @@ def collect_hosts_round(store: HistoryStore, hosts: Sequence[HostSpec], *, proje
             per_host.setdefault(h.name, diagnose_func(
                 h.url, project=project, compose_files=[str(f) for f in compose_files], config=config,
                 engine_timeout_s=engine_timeout_s, connect=partial(connect_host, h, h.timeout_s or engine_timeout_s)))
+        if getattr(notifier, "warn_func", None) is not None and not isinstance(notifier.warn_func, HostWarnings):
+            # early warnings from every host (not only the default engine), each naming its host
+            notifier.warn_func = HostWarnings.for_hosts(hosts, project=project, engine_timeout_s=engine_timeout_s)
         notifier.on_round(ts, current_states(store.intervals(since=ts - pd.Timedelta(seconds=1), project=project)))
     down = [h for h, ok in reachable.items() if not ok]
     if down:

@@ -34,7 +34,7 @@ from runbook_lib.history.sqlite_store import (DEFAULT_INTERVAL_RETENTION_DAYS, D
 
 SCHEMES = ("postgresql://", "postgres://")
 LOCK_KEY = 0x72756E626F6F6B  # "runbook": the advisory lock every writer takes for its transaction
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # table -> (key columns, other columns): what an upsert replaces
 _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rounds": (("ts", "collector"), ("interval_s", "services", "engine_ok", "notes")),
@@ -86,8 +86,13 @@ ALTER TABLE rounds ADD COLUMN IF NOT EXISTS collector TEXT NOT NULL DEFAULT '';
 ALTER TABLE rounds DROP CONSTRAINT IF EXISTS rounds_pkey;
 ALTER TABLE rounds ADD CONSTRAINT rounds_pkey PRIMARY KEY (ts, collector)
 """
+# events keyed by (time, host, container, action): two engines' events never collapse into one
+_V5 = """
+ALTER TABLE events DROP CONSTRAINT IF EXISTS events_pkey;
+ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY (ts_ns, host, container_id, action)
+"""
 # (version, DDL); append new versions, never edit an applied one.
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
 _INSERT_OR = re.compile(r"^\s*INSERT OR (IGNORE|REPLACE) INTO (\w+)\s*(\([^)]*\))?\s*VALUES", re.I)
 
 

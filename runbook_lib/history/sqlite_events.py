@@ -1,8 +1,8 @@
 """The store's Docker events (schema 3): written by the collector each round, read by the postmortem.
 
 Shared by both backends (the PostgreSQL store runs this code over its dialect adapter).
-An event is keyed by (time in ns, container id, action), so reading overlapping spans of the
-engine's events twice stores each event once. Texts are masked before they are stored;
+An event is keyed by (time in ns, host, container id, action) (schema 5), so reading overlapping
+spans of the engine's events twice stores each event once, and two engines' events stay apart. Texts are masked before they are stored;
 events expire with the raw samples (``raw_retention_days``).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The SQLite store's schema (version 3) and its migrations; append new versions, never edit one."""
+"""The SQLite store's schema (version 5) and its migrations; append new versions, never edit one."""
 from __future__ import annotations
 
 import sqlite3
@@ -6,7 +6,7 @@ from typing import Any
 
 from runbook_lib.exceptions import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _run_script(con: sqlite3.Connection, script: str) -> None:
@@ -84,8 +84,24 @@ def _migrate_v4(con: sqlite3.Connection) -> None:
     """)
 
 
+def _migrate_v5(con: sqlite3.Connection) -> None:
+    """Events keyed by (time, host, container, action): two engines' events never collapse into one."""
+    _run_script(con, """
+        CREATE TABLE events_v5 (
+            ts_ns INTEGER NOT NULL, container_id TEXT NOT NULL, action TEXT NOT NULL,
+            host TEXT NOT NULL DEFAULT '', project TEXT NOT NULL DEFAULT '', service TEXT NOT NULL DEFAULT '',
+            container TEXT NOT NULL DEFAULT '', exit_code INTEGER, detail TEXT,
+            PRIMARY KEY (ts_ns, host, container_id, action)) WITHOUT ROWID;
+        INSERT INTO events_v5 SELECT ts_ns, container_id, action, host, project, service, container, exit_code,
+            detail FROM events;
+        DROP TABLE events;
+        ALTER TABLE events_v5 RENAME TO events
+    """)
+
+
 # (version, migration); append new versions, never edit an applied one.
-MIGRATIONS: list[tuple[int, Any]] = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3), (4, _migrate_v4)]
+MIGRATIONS: list[tuple[int, Any]] = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3), (4, _migrate_v4),
+                                     (5, _migrate_v5)]
 
 
 def _table_exists(con: sqlite3.Connection, name: str) -> bool:

@@ -53,6 +53,7 @@ _CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "nil", "0", "1"})
 _VAR_REF_RE = re.compile(r"\$?\$(?:\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*|\((?:cat|<) [^()`;|&]*\))")
 _PATH_RE = re.compile(r"(?:~|\.\.|\.)?/[\w.\-/@~%,]*|[A-Za-z]:\\[\w.\-\\]*")
+_SPACE_RE = re.compile(r"\s")  # the characters str.isspace() accepts
 _FILE_CHARS_RE = re.compile(r"[\w.\-/]+")
 _FILE_EXTENSIONS = frozenset({"pem", "key", "crt", "cert", "cer", "p12", "pfx", "jks", "json", "txt", "env", "yaml",
                               "yml", "conf", "cfg", "secret", "asc", "gpg", "der", "csr", "keystore", "truststore"})
@@ -107,7 +108,7 @@ def is_secret_key(key: str) -> bool:
 def looks_like_path(value: str) -> bool:
     """A file or directory path (``/srv/web``, ``./certs/x.pem``, ``C:\\x``), not a secret."""
     v = value.strip()
-    if not v or any(c.isspace() for c in v):
+    if not v or _SPACE_RE.search(v):
         return False
     if _PATH_RE.fullmatch(v):
         last = v.rsplit("/", 1)[-1]

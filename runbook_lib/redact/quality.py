@@ -41,6 +41,7 @@ _PLACEHOLDER_WORDS = frozenset({
 _PLACEHOLDER_PARTS = ("replaceme", "changeme", "changethis", "example", "placeholder", "yourkeyhere",
                       "yoursecret", "yourpassword", "yourtoken", "yourapikey", "insertyour", "putyour",
                       "dummy", "notarealsecret", "fixme")
+_PLACEHOLDER_PARTS_RE = re.compile("|".join(map(re.escape, _PLACEHOLDER_PARTS)))
 _TEMPLATE_RE = re.compile(r"<[^<>]*>|\$\{[^{}]*\}|\{\{[^{}]*\}\}|%\([^()]*\)s|\[[^\[\]]*\]")
 _REPEAT_RE = re.compile(r"(.)\1*")
 _PACKAGE_RE = re.compile(r"[a-z_][a-z0-9_]*")
@@ -75,7 +76,7 @@ def is_placeholder(value: Any) -> bool:
         return True  # "***", "...", "---"
     if norm in _PLACEHOLDER_WORDS or (len(set(norm)) == 1 and norm[0] in "x*0"):
         return True
-    return any(part in norm for part in _PLACEHOLDER_PARTS)
+    return _PLACEHOLDER_PARTS_RE.search(norm) is not None
 
 
 def identifier_words(identifiers: Iterable[Any]) -> set[str]:

@@ -76,10 +76,10 @@ def _token_like(tok: str) -> bool:
 class _Scan:
     """One left-to-right pass; ``cursor`` marks what no later look may read again."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, low: str | None = None) -> None:
         self.text = text
         self.n = len(text)
-        self.low = _lower_ascii(text)
+        self.low = _lower_ascii(text) if low is None else low
         self._rev: str | None = None
         self.spans: list[tuple[int, int]] = []
         self.cursor = 0
@@ -261,8 +261,12 @@ def secret_spans(text: str) -> list[tuple[int, int]]:
     """Sorted, non-overlapping ``(start, end)`` spans of the secret values in free text."""
     if not text:
         return []
-    scan = _Scan(text)
-    for kind, s, e in _triggers(scan.low):
+    low = _lower_ascii(text)
+    found = _triggers(low)
+    if not found:  # most values: no trigger word, nothing to look at
+        return []
+    scan = _Scan(text, low)
+    for kind, s, e in found:
         if kind > _PEM and kind not in _CONTEXTS:
             if s >= scan.cursor:  # else inside a value or a run already read
                 scan.keyed(s, e)

@@ -51,9 +51,11 @@ class HostsOverview:
 def hosts_overview(hosts: Iterable[str] | None, *, project: str | None = None,
                    compose_files: Iterable[str | Path] = (), config_path: str | Path | None = None,
                    engine_timeout_s: float = 5.0, include_stopped: bool = True,
-                   diagnose: bool = False, multi: MultiStack | None = None) -> HostsOverview | None:
+                   diagnose: bool = False, multi: MultiStack | None = None,
+                   findings: pd.DataFrame | None = None) -> HostsOverview | None:
     """Gather every named host (or use ``multi``, already gathered); None when none is named
-    (hosts=None and no RUNBOOK_HOSTS/config hosts)."""
+    (hosts=None and no RUNBOOK_HOSTS/config hosts). ``findings``: the hosts' findings already
+    made (a ``host`` column, e.g. the recovery report's), shown instead of diagnosing every host again."""
     if multi is None:
         cfg = load_config(config_path)
         specs = resolve_hosts(as_list(hosts), cfg)
@@ -70,11 +72,15 @@ def hosts_overview(hosts: Iterable[str] | None, *, project: str | None = None,
         swarm[host] = SwarmView(kpis=swarm_kpis(frames.services), by_stack=kpis_by_stack(frames.services),
                                 services=frames.services, tasks=bad,
                                 findings=diagnose_swarm(frames.nodes, frames.services, frames.tasks, frames.logs))
-    findings = None
-    if diagnose:
+    if diagnose and findings is not None and "host" in findings.columns:
+        reachable = [h for h, st in multi.stacks.items() if st.client is not None]
+        findings = findings[findings["host"].isin(reachable)].reset_index(drop=True)
+    elif diagnose:
         parts = [run_diagnosis(st).findings.assign(host=h) for h, st in multi.stacks.items() if st.client is not None]
         parts = [p[["host", *[c for c in p.columns if c != "host"]]] for p in parts if len(p)]
         findings = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["host"])
+    else:
+        findings = None
     return HostsOverview(multi=multi, hosts=multi.hosts_frame(), by_host=kpis_by_host(inv),
                          by_host_project=kpis_by_host_project(inv), swarm=swarm, findings=findings)
 

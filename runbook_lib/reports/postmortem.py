@@ -95,6 +95,20 @@ def window_incident(incidents: pd.DataFrame, start: pd.Timestamp, end: pd.Timest
 
 
 
+def incident_hosts(incident: dict[str, Any]) -> set[str] | None:
+    """The engine hosts of an incident (a window: of its incidents); None when none names a host."""
+    members = incident.get("members") if incident.get("state") == "window" else [incident]
+    hosts = {str(m.get("host") or "") for m in members or []}
+    return hosts if any(hosts) else None
+
+
+def on_hosts(frame: pd.DataFrame | None, hosts: set[str] | None) -> pd.DataFrame | None:
+    """The rows of ``frame`` on these engine hosts (unchanged when no host is given or it has no host column)."""
+    if frame is None or hosts is None or "host" not in frame.columns:
+        return frame
+    return frame[frame["host"].fillna("").astype(str).isin(hosts)].reset_index(drop=True)
+
+
 def _iso(t: pd.Timestamp | None) -> str:
     return "none" if t is None else t.isoformat(timespec="seconds")
 
@@ -104,7 +118,8 @@ def member_timings(member: dict[str, Any], samples: pd.DataFrame | None,
     """One incident's (first raw failure, state change, first delivered alert, closed): the raw failure
     run that led to the state change (``history.timing``), the alerts of its own outbox rows."""
     state_from = _t(member.get("first_failure_at")) or _t(member["opened_at"])
-    raw = first_raw_failure(samples, member["service"], state_from, member.get("project") or None)
+    raw = first_raw_failure(on_hosts(samples, {str(member.get("host") or "")}), member["service"], state_from,
+                            member.get("project") or None)
     own = messages
     if len(messages) and "incident" in messages.columns and member.get("id"):
         own = messages[messages["incident"].fillna("").str.contains(str(member["id"]), regex=False)]
@@ -310,12 +325,14 @@ def build(incident: str | None = None, *, store_path: str | None = None, alerts_
     start, end = first - MARGIN, (_t(inc.get("closed_at")) or now) + MARGIN
     intervals = pd.DataFrame(columns=["service", "state", "start", "first_error"])
     samples, stored_events = None, None
+    hosts = incident_hosts(inc)  # an incident on a named engine host reads that host's history only
     try:
         with open_store(store_path, readonly=True) as store:
-            intervals = store.intervals(since=start, until=end, project=inc["project"] or None)
-            samples = store.samples(since=start, until=end, project=inc["project"] or None)
+            intervals = on_hosts(store.intervals(since=start, until=end, project=inc["project"] or None), hosts)
+            samples = on_hosts(store.samples(since=start, until=end, project=inc["project"] or None), hosts)
             if hasattr(store, "events") and store.version >= 3:
-                stored_events = store.events(since=start, until=end, project=project or inc["project"] or None)
+                stored_events = on_hosts(store.events(since=start, until=end, project=project or inc["project"]
+                                                      or None), hosts)
     except Exception as exc:  # noqa: BLE001 - a missing store is a problem line, not a failure
         problems.append(redact.mask_text(f"history store not read: {exc}"))
     audit = read_audit(audit_log, since=start)

@@ -32,6 +32,7 @@ from runbook_lib import redact
 from runbook_lib.exceptions import ReportError
 from runbook_lib.reports import archive, kernel as rkernel, params as rparams, site
 from runbook_lib.reports.publish import SUMMARY_MIME
+from runbook_lib.view import render
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # runbook_lib/
 TEMPLATES_DIR = PACKAGE_ROOT / "reports" / "templates"
@@ -177,7 +178,7 @@ def export_html(nb, exporter: ReportExporter | None = None) -> str:
     # Belt and braces: no external script or stylesheet survives.
     body = re.sub(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<link[^>]+href="https?://[^"]*"[^>]*>', "", body)
-    return body
+    return render.one_stylesheet(body)  # every table's copy of the stylesheet, kept once per page
 
 
 def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: str | Path | None = None,

@@ -42,6 +42,20 @@ _CSS = """<style>
 </style>"""
 
 
+def one_stylesheet(page: str, sheets: Iterable[str] = (_CSS,)) -> str:
+    """A whole HTML page with each of ``sheets`` kept only where it first appears (pure).
+
+    Every table, banner and KPI row carries the stylesheet, so a notebook output looks right on
+    its own in JupyterLab; an exported page needs it once. Only exact copies of runbook's own
+    blocks are removed: escaped text cannot contain them, and nothing else is touched."""
+    for sheet in sheets:
+        first = page.find(sheet)
+        if first >= 0:
+            cut = first + len(sheet)
+            page = page[:cut] + page[cut:].replace(sheet, "")
+    return page
+
+
 def esc(value: Any) -> str:
     """Escape any value for HTML text (None / NaN become an empty string)."""
     if value is None:
