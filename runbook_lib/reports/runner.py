@@ -31,35 +31,10 @@ from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from runbook_lib import redact
 from runbook_lib.exceptions import ReportError
 from runbook_lib.reports import archive, kernel as rkernel, params as rparams, site
+from runbook_lib.reports.kernel import PACKAGE_ROOT, notebook_path, notebooks_dir  # noqa: F401 - re-exported
 from runbook_lib.reports.publish import SUMMARY_MIME
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # runbook_lib/
 TEMPLATES_DIR = PACKAGE_ROOT / "reports" / "templates"
-
-
-# -- notebooks ----------------------------------------------------------------
-def notebooks_dir() -> Path:
-    """Where the report notebooks are: ``RUNBOOK_NOTEBOOKS``, else inside the installed package
-    (the wheel maps ``notebooks/`` to ``runbook_lib/notebooks``), else beside the source tree."""
-    env = os.environ.get("RUNBOOK_NOTEBOOKS")
-    if env:
-        return Path(env)
-    installed = PACKAGE_ROOT / "notebooks"
-    return installed if installed.is_dir() else PACKAGE_ROOT.parent / "notebooks"
-
-
-def notebook_path(name: str) -> Path:
-    """The notebook for a report name (or a path to one)."""
-    p = Path(name)
-    if p.suffix == ".ipynb" and p.exists():
-        return p.resolve()
-    folder = notebooks_dir()
-    cand = folder / f"{name}.ipynb"
-    if cand.exists():
-        return cand
-    known = sorted(q.stem for q in folder.glob("*.ipynb"))
-    raise ReportError(f"No report named '{name}'. Known reports: {', '.join(known) or '(none)'} "
-                      f"(notebooks in {folder}).")
 
 
 # -- running ------------------------------------------------------------------
@@ -202,7 +177,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
     with ExitStack() as stack:  # SIGTERM unwinds: the partial file and kernel folder go
         stack.enter_context(rkernel.terminate_as_exit())
         if kernel is None or not kernel.matches(run_dir, out_dir, kernel_name):
-            kernel = stack.enter_context(rkernel.started_kernel(run_dir, out_dir, kernel_name))
+            kernel = stack.enter_context(rkernel.started_kernel(run_dir, out_dir, kernel_name, notebook=nb_file))
         day, stem, partial = archive.reserve(out_dir, kind, now)
         final_nb, final_html, final_json = (day / f"{stem}.{ext}" for ext in archive.REPORT_EXTS)
         error: str | None = None
