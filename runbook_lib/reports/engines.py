@@ -141,16 +141,22 @@ def as_list(value: str | Iterable[str] | None) -> list[str]:
 def gather_engines(engine_url: str | None = None, hosts: str | Iterable[str] | None = None, *, project: str | None = None,
                    compose_files: str | Iterable[str | Path] = (), config_path: str | Path | None = None,
                    engine_timeout_s: float = 5.0, include_stopped: bool = True, load_compose: bool = True,
-                   all_projects: bool | None = None) -> Engines:
-    """Gather the named hosts concurrently, else the one engine at ``engine_url`` (as today)."""
+                   all_projects: bool | None = None, with_stats: bool = False) -> Engines:
+    """Gather the named hosts concurrently, else the one engine at ``engine_url`` (as today).
+
+    ``with_stats``: the one engine's resource stats are read from now on, in the background,
+    while the inventory is gathered (``Engines.stats`` takes them; named hosts start theirs in
+    ``start_stats``)."""
     files = as_list(compose_files)
     every = not (project or files) if all_projects is None else all_projects
     cfg = load_config(config_path)
     specs = resolve_hosts(as_list(hosts), cfg)
     if not specs:
+        pending = {"": engine_stats.start_reading_engine(engine_url, project=project, engine_timeout_s=engine_timeout_s)
+                   } if with_stats else {}
         st = gather(engine_url, project=project, compose_files=files, config=cfg, engine_timeout_s=engine_timeout_s,
                     include_stopped=include_stopped, all_projects=every, load_compose=load_compose)
-        return Engines(stacks={"": st})
+        return Engines(stacks={"": st}, stats_pending=pending)
     multi = gather_hosts(specs, project=project, compose_files=files, config=cfg, engine_timeout_s=engine_timeout_s,
                          include_stopped=include_stopped, all_projects=every, load_compose=load_compose)
     return Engines(stacks=dict(multi.stacks), multi=multi)

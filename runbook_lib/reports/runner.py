@@ -207,13 +207,13 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
             archive.atomic_write_text(final_nb, nbformat.writes(nb))
             archive.atomic_write_text(final_html, html)
             archive.atomic_write_text(final_json, json.dumps(redact.mask_obj(doc), indent=2, default=str))
+            site.refresh(out_dir)  # while the kernel exits (the index ignores the hidden partial file)
         finally:
             kernel.stop()
             try:
                 os.unlink(partial)
             except OSError:
                 pass
-        site.refresh(out_dir)
         return ReportResult(kind, status, final_nb, final_html, final_json, doc, error)
 
 
