@@ -9,7 +9,7 @@ an exception. With one engine the ``host`` column is left out, so the report rea
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ class Engines:
     stacks: dict[str, Stack]
     multi: MultiStack | None = None
     stats_pending: dict[str, Future] = field(default_factory=dict)
+    probes_pending: Future | None = None  # the probe round a report started in the background
 
     @property
     def named(self) -> bool:
@@ -63,6 +64,14 @@ class Engines:
         for host, st in self.stacks.items():
             if st.client is not None and host not in self.stats_pending:
                 self.stats_pending[host] = engine_stats.start_reading(st.client, st.inventory)
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """``fn(*args)`` in a background thread, started now; ``.result()`` gives its value or raises."""
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-report")
+        try:
+            return pool.submit(fn, *args)
+        finally:
+            pool.shutdown(wait=False)
 
     def stats(self, host: str) -> pd.DataFrame:
         """One host's resource use: the read ``start_stats`` began, else one read now."""
