@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import dockerenv  # noqa: E402
+from bench_report import compile_package  # noqa: E402 - beside this script
 from runbook_lib.engine.connection import connect  # noqa: E402
 
 RUNBOOK = str(Path(sys.executable).parent / "runbook")
@@ -48,6 +49,7 @@ def main() -> None:
     ap.add_argument("--before", "--baseline", default=None, help="another runbook executable, run interleaved (A/B)")
     ap.add_argument("--no-report", action="store_true", help="diagnose and probe only")
     args = ap.parse_args()
+    compile_package()
     client = connect(timeout_s=120)
     image = dockerenv.build_busybox_image(client)
     run_id = uuid.uuid4().hex[:8]
