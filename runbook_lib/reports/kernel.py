@@ -33,7 +33,7 @@ from traitlets import default
 from runbook_lib.exceptions import ReportError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # runbook_lib/
-EXIT_GRACE_S = 0.4  # after the run and the HTML export, how long the kernel gets to exit on its own
+EXIT_GRACE_S = 0.1  # after the run and the HTML export, how long the kernel gets to exit on its own
 
 
 # -- notebooks ----------------------------------------------------------------
