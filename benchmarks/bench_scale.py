@@ -76,8 +76,8 @@ def main() -> None:
                 "probe": [RUNBOOK, "probe", "--project", project]}
         if args.no_report:
             del cmds["report health_check"]
-        if args.before:
-            cmds = {**{f"{k} (before)": [args.before, *c[1:]] for k, c in cmds.items()}, **cmds}
+        if args.before:  # interleaved command by command, so that a change of load hits both alike
+            cmds = {name: cmd for k, c in cmds.items() for name, cmd in ((f"{k} (before)", [args.before, *c[1:]]), (k, c))}
         results: dict[str, list[tuple[float, int]]] = {k: [] for k in cmds}
         for _ in range(args.repeat):
             for name, cmd in cmds.items():
