@@ -162,17 +162,19 @@ def start_reading_engine(engine_url: str | None = None, *, project: str | None =
     def work() -> None:
         if not future.set_running_or_notify_cancel():
             return
+        client = None
         try:
-            client = connect(engine_url, engine_timeout_s)
-        except EngineError:
-            future.set_result(empty_frame())
-            return
-        try:
+            try:
+                client = connect(engine_url, engine_timeout_s)
+            except EngineError:
+                future.set_result(empty_frame())
+                return
             future.set_result(read_stats(client, None, project=project, **kwargs))
         except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
             future.set_exception(exc)
         finally:
-            client.close()
+            if client is not None:
+                client.close()
 
     threading.Thread(target=work, name="runbook-stats", daemon=True).start()
     return future

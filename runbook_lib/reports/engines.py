@@ -79,7 +79,10 @@ class Engines:
         if st.client is None:
             return engine_stats.empty_frame()
         pending = self.stats_pending.pop(host, None)
-        return pending.result() if pending is not None else engine_stats.read_stats(st.client, st.inventory)
+        early = pending.result() if pending is not None else None
+        if early is not None and (len(early) or not (st.inventory["state"] == "running").any()):
+            return early
+        return engine_stats.read_stats(st.client, st.inventory)  # none started, or it could not connect
 
     def reason(self, host: str) -> str | None:
         """Why a host could not be gathered (masked), or None when it answered."""
