@@ -20,12 +20,14 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import dockerenv  # noqa: E402
+from bench_report import compile_package  # noqa: E402 - beside this script
 from runbook_lib.engine.connection import connect  # noqa: E402
 
 RUNBOOK = str(Path(sys.executable).parent / "runbook")
@@ -48,20 +50,25 @@ def main() -> None:
     ap.add_argument("--before", "--baseline", default=None, help="another runbook executable, run interleaved (A/B)")
     ap.add_argument("--no-report", action="store_true", help="diagnose and probe only")
     args = ap.parse_args()
+    compile_package()
     client = connect(timeout_s=120)
     image = dockerenv.build_busybox_image(client)
     run_id = uuid.uuid4().hex[:8]
     label, project = f"runbook.bench-scale={run_id}", f"benchscale{run_id}"
     key, val = label.split("=")
+
+    def make(i: int) -> None:
+        running = i < args.running
+        cid = client.api.create_container(
+            image, ["sleep", "3600"] if running else ["sh", "-c", "exit 0"],
+            labels={key: val, "com.docker.compose.project": project,
+                    "com.docker.compose.service": f"svc{i}", "com.docker.compose.container-number": "1"},
+            host_config=client.api.create_host_config(restart_policy={"Name": "no"}))["Id"]
+        client.api.start(cid)
+
     try:
-        for i in range(args.stopped + args.running):
-            running = i < args.running
-            cid = client.api.create_container(
-                image, ["sleep", "3600"] if running else ["sh", "-c", "exit 0"],
-                labels={key: val, "com.docker.compose.project": project,
-                        "com.docker.compose.service": f"svc{i}", "com.docker.compose.container-number": "1"},
-                host_config=client.api.create_host_config(restart_policy={"Name": "no"}))["Id"]
-            client.api.start(cid)
+        with ThreadPoolExecutor(max_workers=4) as pool:  # the engine creates a few at once faster
+            list(pool.map(make, range(args.stopped + args.running)))
         out = tempfile.mkdtemp(prefix="bench-scale-")
         cmds = {"report health_check": [RUNBOOK, "report", "health_check", "-p", "project", project,
                                         "--output-dir", out, "--quiet"],
@@ -69,8 +76,8 @@ def main() -> None:
                 "probe": [RUNBOOK, "probe", "--project", project]}
         if args.no_report:
             del cmds["report health_check"]
-        if args.before:
-            cmds = {**{f"{k} (before)": [args.before, *c[1:]] for k, c in cmds.items()}, **cmds}
+        if args.before:  # interleaved command by command, so that a change of load hits both alike
+            cmds = {name: cmd for k, c in cmds.items() for name, cmd in ((f"{k} (before)", [args.before, *c[1:]]), (k, c))}
         results: dict[str, list[tuple[float, int]]] = {k: [] for k in cmds}
         for _ in range(args.repeat):
             for name, cmd in cmds.items():

@@ -44,6 +44,7 @@ def stack(docker_client, busybox_image, test_label):
         rows = inv.set_index("service")
         return (len(inv) == 6 and rows.loc["db", "health"] == "healthy" and rows.loc["api", "health"] == "unhealthy"
                 and rows.loc["worker", "state"] == "exited" and rows.loc["hog", "state"] == "exited"
+                and bool(rows.loc["hog", "oom_killed"])  # the engine may record the OOM after the exit
                 and rows.loc["flappy", "restart_count"] >= 1) and [inv]
     inv = wait_for(settled, timeout_s=60, interval_s=0.5)[0]
     yield project, inv

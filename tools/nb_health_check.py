@@ -28,8 +28,9 @@ from runbook_lib.reports.engines import gather_engines
 
 # One gathering for the whole report: every named host (concurrently), else the one engine.
 eng = gather_engines(engine_url, hosts, project=project, compose_files=compose_files, config_path=config_path,
-                     engine_timeout_s=engine_timeout_s, include_stopped=include_stopped, load_compose=run_probes)
-health.show_engine(eng)
+                     engine_timeout_s=engine_timeout_s, include_stopped=include_stopped, load_compose=run_probes,
+                     with_stats=True)  # resource stats read in the background from now on
+health.show_engine(eng, run_probes)  # also starts the probes in the background
 """),
     ("md", "## Hosts\n\nEvery named engine side by side (KPIs by host and by host and project; Swarm stacks like projects)."),
     ("code", """

@@ -9,7 +9,7 @@ an exception. With one engine the ``host`` column is left out, so the report rea
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ class Engines:
     stacks: dict[str, Stack]
     multi: MultiStack | None = None
     stats_pending: dict[str, Future] = field(default_factory=dict)
+    probes_pending: Future | None = None  # the probe round a report started in the background
 
     @property
     def named(self) -> bool:
@@ -64,13 +65,24 @@ class Engines:
             if st.client is not None and host not in self.stats_pending:
                 self.stats_pending[host] = engine_stats.start_reading(st.client, st.inventory)
 
+    def start(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """``fn(*args)`` in a background thread, started now; ``.result()`` gives its value or raises."""
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-report")
+        try:
+            return pool.submit(fn, *args)
+        finally:
+            pool.shutdown(wait=False)
+
     def stats(self, host: str) -> pd.DataFrame:
         """One host's resource use: the read ``start_stats`` began, else one read now."""
         st = self.stacks[host]
         if st.client is None:
             return engine_stats.empty_frame()
         pending = self.stats_pending.pop(host, None)
-        return pending.result() if pending is not None else engine_stats.read_stats(st.client, st.inventory)
+        early = pending.result() if pending is not None else None
+        if early is not None and (len(early) or not (st.inventory["state"] == "running").any()):
+            return early
+        return engine_stats.read_stats(st.client, st.inventory)  # none started, or it could not connect
 
     def reason(self, host: str) -> str | None:
         """Why a host could not be gathered (masked), or None when it answered."""
@@ -141,16 +153,22 @@ def as_list(value: str | Iterable[str] | None) -> list[str]:
 def gather_engines(engine_url: str | None = None, hosts: str | Iterable[str] | None = None, *, project: str | None = None,
                    compose_files: str | Iterable[str | Path] = (), config_path: str | Path | None = None,
                    engine_timeout_s: float = 5.0, include_stopped: bool = True, load_compose: bool = True,
-                   all_projects: bool | None = None) -> Engines:
-    """Gather the named hosts concurrently, else the one engine at ``engine_url`` (as today)."""
+                   all_projects: bool | None = None, with_stats: bool = False) -> Engines:
+    """Gather the named hosts concurrently, else the one engine at ``engine_url`` (as today).
+
+    ``with_stats``: the one engine's resource stats are read from now on, in the background,
+    while the inventory is gathered (``Engines.stats`` takes them; named hosts start theirs in
+    ``start_stats``)."""
     files = as_list(compose_files)
     every = not (project or files) if all_projects is None else all_projects
     cfg = load_config(config_path)
     specs = resolve_hosts(as_list(hosts), cfg)
     if not specs:
+        pending = {"": engine_stats.start_reading_engine(engine_url, project=project, engine_timeout_s=engine_timeout_s)
+                   } if with_stats else {}
         st = gather(engine_url, project=project, compose_files=files, config=cfg, engine_timeout_s=engine_timeout_s,
                     include_stopped=include_stopped, all_projects=every, load_compose=load_compose)
-        return Engines(stacks={"": st})
+        return Engines(stacks={"": st}, stats_pending=pending)
     multi = gather_hosts(specs, project=project, compose_files=files, config=cfg, engine_timeout_s=engine_timeout_s,
                          include_stopped=include_stopped, all_projects=every, load_compose=load_compose)
     return Engines(stacks=dict(multi.stacks), multi=multi)

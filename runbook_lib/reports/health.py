@@ -23,10 +23,13 @@ from runbook_lib.stack import Stack
 from runbook_lib.view import hostplots, plots, render, resources
 
 
-def show_engine(eng: Engines) -> None:
+def show_engine(eng: Engines, run_probes: bool | None = None) -> None:
     """Degraded banners (one per unreachable host) and the engine's status; starts the resource
-    stats read in the background (``show_resources`` takes it), off the report's critical path."""
+    stats read in the background (``show_resources`` takes it), off the report's critical path,
+    and, given ``run_probes``, the probe round (``show_probes`` takes it)."""
     eng.start_stats()
+    if run_probes is not None and eng.probes_pending is None:
+        eng.probes_pending = eng.start(probe_round, eng, run_probes)
     st = eng.single
     if not eng.named:
         if st.engine_error:
@@ -119,8 +122,10 @@ def probe_round(eng: Engines, run_probes: bool = True) -> tuple[stack_round.Stac
 
 
 def show_probes(eng: Engines, run_probes: bool = True) -> stack_round.StackProbe | None:
-    """The native probes: KPIs, the table, the status grid and the latency chart (by host)."""
-    res, rows, notes = probe_round(eng, run_probes)
+    """The native probes: KPIs, the table, the status grid and the latency chart (by host).
+    Takes the round ``show_engine`` started, else probes now."""
+    pending, eng.probes_pending = eng.probes_pending, None
+    res, rows, notes = pending.result() if pending is not None else probe_round(eng, run_probes)
     for note in notes:
         render.banner(note, "warning")
     if res is None:
