@@ -486,3 +486,21 @@ def test_apply_audits_the_exact_summary(docker_client, stack, tmp_path):
     assert final["params"]["ran"] == log.attrs["ran"] and final["params"]["not_run"] == ["api"]
     assert "not touched: api" in final["detail"] and "start cache: ok" in final["detail"]
     assert lines[-1] == final["detail"]
+
+
+def test_real_records_are_fsynced_and_dry_run_records_are_not(tmp_path, monkeypatch):
+    """Write-ahead: a real step's 'started' record is on disk before the Docker call; a dry-run
+    executes nothing, so its records are appended without an fsync each (both are read back)."""
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    log = AuditLog(tmp_path / "audit.jsonl")
+    sid = log.started("start", "db", dry_run=False)
+    log.outcome(sid, "start", "db", "ok")
+    assert len(synced) == 2
+    sid = log.started("start", "api", dry_run=True)
+    log.outcome(sid, "start", "api", "dry-run", dry_run=True)
+    log.event("restart", "web", "refused", dry_run=True)
+    assert len(synced) == 2
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(x)["target"] for x in lines] == ["db", "db", "api", "api", "web"]

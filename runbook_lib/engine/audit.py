@@ -46,7 +46,9 @@ def _user() -> str:
 
 
 class AuditLog:
-    """One append-only JSON-lines file; every record is fsync'ed before the call returns."""
+    """One append-only JSON-lines file; every record of a real action is fsync'ed before the call
+    returns. Dry-run records are appended the same way but not fsync'ed: nothing was executed, so
+    there is no action to write ahead of (a dry-run of 96 steps spent 0.8–1.8 s in 192 fsyncs)."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path).expanduser() if path else default_path()
@@ -59,6 +61,7 @@ class AuditLog:
         self.host = socket.gethostname()
 
     def _write(self, record: dict[str, Any]) -> None:
+        durable = not record.get("dry_run")
         line = (json.dumps(record, default=str, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -70,7 +73,8 @@ class AuditLog:
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
