@@ -17,3 +17,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 # The notebooks name the kernel "python3": make sure it is this venv's.
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null 2>&1 || true
+# Byte-compile the package: where PYTHONDONTWRITEBYTECODE is set (as on some CI images) every
+# command would otherwise compile runbook_lib from source (~0.3–0.7 s each). Only changed files
+# are recompiled.
+.venv/bin/python -m compileall -q runbook_lib >/dev/null 2>&1 || true
