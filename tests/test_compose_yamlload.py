@@ -134,3 +134,18 @@ def test_alias_bomb_is_refused_quickly(tmp_path):
     p = write(tmp_path, "\n".join(lines) + "\n")
     with pytest.raises(ComposeError, match="excessive aliasing"):
         load([p])
+
+
+@pytest.mark.parametrize("text,line", [
+    ("services:\n  a: &x\n    image: busybox\n    extra: *x\n", 2),
+    ("services:\n  a: &x\n    image: busybox\n    <<: *x\n", 2),
+    ("services:\n  a:\n    image: busybox\n    labels: &l [*l]\n", 4),
+    ("x: &l [1, [2, *l]]\nservices:\n  a:\n    image: busybox\n", 1),
+])
+def test_recursive_alias_is_refused_with_line(tmp_path, text, line):
+    """An anchor used inside its own value has no finite document: one ComposeError naming the
+    anchor's line, never a RecursionError further down."""
+    p = write(tmp_path, text)
+    with pytest.raises(ComposeError, match="recursive alias") as err:
+        load([p])
+    assert err.value.file == str(p) and f"line {line}," in str(err.value) and err.value.fix

@@ -248,6 +248,7 @@ class _NodeBuilder:
         self.max_chars = max_expanded_bytes() if max_chars is None else max_chars
         self.memo: dict[int, Any] = {}  # collection node -> its object (aliases share it)
         self.sizes: dict[int, tuple[int, int]] = {}  # node -> expanded (values, chars); (1, 0) while in progress
+        self.open: set[int] = set()  # collection nodes being built
 
     def document(self, root: yaml.Node) -> Any:
         """The document's object; _TooLarge when it would expand past the limits."""
@@ -287,14 +288,19 @@ class _NodeBuilder:
             return self.scalar(node), 1, len(node.value)
         key = id(node)
         got = self.sizes.get(key)
-        if got is not None:  # an alias (or a recursive one, in progress): built and measured once
+        if got is not None:  # an alias: built and measured once
+            if key in self.open:  # used inside its own value: no finite document has it
+                raise yaml.constructor.ConstructorError(None, None, "an anchor is used inside its own value "
+                                                        "(a recursive alias)", node.start_mark)
             out = self.memo.get(key, _UNBUILT)
             return (self._rebuild(node) if out is _UNBUILT else out), got[0], got[1]
-        self.sizes[key] = (1, 0)  # in progress: a recursive alias counts once
+        self.sizes[key] = (1, 0)  # in progress
+        self.open.add(key)
         if isinstance(node, yaml.SequenceNode):
             out, values, chars = self._sequence(node, key)
         else:
             out, values, chars = self._mapping(node, key)
+        self.open.discard(key)
         self.memo[key] = out
         self.sizes[key] = (values, chars)
         return out, values, chars
