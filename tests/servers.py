@@ -12,6 +12,8 @@ Reuse them from any test module with ``from servers import *  # noqa`` in confte
   (SYNs dropped) until the client's timeout; ``.port``.
 - ``silent_server``: accepts TCP connections and never answers (a PostgreSQL that
   accepts and never speaks); ``.port``.
+- ``LocalServer``: a base for raw HTTP servers (unix socket or TCP), one thread per
+  connection; subclasses write ``_serve(conn, n)``.
 """
 from __future__ import annotations
 
@@ -332,3 +334,39 @@ def silent_server():
         yield s
     finally:
         s.close()
+
+
+class LocalServer:
+    """A tiny HTTP server on a unix socket or 127.0.0.1: one thread per connection, stops itself."""
+
+    def __init__(self, family: int = socket.AF_INET, address=(HOST, 0)) -> None:
+        self.srv = socket.socket(family, socket.SOCK_STREAM)
+        self.srv.bind(address)
+        self.srv.listen(8)
+        self.srv.settimeout(0.2)
+        self.stop = threading.Event()
+        self.requests = self.connections = 0
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                continue
+            n, self.connections = self.connections, self.connections + 1
+            threading.Thread(target=self._serve, args=(conn, n), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"tcp://{HOST}:{self.srv.getsockname()[1]}"
+
+    def _serve(self, conn: socket.socket, n: int) -> None:
+        """Answer connection number ``n`` (0 for the first)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.stop.set()
+        self.srv.close()
+        self.thread.join(5)

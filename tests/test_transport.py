@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
+from servers import LocalServer
 
 from runbook_lib.engine import connection as connect
 from runbook_lib.engine import logs
@@ -15,37 +15,6 @@ from runbook_lib.exceptions import EngineTimeout
 TRICKLE_GAP_S = 0.05  # far under the per-read timeout: only a total deadline can stop it
 
 
-class LocalServer:
-    """A tiny HTTP server on a unix socket or 127.0.0.1: one thread per connection, stops itself."""
-
-    def __init__(self, family: int = socket.AF_INET, address=("127.0.0.1", 0)) -> None:
-        self.srv = socket.socket(family, socket.SOCK_STREAM)
-        self.srv.bind(address)
-        self.srv.listen(8)
-        self.srv.settimeout(0.2)
-        self.stop = threading.Event()
-        self.requests = self.connections = 0
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.srv.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        self.stop.set()
-        self.srv.close()
-        self.thread.join(5)
-
-
 class TrickleServer(LocalServer):
     """Answers every request slowly, one byte per gap: the headers or a long body (bounded)."""
 
@@ -53,7 +22,7 @@ class TrickleServer(LocalServer):
         self.part = part
         super().__init__(family, address)
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket, n: int) -> None:
         body = b"[" + b" " * 2000 + b"]"
         head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
         with conn:
@@ -128,7 +97,7 @@ def test_a_client_made_elsewhere_gets_a_target_and_transport(docker_client):
 class HangUpServer(LocalServer):
     """Answers one request per connection, then hangs up without saying so (a keep-alive expiry)."""
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket, n: int) -> None:
         body = b'{"ok": true}'
         with conn:
             conn.settimeout(5)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 
 import pytest
+from servers import LocalServer
 
 from runbook_lib.engine.transport import EngineHTTP, get_many
 from runbook_lib.exceptions import EngineNotRunning, EngineTimeout
@@ -34,35 +34,15 @@ def chunked(body: object, sizes: tuple[int, ...] = (3, 5)) -> bytes:
             + b"".join(out) + b"0\r\nX-Trailer: t\r\n\r\n")
 
 
-class ScriptServer:
+class ScriptServer(LocalServer):
     """Connection n answers its requests with ``scripts[n]``: bytes to send, or ("sleep", s), or "close"."""
 
     def __init__(self, scripts: list[list]) -> None:
         self.scripts = scripts
-        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(8)
-        self.srv.settimeout(0.2)
-        self.stop = threading.Event()
-        self.connections = 0
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"tcp://127.0.0.1:{self.srv.getsockname()[1]}"
-
-    def _loop(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.srv.accept()
-            except OSError:
-                continue
-            script = self.scripts[min(self.connections, len(self.scripts) - 1)]
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn, script), daemon=True).start()
-
-    def _serve(self, conn: socket.socket, script: list) -> None:
+    def _serve(self, conn: socket.socket, n: int) -> None:
+        script = self.scripts[min(n, len(self.scripts) - 1)]
         with conn:
             conn.settimeout(5)
             pending = b""
@@ -83,11 +63,6 @@ class ScriptServer:
                 self.stop.wait(10)  # keep the connection open: the client decides
             except OSError:
                 return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.srv.close()
-        self.thread.join(5)
 
 
 @pytest.fixture

@@ -50,12 +50,7 @@ def load_catalog(files: list[str | Path] | str | Path, env_file: str | Path | No
                  project_name: str | None = None, profiles: Iterable[str] | str | None = None,
                  environ: Mapping[str, str] | None = None,
                  config: rb_config.RunbookConfig | str | Path | None = None) -> Catalog:
-    """Read compose files (``-f a -f b`` order) into a Catalog; raise ComposeError on broken input.
-
-    ``environ`` defaults to ``os.environ`` (shell variables win over ``.env``);
-    ``profiles`` defaults to COMPOSE_PROFILES; ``config`` gives tier overrides
-    (a RunbookConfig, a path, or None to discover ``runbook.yaml``).
-    """
+    """``records.load_records`` (same arguments and errors) as a Catalog, whose frame is built on first read."""
     return Catalog.of(load_records(files, env_file=env_file, project_name=project_name, profiles=profiles,
                                    environ=environ, config=config))
 
