@@ -108,3 +108,17 @@ def test_benign_words_that_contain_a_secret_word():
     assert r.mask_obj({"kpis": {"passing_pct": 50.0, "db_password": "x1y2z3"}}) == {
         "kpis": {"passing_pct": 50.0, "db_password": MASK}}
     assert r.mask_text("passing_pct: 50.0, password: abc123") == f"passing_pct: 50.0, password: {MASK}"
+
+
+def test_masked_texts_are_kept_only_until_something_new_is_learned():
+    """The redactor keeps a text's masked form, and starts over when it learns a value or an identifier."""
+    r = Redactor()
+    text = "connecting with s3cr3t-Token-991 to db"
+    assert r.mask_text(text) == text
+    r.learn_env(["API_TOKEN=s3cr3t-Token-991"])
+    assert "s3cr3t-Token-991" not in r.mask_text(text)
+    r.learn_env(["API_TOKEN=s3cr3t-Token-991"])  # learned from before: skipped, still masked
+    assert "s3cr3t-Token-991" not in r.mask_text(text)
+    r.learn_identifiers(["s3cr3t-Token-991"])  # a name of the stack is never masked
+    assert r.mask_text(text) == text
+    assert "s3cr3t-Token-991" in Redactor().mask_text(text)  # another redactor knows nothing of it

@@ -97,112 +97,23 @@ def _ports(list_ports: list[dict] | None) -> tuple[str, list[dict]]:
     return ", ".join(sorted(set(text))), published
 
 
-_CACHE_CAP = 50_000  # entries per cache below; a full cache starts over (only time is lost)
-_learned: set = set()  # environment items, argvs, texts and names that _learned_by has learned
-_learned_by: list = [None]
-
-
-def _redactor(shortcut: Any) -> redact.Redactor | None:
-    """The redactor behind one of ``redact``'s shortcuts (a test may swap in a fresh one), if any."""
-    owner = getattr(shortcut, "__self__", None)
-    return owner if isinstance(owner, redact.Redactor) else None
-
-
 def _learn(pairs: list[tuple[dict, dict]]) -> None:
-    """Learn every container's identifiers and secrets before any row is masked.
-
-    Learning is idempotent and the redactor never forgets, so each distinct environment item,
-    command and name is learned once per process (a project's containers share most of them,
-    and so do the hosts that run the same stack, and the rounds of a collector).
-    """
-    found: set = set()
+    """Learn every container's identifiers and secrets before any row is masked, so a value
+    learned from one container is masked in every row (the redactor skips inputs it has
+    already learned from: a stack's containers, hosts and collector rounds share most)."""
+    names: set[str] = set()
     for summary, detail in pairs:
         labels = summary.get("Labels") or {}
         cfg = detail.get("Config") or {}
-        found.update(("name", v) for v in ((summary.get("Names") or ["?"])[0].lstrip("/"), labels.get(PROJECT_LABEL),
-                                           labels.get(SERVICE_LABEL), cfg.get("Image") or summary.get("Image")) if v)
-        found.update(("env", str(e)) for e in cfg.get("Env") or ())
-        cmd = cfg.get("Cmd")
-        if isinstance(cmd, str):
-            found.add(("text", cmd))
-        elif cmd is not None:
-            found.add(("argv", tuple(str(a) for a in cmd)))
-        if summary.get("Command") is not None:
-            found.add(("text", str(summary["Command"])))
-    learner = _redactor(redact.learn_env)
-    if learner is None or _learned_by[0] is not learner:  # another redactor: it knows none of them
-        _learned.clear()
-        _learned_by[0] = learner
-    new = found - _learned
-    if not new:
-        return
-    by_kind: dict[str, list] = {"name": [], "env": [], "argv": [], "text": []}
-    for kind, value in sorted(new):
-        by_kind[kind].append(value)
-    redact.learn_identifiers(by_kind["name"])
-    redact.learn_env(by_kind["env"])
-    for argv in by_kind["argv"]:
-        redact.learn_command(list(argv))
-    for text in by_kind["text"]:
-        redact.learn_command(text)
-    if len(_learned) + len(new) > _CACHE_CAP:
-        _learned.clear()
-    if learner is not None:
-        _learned.update(new)  # only once learned: another thread that finds them here may skip them
+        names.update(v for v in ((summary.get("Names") or ["?"])[0].lstrip("/"), labels.get(PROJECT_LABEL),
+                                 labels.get(SERVICE_LABEL), cfg.get("Image") or summary.get("Image")) if v)
+        redact.learn_env(cfg.get("Env"))
+        redact.learn_command(cfg.get("Cmd"))
+        redact.learn_command(summary.get("Command"))
+    redact.learn_identifiers(names)
 
 
-class _Masks:
-    """``redact.mask_text`` and the masking of one label, each distinct input computed once per process.
-
-    The answers hold while the redactor knows the same values: a newly learned one (another
-    host, a later round) starts a new cache. An answer is filed under the count of values known
-    before it was computed, so a thread racing a learner never files a stale answer as fresh.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by: redact.Redactor | None = None
-        self._known, self._texts, self._labels = -1, {}, {}
-
-    def _caches(self) -> tuple[dict, dict]:
-        masker = _redactor(redact.mask_text)
-        if masker is None or _redactor(redact.mask_obj) is not masker:
-            return {}, {}
-        known = masker.known_count
-        with self._lock:
-            if masker is not self._by or known > self._known or len(self._texts) + len(self._labels) > _CACHE_CAP:
-                self._by, self._known, self._texts, self._labels = masker, known, {}, {}
-            elif known < self._known:  # read before another thread's learning: answer, file nothing
-                return {}, {}
-            return self._texts, self._labels
-
-    def text(self, value: Any) -> Any:
-        texts = self._caches()[0]
-        try:
-            return texts[value]
-        except KeyError:
-            out = texts[value] = redact.mask_text(value)
-            return out
-        except TypeError:  # not hashable: not text either
-            return redact.mask_text(value)
-
-    def labels(self, labels: dict) -> dict:
-        cache = self._caches()[1]
-        out = {}
-        for k, v in labels.items():
-            try:
-                out[k] = cache[(k, v)]
-            except KeyError:
-                out[k] = cache[(k, v)] = redact.mask_obj({k: v})[k]
-            except TypeError:
-                out[k] = redact.mask_obj({k: v})[k]
-        return out
-
-
-_MASKS = _Masks()
-
-
-def _row(summary: dict, detail: dict | None, now: pd.Timestamp, masks: _Masks) -> dict:
+def _row(summary: dict, detail: dict | None, now: pd.Timestamp) -> dict:
     """One container's row (its secrets already learned by ``_learn``)."""
     labels = summary.get("Labels") or {}
     st = (detail or {}).get("State", {}) or {}
@@ -213,7 +124,7 @@ def _row(summary: dict, detail: dict | None, now: pd.Timestamp, masks: _Masks) -
     hc = cfg.get("Healthcheck") or {}
     has_hc = bool(health) or bool(hc.get("Test")) and hc.get("Test") != ["NONE"]
     log = [{"start": str(to_timestamp(h.get("Start")) or ""), "end": str(to_timestamp(h.get("End")) or ""), "exit_code": h.get("ExitCode"),
-            "output": masks.text((h.get("Output") or "").strip())}
+            "output": redact.mask_text((h.get("Output") or "").strip())}
            for h in (health.get("Log") or [])]
     state = st.get("Status") or summary.get("State") or "unknown"
     started, finished = to_timestamp(st.get("StartedAt")), to_timestamp(st.get("FinishedAt"))
@@ -243,8 +154,8 @@ def _row(summary: dict, detail: dict | None, now: pd.Timestamp, masks: _Masks) -
         "ports": ports_text,
         "published_ports": published,
         "networks": ", ".join(nets),
-        "labels": masks.labels(dict(labels)),
-        "command": masks.text(summary.get("Command") or ""),
+        "labels": redact.mask_obj(dict(labels)),
+        "command": redact.mask_text(summary.get("Command") or ""),
         "status_text": summary.get("Status", ""),
         "config_files": labels.get(CONFIG_FILES_LABEL),
         "working_dir": labels.get(WORKDIR_LABEL),
@@ -318,7 +229,7 @@ def _gather(client, project: str | None, include_stopped: bool, label: str | Non
             continue
         pairs.append((s, d))
     _learn(pairs)  # every secret first: a value learned from one container is masked in all rows
-    rows = [_row(s, d, now, _MASKS) for s, d in pairs]
+    rows = [_row(s, d, now) for s, d in pairs]
     if not rows:
         df = empty_inventory()
     else:

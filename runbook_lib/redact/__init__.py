@@ -47,6 +47,7 @@ IDENTIFIER_FIELDS = frozenset({
 
 _NFA = ({"implementation": _ahocorasick.Implementation.NoncontiguousNFA}
         if _ahocorasick is not None and hasattr(_ahocorasick, "Implementation") else {})
+_CACHE_CAP = 50_000  # entries per cache of a Redactor; a full cache starts over (only time is lost)
 _LONGEST_LEARNED = 4096  # longer values are masked where they stand (their key), not learned
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _JOINERS = frozenset("-./")
@@ -86,13 +87,20 @@ def _worth_learning(value: str) -> bool:
 
 
 class Redactor:
-    """Masks secrets in text and structures; remembers values learned from keys."""
+    """Masks secrets in text and structures; remembers values learned from keys.
+
+    Learning is idempotent and never forgets, so an input already learned from is skipped; a
+    text's masked form is kept until something new is learned (a new value or identifier
+    starts a new cache), so a stack's repeated texts are masked once.
+    """
 
     def __init__(self, known: Iterable[str] = ()) -> None:
         self._known: set[str] = set()
         self._identifiers: set[str] = set()
         self._lock = threading.Lock()
         self._matcher: tuple[Any, list[str]] | None = None
+        self._masked: dict[str, str] = {}  # text -> masked, for what is known now
+        self._learned_from: set[Any] = set()  # inputs (texts, environment items, argvs) fully learned
         for value in known:
             self.learn(value)
 
@@ -107,7 +115,7 @@ class Redactor:
         with self._lock:
             if v not in self._known:
                 self._known.add(v)
-                self._matcher = None
+                self._forget_masked()
 
     def learn_identifiers(self, names: Iterable[Any] | None) -> None:
         """Remember the stack's names (services, containers, project, images, volumes, networks).
@@ -118,23 +126,38 @@ class Redactor:
         with self._lock:
             if not words <= self._identifiers:
                 self._identifiers |= words
-                self._matcher = None
+                self._forget_masked()
+
+    def _forget_masked(self) -> None:
+        """Under the lock: what is known changed, so the matcher and the masked texts start over."""
+        self._matcher = None
+        self._masked = {}
+
+    def _done(self, item: Any) -> None:
+        """Remember an input as learned from (only after its learning completed)."""
+        with self._lock:
+            if len(self._learned_from) >= _CACHE_CAP:
+                self._learned_from.clear()
+            self._learned_from.add(item)
 
     def learn_text(self, text: str | None) -> None:
         """Learn the secret values that ``text`` itself reveals (k=v, flags, URLs, tokens)."""
-        if not text or not isinstance(text, str):
+        if not text or not isinstance(text, str) or text in self._learned_from:
             return
         for value in secret_values(text):
             self.learn(value)
+        self._done(text)
 
     def learn_env(self, env: Mapping[str, Any] | Iterable[str] | None) -> None:
         """Learn values of secret keys (and URL passwords) from an environment."""
         for key, value in _env_items(env):
-            if value is None:
+            if value is None or (isinstance(value, str) and (key, value) in self._learned_from):
                 continue
             if is_secret_pair(key, value):
                 self.learn(value)
             self.learn_text(str(value))
+            if isinstance(value, str):
+                self._done((key, value))
 
     def learn_command(self, args: Iterable[str] | str | None) -> None:
         """Learn values of secret flags (``--requirepass x``, ``--password=x``, ``redis-cli -a x``)."""
@@ -143,11 +166,14 @@ class Redactor:
         if isinstance(args, str):
             self.learn_text(args)
             return
-        args = [str(a) for a in args]
-        for i, keep in _secret_args(args).items():
+        args = tuple(str(a) for a in args)
+        if args in self._learned_from:
+            return
+        for i, keep in _secret_args(list(args)).items():
             self.learn(args[i][len(keep):])
         for arg in args:
             self.learn_text(arg)
+        self._done(args)
 
     @property
     def known_count(self) -> int:
@@ -158,7 +184,13 @@ class Redactor:
         """Mask every secret in free text; non-strings pass through unchanged."""
         if not isinstance(text, str) or not text:
             return text
-        return self._mask_known(scan.apply(text, scan.secret_spans(text), MASK))
+        cache = self._masked  # this cache first: anything learned later replaces it, never fills it stale
+        out = cache.get(text)
+        if out is None:
+            out = self._mask_known(scan.apply(text, scan.secret_spans(text), MASK))
+            if len(cache) < _CACHE_CAP:
+                cache[text] = out
+        return out
 
     def mask_identifier(self, value: Any) -> Any:
         """Mask an identifier (a name, image, path): URL passwords only, never learned values."""
