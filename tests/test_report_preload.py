@@ -37,3 +37,36 @@ def test_preload_of_the_health_check_notebook(tmp_path):
     assert "runbook_lib.reports" in code and "gather_engines" in code
     assert kernel.preload_code(tmp_path / "missing.ipynb") is None
     assert kernel.preload_code(_notebook(tmp_path, ("code", "x = 1", []))) is None
+
+
+def test_preload_starts_the_prefetch_first_only_when_asked():
+    nb = kernel.notebook_path("health_check")
+    assert "prefetch" not in kernel.preload_code(nb)
+    code = kernel.preload_code(nb, prefetch=True)
+    assert code.index("prefetch.start") < code.index("gather_engines")
+
+
+def test_prefetch_reads_the_notebooks_defaults_and_the_given_values(monkeypatch):
+    from runbook_lib.reports import prefetch
+    nb = kernel.notebook_path("health_check")
+    defaults = prefetch.parameter_defaults(nb)
+    assert defaults["engine_url"] is None and defaults["engine_timeout_s"] == 5.0 and defaults["hosts"] is None
+    monkeypatch.delenv("RUNBOOK_HOSTS", raising=False)
+    env = {kernel.PARAMS_ENV: json.dumps({"project": "runbook-prefetch-test", "engine_timeout_s": "7"})}
+    assert prefetch.start(nb, env) is True
+    assert kernel.PARAMS_ENV not in env  # the notebook's processes never see it
+    assert prefetch.take_stats(None, "other", 7.0) is None  # other arguments: the notebook starts its own
+    future = prefetch.take_stats(None, "runbook-prefetch-test", 7)
+    assert future is not None and prefetch.take_stats(None, "runbook-prefetch-test", 7) is None  # taken once
+    assert future.result(timeout=60).empty  # no running container in that project
+
+
+def test_prefetch_does_nothing_without_values_for_named_hosts_or_other_reports(tmp_path):
+    from runbook_lib.reports import prefetch
+    nb = kernel.notebook_path("health_check")
+    assert prefetch.start(nb, {}) is False
+    hosts = {kernel.PARAMS_ENV: json.dumps({"hosts": "[a=unix:///var/run/docker.sock, b=tcp://127.0.0.1:1]"})}
+    assert prefetch.start(nb, hosts) is False
+    assert prefetch.start(kernel.notebook_path("uptime_report"), {kernel.PARAMS_ENV: "{}"}) is False
+    bad = {kernel.PARAMS_ENV: json.dumps({"config_path": str(tmp_path / "missing.yaml")})}
+    prefetch.start(nb, bad)  # whatever the config says, never an exception in the preload

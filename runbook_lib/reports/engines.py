@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from runbook_lib import redact
 from runbook_lib.config import load_config
@@ -23,6 +22,8 @@ from runbook_lib.engine import stats as engine_stats
 from runbook_lib.engine.hosts import resolve_hosts
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.multistack import MultiStack, gather_hosts
+from runbook_lib.reports import prefetch
+from runbook_lib.reports.values import as_list
 from runbook_lib.stack import Stack, gather
 
 UNREACHABLE = "(engine)"  # the service shown on an unreachable host's row
@@ -137,19 +138,6 @@ def unknown_row(host: str, reason: str) -> dict[str, Any]:
             "kind": "engine", "severity": "high", "message": f"host {host} unreachable: {reason}"}
 
 
-def as_list(value: str | Iterable[str] | None) -> list[str]:
-    """A list parameter as given by plain papermill (``-p hosts '[a=unix:///s, b=…]'`` arrives as text)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        try:
-            loaded = yaml.safe_load(value)
-        except yaml.YAMLError:
-            loaded = value
-        value = [loaded] if isinstance(loaded, str) else list(loaded or [])
-    return [str(v) for v in value]
-
-
 def gather_engines(engine_url: str | None = None, hosts: str | Iterable[str] | None = None, *, project: str | None = None,
                    compose_files: str | Iterable[str | Path] = (), config_path: str | Path | None = None,
                    engine_timeout_s: float = 5.0, include_stopped: bool = True, load_compose: bool = True,
@@ -158,14 +146,17 @@ def gather_engines(engine_url: str | None = None, hosts: str | Iterable[str] | N
 
     ``with_stats``: the one engine's resource stats are read from now on, in the background,
     while the inventory is gathered (``Engines.stats`` takes them; named hosts start theirs in
-    ``start_stats``)."""
+    ``start_stats``); one the report's kernel started before the first cell is taken when it was
+    started for the same engine, project and timeout (``prefetch``)."""
     files = as_list(compose_files)
     every = not (project or files) if all_projects is None else all_projects
     cfg = load_config(config_path)
     specs = resolve_hosts(as_list(hosts), cfg)
     if not specs:
-        pending = {"": engine_stats.start_reading_engine(engine_url, project=project, engine_timeout_s=engine_timeout_s)
-                   } if with_stats else {}
+        early = prefetch.take_stats(engine_url, project, engine_timeout_s) if with_stats else None
+        if with_stats and early is None:
+            early = engine_stats.start_reading_engine(engine_url, project=project, engine_timeout_s=engine_timeout_s)
+        pending = {"": early} if early is not None else {}
         st = gather(engine_url, project=project, compose_files=files, config=cfg, engine_timeout_s=engine_timeout_s,
                     include_stopped=include_stopped, all_projects=every, load_compose=load_compose)
         return Engines(stacks={"": st}, stats_pending=pending)

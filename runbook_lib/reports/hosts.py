@@ -23,7 +23,8 @@ from runbook_lib.engine.hosts import resolve_hosts
 from runbook_lib.engine.swarm import PROBLEM_STATES
 from runbook_lib.multistack import MultiStack, gather_hosts
 from runbook_lib.reports import publish as report
-from runbook_lib.reports.engines import as_list, records
+from runbook_lib.reports.engines import records
+from runbook_lib.reports.values import as_list
 from runbook_lib.view import render
 
 

@@ -33,6 +33,7 @@ from traitlets import default
 from runbook_lib.exceptions import ReportError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # runbook_lib/
+PARAMS_ENV = "RUNBOOK_REPORT_PARAMS"  # the -p values for the kernel's prefetch (reports.prefetch reads it)
 EXIT_GRACE_S = 0.1  # after the run and the HTML export, how long the kernel gets to exit on its own
 
 
@@ -67,10 +68,12 @@ PLOTLY_WARMUP = ("import sys\nif 'plotly.graph_objects' in sys.modules:\n    imp
                  "    import plotly.io as pio\n    pio.renderers\n    go.Figure(go.Bar(x=[1], y=[1]))")
 
 
-def preload_code(nb_file: str | Path) -> str | None:
+def preload_code(nb_file: str | Path, prefetch: bool = False) -> str | None:
     """One line of Python for the kernel's ``exec_lines``: the notebook's top-level import
     statements (parameters cell excepted), each run in a throw-away namespace, then plotly's
-    one-time loads if they imported plotly; an import that fails is left for its cell to report. None when the notebook imports nothing or is unreadable."""
+    one-time loads if they imported plotly; an import that fails is left for its cell to report. None when the notebook imports nothing or is unreadable.
+    ``prefetch``: first of all, ``reports.prefetch.start`` (the reads the notebook will wait for,
+    given the ``-p`` values the runner put in the kernel's environment)."""
     try:
         cells = json.loads(Path(nb_file).read_text(encoding="utf-8")).get("cells", [])
     except (OSError, ValueError, AttributeError):
@@ -87,8 +90,9 @@ def preload_code(nb_file: str | Path) -> str | None:
         statements += [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
     if not statements:
         return None
+    early = [f"from runbook_lib.reports import prefetch\nprefetch.start({str(nb_file)!r})"] if prefetch else []
     body = "".join(f"try:\n    exec({s!r}, {{}})\nexcept Exception:\n    pass\n"
-                   for s in [*dict.fromkeys(statements), PLOTLY_WARMUP])
+                   for s in [*early, *dict.fromkeys(statements), PLOTLY_WARMUP])
     return f"exec(compile({body!r}, '<runbook preload>', 'exec'), {{}})"
 
 
@@ -163,19 +167,24 @@ def kernel_manager_class(ipc_dir: Path) -> type[AsyncKernelManager]:
 
 @contextmanager
 def started_kernel(cwd: str | Path | None = None, output_dir: str | Path | None = None,
-                   kernel_name: str = "python3", notebook: str | Path | None = None) -> Iterator[StartedKernel]:
+                   kernel_name: str = "python3", notebook: str | Path | None = None,
+                   parameters: dict[str, str] | None = None) -> Iterator[StartedKernel]:
     """Start a kernel now (it boots while the caller imports and validates); shut it down and
     remove its private folder on the way out. The kernel inherits ``RUNBOOK_OUTPUT_DIR``.
-    ``notebook`` (a report name or path): the kernel runs its imports while it starts."""
+    ``notebook`` (a report name or path): the kernel runs its imports while it starts.
+    ``parameters`` (the ``-p`` values as given, text): the kernel also starts what the notebook
+    will wait for with them (``reports.prefetch``; only in the kernel's environment, never argv)."""
     run_dir, out_dir = Path(cwd or Path.cwd()).resolve(), resolve_output_dir(output_dir)
     with terminate_as_exit(), tempfile.TemporaryDirectory(prefix="runbook-kernel-") as ipc:
         km = kernel_manager_class(Path(ipc))(kernel_name=kernel_name)
         env = {**os.environ, "RUNBOOK_OUTPUT_DIR": str(out_dir)}
+        if parameters is not None and notebook is not None:
+            env[PARAMS_ENV] = json.dumps(parameters)
         started = StartedKernel(km, Path(ipc), run_dir, out_dir, kernel_name)
         try:
             # As nbclient starts it: no history database for a throw-away kernel.
             args = ["--HistoryManager.hist_file=:memory:"]
-            preload = _preload_for(notebook)
+            preload = _preload_for(notebook, parameters is not None)
             if preload:
                 args.append(f"--IPKernelApp.exec_lines={preload}")
             try:
@@ -188,11 +197,11 @@ def started_kernel(cwd: str | Path | None = None, output_dir: str | Path | None 
             started.stop()
 
 
-def _preload_for(notebook: str | Path | None) -> str | None:
+def _preload_for(notebook: str | Path | None, prefetch: bool = False) -> str | None:
     if notebook is None:
         return None
     try:
-        return preload_code(notebook_path(str(notebook)))
+        return preload_code(notebook_path(str(notebook)), prefetch)
     except ReportError:  # no such report: the runner says so
         return None
 

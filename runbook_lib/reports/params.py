@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import papermill as pm
-import yaml
 
 from runbook_lib.exceptions import ParameterError
 from runbook_lib.history import uptime
+from runbook_lib.reports.values import parse_value  # noqa: F401 - re-exported (cli, tests)
 
 _TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list,),
           "dict": (dict,)}
@@ -59,14 +59,6 @@ def declared_parameters(nb_file: str | Path) -> dict[str, DeclaredParameter]:
         optional = default is None or "None" in type_name or "Optional" in type_name
         out[name] = DeclaredParameter(name, type_name, default, optional, p.get("help") or "")
     return out
-
-
-def parse_value(raw: str) -> Any:
-    """A ``-p`` value read as YAML (7d stays a string; true, 3, [a, b] get their types)."""
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
 
 
 def _check_range(name: str, value: Any) -> None:
