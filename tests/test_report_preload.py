@@ -70,3 +70,19 @@ def test_prefetch_does_nothing_without_values_for_named_hosts_or_other_reports(t
     assert prefetch.start(kernel.notebook_path("uptime_report"), {kernel.PARAMS_ENV: "{}"}) is False
     bad = {kernel.PARAMS_ENV: json.dumps({"config_path": str(tmp_path / "missing.yaml")})}
     prefetch.start(nb, bad)  # whatever the config says, never an exception in the preload
+
+
+def test_the_started_kernels_client_is_ready_and_runs_code(tmp_path):
+    from jupyter_core.utils import run_sync
+    with kernel.started_kernel(cwd=tmp_path, output_dir=tmp_path / "out") as started:
+        kc = started.km.client()
+        assert isinstance(kc, kernel.ReadyKernelClient)
+        kc.start_channels()
+        run_sync(kc.wait_for_ready)(timeout=60)
+        msg_id = kc.execute("print(6 * 7)")
+        seen = []
+        while not seen:
+            msg = run_sync(kc.get_iopub_msg)(timeout=30)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+                seen.append(msg["content"]["text"])
+        assert seen == ["42\n"]

@@ -20,12 +20,15 @@ import os
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from traitlets import default
@@ -135,6 +138,41 @@ def resolve_output_dir(output_dir: str | Path | None) -> Path:
     return Path(output_dir or os.environ.get("RUNBOOK_OUTPUT_DIR") or "outputs").resolve()
 
 
+class ReadyKernelClient(AsyncKernelClient):
+    """jupyter_client's async client, but ready as soon as the kernel is: its ``wait_for_ready``
+    waits for the kernel_info reply and one IOPub message (IOPub connected) as jupyter_client's
+    does, then takes what IOPub already holds instead of waiting 0.2 s for the channel to go quiet
+    (on the report's path; nbclient matches every output to its request, so a late status
+    message of the kernel_info request is ignored as it would be anyway)."""
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                msg = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                pass
+            else:
+                if msg["msg_type"] == "kernel_info_reply":
+                    try:
+                        await self.iopub_channel.get_msg(timeout=0.2)
+                    except Empty:
+                        pass
+                    else:
+                        self._handle_kernel_info_reply(msg)
+                        break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+        while True:
+            try:
+                await self.iopub_channel.get_msg(timeout=0)
+            except Empty:
+                break
+
+
 def kernel_manager_class(ipc_dir: Path) -> type[AsyncKernelManager]:
     """On POSIX the kernel talks over unix sockets (IPC), not TCP on 127.0.0.1: no open ports,
     and no "running over TCP without encryption" warning in every report run. The sockets and
@@ -142,6 +180,10 @@ def kernel_manager_class(ipc_dir: Path) -> type[AsyncKernelManager]:
     The manager remembers its clients so that the runner can close them (it owns the kernel)."""
 
     class RunbookKernelManager(AsyncKernelManager):
+        @default("client_factory")
+        def _default_client_factory(self) -> type[AsyncKernelClient]:
+            return ReadyKernelClient
+
         def client(self, **kwargs: Any):
             kc = super().client(**kwargs)
             self.__dict__.setdefault("_runbook_clients", []).append(kc)

@@ -212,6 +212,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
         try:
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
                 exporter = pool.submit(_prepared_exporter, nb_file)  # the parent is idle while the kernel works
+                pool.submit(site.prepare)
                 try:
                     error, executed = _execute(nb_file, partial, params, progress, run_dir, kernel)
                 finally:
@@ -232,10 +233,17 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
             doc = {**summary, **meta}
             if summary.get("status") == "degraded" and status == "failed":
                 doc["degraded"] = True
-            archive.atomic_write_text(final_nb, nbformat.writes(nb))
-            archive.atomic_write_text(final_html, html)
-            archive.atomic_write_text(final_json, json.dumps(redact.mask_obj(doc), indent=2, default=str))
-            site.refresh(out_dir)  # while the kernel exits (the index ignores the hidden partial file)
+            with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:  # files sync while the next is made
+                written = [pool.submit(archive.atomic_write_text, final_html, html),
+                           pool.submit(archive.atomic_write_text, final_json,
+                                       json.dumps(redact.mask_obj(doc), indent=2, default=str)),
+                           pool.submit(archive.atomic_write_text, final_nb, nbformat.writes(nb))]
+                for done in written:
+                    done.result()
+                # the index (which ignores the hidden partial file) while the kernel is stopped
+                refreshed = pool.submit(site.refresh, out_dir)
+                kernel.stop()
+                refreshed.result()
         finally:
             kernel.stop()
             try:
