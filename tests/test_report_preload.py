@@ -58,7 +58,7 @@ def test_prefetch_reads_the_notebooks_defaults_and_the_given_values(monkeypatch)
     assert prefetch.take_stats(None, "other", 7.0) is None  # other arguments: the notebook starts its own
     future = prefetch.take_stats(None, "runbook-prefetch-test", 7)
     assert future is not None and prefetch.take_stats(None, "runbook-prefetch-test", 7) is None  # taken once
-    assert future.result(timeout=60).empty  # no running container in that project
+    assert future.result(timeout=60) == []  # no running container in that project (rows)
 
 
 def test_prefetch_does_nothing_without_values_for_named_hosts_or_other_reports(tmp_path):

@@ -1,12 +1,16 @@
 """Engine stats on real containers (one-shot, concurrent) and the early warnings over frames."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import pytest
 
 from runbook_lib.analysis import warnings as w
 from runbook_lib.engine.inventory import gather_inventory
 from runbook_lib.engine.stats import COLUMNS, parse_stats, read_stats, start_reading
+from runbook_lib.engine.stats import frame as stats_frame
+from runbook_lib.engine.stats_rows import read_stats_rows
 
 T0 = pd.Timestamp("2026-01-01T00:00:00Z")
 
@@ -27,6 +31,10 @@ def test_stats_of_real_containers(docker_client, containers, test_label):
     again = read_stats(docker_client, inv, previous=first)
     assert again["cpu_total_ns"].notna().all() and again["system_cpu_ns"].notna().all()
     assert again["cpu_pct"].notna().all()  # against the previous frame: one-shot answers carry no precpu
+    rows = read_stats_rows(docker_client, inv.to_dict("records"))  # the same read as rows (no pandas)
+    assert sorted(r["container"] for r in rows) == sorted(first["container"])
+    assert all(isinstance(r["read_at"], datetime) and r["read_at"].tzinfo is not None for r in rows)
+    assert stats_frame(rows).dtypes.equals(first.dtypes)
 
 
 @pytest.mark.docker

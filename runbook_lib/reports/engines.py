@@ -154,7 +154,9 @@ def gather_engines(engine_url: str | None = None, hosts: str | Iterable[str] | N
     specs = resolve_hosts(as_list(hosts), cfg)
     if not specs:
         early = prefetch.take_stats(engine_url, project, engine_timeout_s) if with_stats else None
-        if with_stats and early is None:
+        if early is not None:
+            early = engine_stats.as_frames(early)
+        elif with_stats:
             early = engine_stats.start_reading_engine(engine_url, project=project, engine_timeout_s=engine_timeout_s)
         pending = {"": early} if early is not None else {}
         st = gather(engine_url, project=project, compose_files=files, config=cfg, engine_timeout_s=engine_timeout_s,

@@ -6,7 +6,7 @@ notebook's first cell, the report's resources section waited for them. ``runbook
 hands the kernel its ``-p`` values (``PARAMS_ENV``, read and removed by the kernel's preload,
 ``kernel.preload_code``); ``start`` reads the notebook's parameter defaults, applies them and
 starts the read the notebook's gathering would start (same engine, project and timeout) while
-the kernel still imports. ``gather_engines`` takes it (``take_stats``) when its own arguments
+the kernel still imports (``engine.stats_rows``: before pandas is imported). ``gather_engines`` takes it (``take_stats``) when its own arguments
 match, else starts its own: the notebook and its outputs are the same either way, and plain
 papermill (no ``PARAMS_ENV``) runs exactly as before.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.config import load_config
-from runbook_lib.engine import stats as engine_stats
+from runbook_lib.engine import stats_rows
 from runbook_lib.engine.hosts import resolve_hosts
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.reports.kernel import PARAMS_ENV
@@ -69,10 +69,10 @@ def start(nb_file: str | Path, environ: MutableMapping[str, str] | None = None) 
         key = stats_key(p.get("engine_url"), p.get("project"), p.get("engine_timeout_s", 5.0))
     except (RunbookError, OSError, ValueError, TypeError, SyntaxError):
         return False  # the notebook reports what is wrong; it starts its own read
-    _STATS[key] = engine_stats.start_reading_engine(key[0], project=key[1], engine_timeout_s=key[2])
+    _STATS[key] = stats_rows.start_reading_engine_rows(key[0], project=key[1], engine_timeout_s=key[2])
     return True
 
 
 def take_stats(engine_url: str | None, project: str | None, engine_timeout_s: float) -> Future | None:
-    """The read ``start`` began for these arguments (once), else None."""
+    """The read ``start`` began for these arguments (once; a future of stats rows), else None."""
     return _STATS.pop(stats_key(engine_url, project, engine_timeout_s), None)
