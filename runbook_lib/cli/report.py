@@ -12,7 +12,8 @@ def cmd_report(args) -> int:
     """`runbook report NAME [-p NAME VALUE]... [--output-dir DIR]`."""
     # The kernel starts first; papermill, nbconvert, pandas and plotly are imported here, after it
     # (deferred imports, cli only), so the kernel's ~2 s start overlaps them.
-    with kernel.started_kernel(output_dir=args.output_dir, notebook=args.name, parameters=dict(args.parameter)) as started:
+    with kernel.started_kernel(output_dir=args.output_dir, notebook=args.name,
+                               parameters=dict(args.parameter)) as started:
         from runbook_lib.reports.params import parse_value  # deferred: after the kernel start
         from runbook_lib.reports.runner import run_report  # deferred: after the kernel start
         params = {k: parse_value(v) for k, v in args.parameter}

@@ -6,9 +6,9 @@ notebook's first cell, the report's resources section waited for them. ``runbook
 hands the kernel its ``-p`` values (``PARAMS_ENV``, read and removed by the kernel's preload,
 ``kernel.preload_code``); ``start`` reads the notebook's parameter defaults, applies them and
 starts the read the notebook's gathering would start (same engine, project and timeout) while
-the kernel still imports (``engine.stats_rows``: before pandas is imported). ``gather_engines`` takes it (``take_stats``) when its own arguments
-match, else starts its own: the notebook and its outputs are the same either way, and plain
-papermill (no ``PARAMS_ENV``) runs exactly as before.
+the kernel still imports (``engine.stats_rows``: before pandas is imported). ``gather_engines``
+takes it (``take_stats``) when its own arguments match, else starts its own: the notebook and
+its outputs are the same either way, and plain papermill (no ``PARAMS_ENV``) runs as before.
 """
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ STATS_REPORTS = {"health_check"}  # notebooks that gather with ``with_stats=True
 _STATS: dict[tuple[str | None, str | None, float], Future] = {}
 
 
-def stats_key(engine_url: str | None, project: str | None, engine_timeout_s: float) -> tuple[str | None, str | None, float]:
+def stats_key(engine_url: str | None, project: str | None,
+              engine_timeout_s: float) -> tuple[str | None, str | None, float]:
+    """The arguments a stats read is matched on (as ``gather_engines`` passes them)."""
     return engine_url or None, project or None, float(engine_timeout_s)
 
 

@@ -212,7 +212,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
         try:
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
                 exporter = pool.submit(_prepared_exporter, nb_file)  # the parent is idle while the kernel works
-                pool.submit(site.prepare)
+                pool.submit(site.prepare)  # a warm-up: a failure shows in the refresh, if anywhere
                 try:
                     error, executed = _execute(nb_file, partial, params, progress, run_dir, kernel)
                 finally:
@@ -233,13 +233,11 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
             doc = {**summary, **meta}
             if summary.get("status") == "degraded" and status == "failed":
                 doc["degraded"] = True
-            with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:  # files sync while the next is made
-                written = [pool.submit(archive.atomic_write_text, final_html, html),
-                           pool.submit(archive.atomic_write_text, final_json,
-                                       json.dumps(redact.mask_obj(doc), indent=2, default=str)),
-                           pool.submit(archive.atomic_write_text, final_nb, nbformat.writes(nb))]
-                for done in written:
-                    done.result()
+            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+                html_written = pool.submit(archive.atomic_write_text, final_html, html)  # syncs while the ipynb is made
+                archive.atomic_write_text(final_nb, nbformat.writes(nb))
+                html_written.result()
+                archive.atomic_write_text(final_json, json.dumps(redact.mask_obj(doc), indent=2, default=str))  # last
                 # the index (which ignores the hidden partial file) while the kernel is stopped
                 refreshed = pool.submit(site.refresh, out_dir)
                 kernel.stop()
