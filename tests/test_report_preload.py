@@ -86,3 +86,11 @@ def test_the_started_kernels_client_is_ready_and_runs_code(tmp_path):
             if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
                 seen.append(msg["content"]["text"])
         assert seen == ["42\n"]
+
+
+def test_prefetch_knows_where_named_hosts_come_from(monkeypatch):
+    from runbook_lib.engine import hosts
+    from runbook_lib.reports import prefetch
+    assert prefetch.HOSTS_ENV == hosts.ENV_VAR
+    env = {kernel.PARAMS_ENV: "{}", prefetch.HOSTS_ENV: "a=unix:///var/run/docker.sock"}
+    assert prefetch.start(kernel.notebook_path("health_check"), env) is False
