@@ -238,10 +238,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
                 archive.atomic_write_text(final_nb, nbformat.writes(nb))
                 html_written.result()
                 archive.atomic_write_text(final_json, json.dumps(redact.mask_obj(doc), indent=2, default=str))  # last
-                # the index (which ignores the hidden partial file) while the kernel is stopped
-                refreshed = pool.submit(site.refresh, out_dir)
-                kernel.stop()
-                refreshed.result()
+            site.refresh(out_dir)  # while the kernel exits (the index ignores the hidden partial file)
         finally:
             kernel.stop()
             try:
