@@ -233,7 +233,7 @@ def run_report(name: str, parameters: dict[str, Any] | None = None, output_dir: 
             doc = {**summary, **meta}
             if summary.get("status") == "degraded" and status == "failed":
                 doc["degraded"] = True
-            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
                 html_written = pool.submit(archive.atomic_write_text, final_html, html)  # syncs while the ipynb is made
                 archive.atomic_write_text(final_nb, nbformat.writes(nb))
                 html_written.result()
