@@ -10,7 +10,7 @@ with its last lines. Pure, and no pandas: ``analysis.classify.classify`` gives t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from runbook_lib import redact
@@ -43,6 +43,10 @@ class Finding:
     first_line: int | None = None
     source: str = "state"
     details: list[dict] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """As a dict in field order (``dataclasses.asdict`` without its deep copy: the lists are the finding's own)."""
+        return dict(vars(self))
 
 
 def _row(ev: Mapping[str, Any], category: str, cause: str, fix: str, evidence: list[str], *,
@@ -232,7 +236,7 @@ def classify_records(evidence: Iterable[Mapping[str, Any]], catalog: Any = None,
             ev = {**ev, "start_period_s": periods[service]}
         ctx = MatchContext(service=service, port_services=base.port_services, services=base.services)
         rows += classify_one(ev, ctx, signatures, crash_loop_restarts, max_evidence)
-    return sorted((asdict(r) for r in rows), key=_order)
+    return sorted((r.record() for r in rows), key=_order)
 
 
 def start_periods(catalog: Any) -> dict[str, float]:

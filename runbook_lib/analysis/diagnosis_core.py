@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -107,7 +107,7 @@ def diagnose_records(evidence: Iterable[Mapping[str, Any]], catalog: Any = None,
     """Finding records (FINDING_COLUMNS keys), root causes first, then what they block; evidence masked."""
     found = classify_records(rows_of(evidence), catalog=catalog, signatures=signatures)
     status = rows_of(status) if status is not None else None
-    rows = found + [asdict(f) for f in _status_findings(status, {r["service"] for r in found})]
+    rows = found + [f.record() for f in _status_findings(status, {r["service"] for r in found})]
     if not rows:
         return []
     roots, blocked_by, blocks = blocking_records(rows, catalog, status)

@@ -116,9 +116,9 @@ def _all_needle_hits(low: str, needles: tuple[str, ...], limit: int) -> dict[str
     auto = _automaton(needles)
     if auto is None:
         return {n: _needle_hits(low, n, limit) for n in needles}
-    out: dict[str, dict[int, int]] = {n: {} for n in needles}
+    out: dict[str, dict[int, int]] = {}  # only the needles found
     for idx, start, _end in auto.find_matches_as_indexes(low, overlapping=True):
-        starts = out[needles[idx]]
+        starts = out.setdefault(needles[idx], {})
         if len(starts) >= limit:
             continue
         ls = low.rfind("\n", 0, start) + 1
@@ -164,8 +164,10 @@ def line_hits(lines: Sequence[str], source: str, signatures: Sequence[Signature]
     needles = tuple(sorted({n for sig in sigs for n in sig.needles}))
     cache = _all_needle_hits(low, needles, max_hits * 4)
     claimed: dict[int, tuple] = {}  # line start -> (sig, groups, line end, match pos); table order wins
+    found = {n for n, starts in cache.items() if starts}
     for sig in sigs:
-        _signature_hits(sig, blob, low, cache, max_hits, claimed)
+        if not found.isdisjoint(sig.needles):  # a signature none of whose needles occurs claims nothing
+            _signature_hits(sig, blob, low, cache, max_hits, claimed)
     out: list[Hit] = []
     line_no, counted_to = 0, 0
     for ls in sorted(claimed):
