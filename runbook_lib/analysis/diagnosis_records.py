@@ -8,7 +8,7 @@ today's frames from it. The pure pieces (``diagnose_records``, ``format_findings
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from runbook_lib import redact
@@ -40,9 +40,13 @@ def evidence_rows(stack: Any, inventory: list[dict[str, Any]], *, all_containers
                   since: datetime | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(evidence rows, the gatherer's attrs: ``notes`` …) for the stack's containers."""
     by_rows = getattr(engine_logs, "gather_evidence_rows", None)
-    if by_rows is not None:
-        rows, notes = by_rows(stack.client, inventory, all=all_containers, tail_lines=tail_lines, since=since)
-        return list(rows), {"notes": list(notes)}
+    if by_rows is not None:  # the attrs engine.evidence_frame gives the frame: notes, then the window as ISO text
+        since, until, now = engine_logs.evidence_window(since, None)
+        rows, notes = by_rows(stack.client, inventory, all=all_containers, tail_lines=tail_lines, since=since,
+                              until=until)
+        since_utc = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        return list(rows), {"notes": list(getattr(stack, "inventory_notes", [])) + list(notes),
+                            "since": since_utc.isoformat(), "until": until.isoformat(), "gathered_at": now.isoformat()}
     frame = engine_logs.gather_evidence(stack.client, stack.inventory, all=all_containers, tail_lines=tail_lines,
                                         since=since)
     return frame.to_dict("records"), dict(frame.attrs)
