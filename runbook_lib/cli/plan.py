@@ -1,16 +1,21 @@
-"""`runbook plan [--apply [--resume]]`: the recovery plan that follows the diagnosis, dry-run unless --apply."""
+"""`runbook plan [--apply [--resume]]`: the recovery plan that follows the diagnosis, dry-run unless --apply.
+
+The plan is made over records (``analysis.plan_records``); the dry-run (text and --json) prints
+and audits it over those rows (``engine.plan_run``), without pandas. ``--apply`` runs the same
+plan as a frame through ``engine.actions.apply_plan``.
+"""
 from __future__ import annotations
 
 import json
 import sys
+from types import SimpleNamespace
 from typing import Any
 
 from runbook_lib import redact, stack as gather_stack
-from runbook_lib.analysis.plan import plan_stack
+from runbook_lib.analysis.plan_records import PlanRecords, plan_diagnosis
 from runbook_lib.cli.hostargs import named_hosts
-from runbook_lib.cli.verify import fresh_verifier
-from runbook_lib.engine.actions import apply_plan, format_plan, resume_confirmed
-from runbook_lib.engine.audit import AuditLog
+from runbook_lib.engine.audit_log import AuditLog
+from runbook_lib.engine.plan_run import format_plan_rows, run_plan
 
 
 def _gather(args, apply: bool) -> gather_stack.Stack:
@@ -19,8 +24,32 @@ def _gather(args, apply: bool) -> gather_stack.Stack:
                                engine_timeout_s=max(float(args.engine_timeout), 30.0 if apply else 0.0))
 
 
+def diagnosis_records(stack: gather_stack.Stack) -> Any:
+    """The stack's diagnosis as records (findings, status, catalog: lists of dicts; project, compose_files).
+
+    MERGE ADAPTER, the one place to switch: until ``analysis.diagnosis_records.run_diagnosis_records``
+    lands, today's frame diagnosis is turned into records here. At the merge this body becomes
+    ``run_diagnosis_records(stack)`` (with its status: the expected-vs-actual rows of an empty
+    inventory when there is no engine) and the frame imports below go.
+    """
+    catalog = stack.require_catalog()
+    # imported here, not at the top: the frame diagnosis (pandas) is the adapter's only (cli defers imports)
+    from runbook_lib.analysis.diagnosis import run_diagnosis  # noqa: PLC0415
+    from runbook_lib.analysis.expected import expected_vs_actual  # noqa: PLC0415
+    diag = run_diagnosis(stack)
+    status = diag.status
+    if status is None:  # no engine: nothing is known to run
+        status = expected_vs_actual(catalog.frame, stack.project_inventory(), project=stack.project)
+    findings = diag.findings
+    return SimpleNamespace(findings=[] if findings is None else findings.to_dict("records"),
+                           status=status.to_dict("records"), catalog=list(catalog.rows), project=stack.project,
+                           compose_files=list(stack.compose_files))
+
+
 def _verifier(args, project: str | None):
     """verify(service): a fresh diagnosis of the stack; the fix took when the service has no root cause."""
+    # imported here, not at the top: only --apply --resume verifies (a fresh frame diagnosis; cli defers imports)
+    from runbook_lib.cli.verify import fresh_verifier  # noqa: PLC0415
     return fresh_verifier(lambda: _gather(args, True), project)
 
 
@@ -42,24 +71,23 @@ def cmd_plan(args) -> int:
     if hosts:
         from runbook_lib.cli.plan_hosts import plan_hosts  # noqa: PLC0415 - cli defers imports
         return plan_hosts(args, hosts)
-    resume = bool(getattr(args, "resume", False))
     stack = _gather(args, bool(args.apply))
-    client = stack.require_engine()
-    planned = plan_stack(stack, budget_s=args.budget)
-    catalog, plan, project = planned.catalog, planned.plan, planned.project
+    stack.require_engine()  # no engine: the error says how to reach one, before anything is planned
+    plan = plan_diagnosis(diagnosis_records(stack), budget_s=args.budget)
+    catalog, project = stack.require_catalog(), stack.project
     as_json = bool(args.json)
     result: dict[str, Any] = {
         "project": project, "files": stack.compose_files, "dry_run": not args.apply,
-        "root_causes": planned.root_causes,
-        "plan": json.loads(plan.to_json(orient="records")),
+        "root_causes": list(plan.root_causes or []),
+        "plan": plan.rows,
     }
     if not as_json:
         print(f"Recovery plan for project {project or '?'} ({', '.join(stack.compose_files)})")
-        print(format_plan(plan, project))
+        print(format_plan_rows(plan.rows, project, columns=plan.columns))
     audit = AuditLog(args.audit_log)
     if not args.apply:
-        # the dry-run goes through the same guarded path: audited (dry_run=true), no mutating call
-        apply_plan(client, plan, catalog, audit, budget_s=args.budget, progress=None, dry_run=True)
+        # the dry-run goes through the same guarded path: audited (dry_run=true), no engine call at all
+        run_plan(plan.rows, plan.attrs, catalog, audit, budget_s=args.budget, progress=None, dry_run=True)
         result["audit_log"] = str(audit.path)
         if as_json:
             print(json.dumps(redact.mask_obj(result), indent=2, default=str))
@@ -67,11 +95,21 @@ def cmd_plan(args) -> int:
             print(f"\nDry-run: nothing was changed (recorded in {audit.path}). "
                   "Run `runbook plan --apply` to execute, audited.")
         return 0
-    # imported here, not at the top: only --apply reads the maintenance windows (croniter; cli defers imports)
+    return _apply(args, stack, plan, audit, result)
+
+
+def _apply(args, stack: gather_stack.Stack, planned: PlanRecords, audit: AuditLog, result: dict[str, Any]) -> int:
+    """`--apply [--resume]`: the plan as a frame through ``actions.apply_plan`` (maintenance windows first)."""
+    # imported here, not at the top: only --apply runs the plan on the engine and reads the maintenance
+    # windows (pandas, the docker SDK, croniter; cli defers imports)
+    from runbook_lib.analysis.plan import plan_frame  # noqa: PLC0415
+    from runbook_lib.engine.actions import apply_plan, resume_confirmed  # noqa: PLC0415
     from runbook_lib.maintenance.windows import refuse_in_window  # noqa: PLC0415
+    client, catalog = stack.require_engine(), stack.require_catalog()
+    plan, project, as_json = plan_frame(planned), planned.project, bool(args.json)
     refuse_in_window(plan["service"].dropna().astype(str) if "service" in plan else [], project, stack.config)
     confirmed: list[str] = []
-    if resume:
+    if bool(getattr(args, "resume", False)):
         confirmed = resume_confirmed(plan, audit)
         result["confirmed"] = confirmed
         if not as_json:
