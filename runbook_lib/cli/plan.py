@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +17,7 @@ from runbook_lib import redact, stack as gather_stack
 from runbook_lib.analysis.plan_records import PlanRecords, plan_diagnosis
 from runbook_lib.cli.hostargs import named_hosts
 from runbook_lib.engine.audit_log import AuditLog
-from runbook_lib.engine.plan_run import format_plan_rows, run_plan
+from runbook_lib.engine.plan_run import compose_binary, format_plan_rows, run_plan
 
 
 def _gather(args, apply: bool) -> gather_stack.Stack:
@@ -46,6 +48,19 @@ def diagnosis_records(stack: gather_stack.Stack) -> Any:
                            compose_files=list(stack.compose_files))
 
 
+def _compose_binary_soon() -> Callable[[], list[str] | None]:
+    """``compose_binary()`` looked up in a thread while the stack is gathered and diagnosed (it runs
+    `docker compose version`, 10-70 ms of waiting); the returned function waits for its answer."""
+    found: list[list[str] | None] = []
+    thread = threading.Thread(target=lambda: found.append(compose_binary()), name="compose-binary", daemon=True)
+    thread.start()
+
+    def result() -> list[str] | None:
+        thread.join()
+        return found[0] if found else None
+    return result
+
+
 def _verifier(args, project: str | None):
     """verify(service): a fresh diagnosis of the stack; the fix took when the service has no root cause."""
     # imported here, not at the top: only --apply --resume verifies (a fresh frame diagnosis; cli defers imports)
@@ -71,6 +86,7 @@ def cmd_plan(args) -> int:
     if hosts:
         from runbook_lib.cli.plan_hosts import plan_hosts  # noqa: PLC0415 - cli defers imports
         return plan_hosts(args, hosts)
+    binary = _compose_binary_soon()
     stack = _gather(args, bool(args.apply))
     stack.require_engine()  # no engine: the error says how to reach one, before anything is planned
     plan = plan_diagnosis(diagnosis_records(stack), budget_s=args.budget)
@@ -87,7 +103,8 @@ def cmd_plan(args) -> int:
     audit = AuditLog(args.audit_log)
     if not args.apply:
         # the dry-run goes through the same guarded path: audited (dry_run=true), no engine call at all
-        run_plan(plan.rows, plan.attrs, catalog, audit, budget_s=args.budget, progress=None, dry_run=True)
+        run_plan(plan.rows, plan.attrs, catalog, audit, budget_s=args.budget, progress=None, dry_run=True,
+                 compose=binary())
         result["audit_log"] = str(audit.path)
         if as_json:
             print(json.dumps(redact.mask_obj(result), indent=2, default=str))
@@ -95,10 +112,11 @@ def cmd_plan(args) -> int:
             print(f"\nDry-run: nothing was changed (recorded in {audit.path}). "
                   "Run `runbook plan --apply` to execute, audited.")
         return 0
-    return _apply(args, stack, plan, audit, result)
+    return _apply(args, stack, plan, audit, result, binary())
 
 
-def _apply(args, stack: gather_stack.Stack, planned: PlanRecords, audit: AuditLog, result: dict[str, Any]) -> int:
+def _apply(args, stack: gather_stack.Stack, planned: PlanRecords, audit: AuditLog, result: dict[str, Any],
+           compose: list[str] | None) -> int:
     """`--apply [--resume]`: the plan as a frame through ``actions.apply_plan`` (maintenance windows first)."""
     # imported here, not at the top: only --apply runs the plan on the engine and reads the maintenance
     # windows (pandas, the docker SDK, croniter; cli defers imports)
@@ -117,7 +135,7 @@ def _apply(args, stack: gather_stack.Stack, planned: PlanRecords, audit: AuditLo
                   f"it is checked with a fresh diagnosis once the service is back.")
     log = apply_plan(client, plan, catalog, audit, budget_s=args.budget,
                      progress=(lambda m: print(m, file=sys.stderr)) if as_json else print,
-                     confirmed=confirmed, verify=_verifier(args, project) if confirmed else None)
+                     confirmed=confirmed, verify=_verifier(args, project) if confirmed else None, compose=compose)
     result["applied"] = json.loads(log.to_json(orient="records", date_format="iso"))
     result["status"] = log.attrs["status"]
     result["stopped_at"] = log.attrs["stopped_at"]
