@@ -25,6 +25,7 @@ from runbook_lib.engine.actions import apply_plan, format_plan
 from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.engine.inventory import COLUMNS
 from runbook_lib.engine.plan_run import format_plan_rows, run_plan
+from runbook_lib.exceptions import ActionRefused
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -146,3 +147,34 @@ def test_dry_run_over_rows_equals_apply_plan_dry_run(files, tmp_path):
         assert audits[0] == audits[1]
         assert all(r["dry_run"] for r in audits[0])  # every record says dry_run: true
         assert logs[0][1]["status"] == ("stopped" if files else "dry-run")
+
+
+class _NoCalls:
+    """Steps that fail the test on any engine call: a dry-run must make none."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the dry-run made an engine call: {name}")
+
+
+@pytest.mark.parametrize("bad", ["rm", "prune", "down -v", "remove-volume"])
+def test_run_plan_refuses_a_destructive_action_before_any_call(bad, tmp_path):
+    rows = [{"wave": 1, "step": 1, "service": "db", "container": "c1", "action": "start", "condition": None,
+             "timeout_s": None, "reason": "exited", "depends_on": [], "manual": False, "command": "docker start c1"},
+            {"wave": 1, "step": 2, "service": "db", "container": "c1", "action": bad, "condition": None,
+             "timeout_s": None, "reason": "", "depends_on": [], "manual": False, "command": None}]
+    path = tmp_path / "audit.log"
+    for dry_run in (True, False):
+        with pytest.raises(ActionRefused, match="never removes volumes"):
+            run_plan(rows, {}, None, AuditLog(path), progress=None, dry_run=dry_run, steps=_NoCalls())
+    audit = read_audit(path)
+    assert list(audit["outcome"]) == ["refused", "refused"] and list(audit["action"]) == [bad, bad]
+
+
+def test_dry_run_over_rows_makes_no_engine_call(tmp_path):
+    catalog, status, findings = next(_cases(LEDGERLINE, range(1)))
+    plan = plan_records_from_diagnosis(findings.to_dict("records"), status.to_dict("records"), catalog.rows,
+                                       project=catalog.project, compose_files=[str(LEDGERLINE)])
+    run = run_plan(plan.rows, plan.attrs, catalog, AuditLog(tmp_path / "audit.log"), progress=None, dry_run=True,
+                   steps=_NoCalls(), compose=["docker", "compose"])
+    assert run.attrs["status"] == "dry-run" and {r["outcome"] for r in run.rows} == {"dry-run"}
+    assert [r["step"] for r in run.rows] != [] and len(run.rows) == len(plan.rows)
