@@ -116,12 +116,13 @@ def test_records_plan_equals_frame_plan(which, seeds, big_compose):
 
 def test_plan_diagnosis_takes_a_diagnosis_as_records():
     catalog, status, findings = next(_cases(LEDGERLINE, range(1)))
-    diagnosis = type("DiagnosisRecords", (), {
-        "findings": findings.to_dict("records"), "status": status.to_dict("records"), "catalog": list(catalog.rows),
-        "project": catalog.project, "compose_files": [str(LEDGERLINE)]})()
     frame = plan_from_diagnosis(findings, status, catalog.frame, project=catalog.project,
                                 compose_files=[str(LEDGERLINE)], budget_s=60)
-    _same(frame, plan_diagnosis(diagnosis, budget_s=60))
+    for cat in (catalog, list(catalog.rows)):  # the Catalog (as DiagnosisRecords holds it) or its rows
+        diagnosis = type("DiagnosisRecords", (), {
+            "findings": findings.to_dict("records"), "status": status.to_dict("records"), "catalog": cat,
+            "project": catalog.project, "compose_files": [str(LEDGERLINE)]})()
+        _same(frame, plan_diagnosis(diagnosis, budget_s=60))
 
 
 @pytest.mark.parametrize("files", [None, ["/nonexistent/docker-compose.yml"]])

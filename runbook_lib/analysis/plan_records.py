@@ -413,9 +413,11 @@ def plan_records_from_diagnosis(findings: Iterable[Mapping[str, Any]] | None,
 
 
 def plan_diagnosis(diagnosis: Any, budget_s: float | None = None) -> PlanRecords:
-    """The plan that follows a diagnosis given as records: an object with ``findings``, ``status``
-    and ``catalog`` (lists of dicts, today's frame columns), ``project`` and ``compose_files``.
-    ``status`` must be set (a stack without an engine: the expected-vs-actual rows of an empty inventory)."""
-    return plan_records_from_diagnosis(diagnosis.findings, diagnosis.status, diagnosis.catalog,
+    """The plan that follows a diagnosis given as records (``DiagnosisRecords``-shaped): ``findings`` and
+    ``status`` (lists of dicts, today's frame columns), ``catalog`` (the Catalog, or its rows), ``project``
+    and ``compose_files``. ``status`` must be set (a stack without an engine: the expected-vs-actual rows
+    of an empty inventory)."""
+    catalog = getattr(diagnosis.catalog, "rows", diagnosis.catalog)
+    return plan_records_from_diagnosis(diagnosis.findings, diagnosis.status, catalog,
                                        project=diagnosis.project, compose_files=list(diagnosis.compose_files or []),
                                        budget_s=budget_s)

@@ -31,8 +31,10 @@ def diagnosis_records(stack: gather_stack.Stack) -> Any:
 
     MERGE ADAPTER, the one place to switch: until ``analysis.diagnosis_records.run_diagnosis_records``
     lands, today's frame diagnosis is turned into records here. At the merge this body becomes
-    ``run_diagnosis_records(stack)`` (with its status: the expected-vs-actual rows of an empty
-    inventory when there is no engine) and the frame imports below go.
+    ``catalog = stack.require_catalog(); diag = run_diagnosis_records(stack)``, and when ``diag.status``
+    is None (no engine) ``diag.status = expected_vs_actual_records(list(catalog.rows), <the stack's
+    project inventory rows>, project=stack.project)``; then ``return diag`` (``plan_diagnosis`` reads
+    ``catalog.rows`` itself). The frame imports below go.
     """
     catalog = stack.require_catalog()
     # imported here, not at the top: the frame diagnosis (pandas) is the adapter's only (cli defers imports)
@@ -44,7 +46,7 @@ def diagnosis_records(stack: gather_stack.Stack) -> Any:
         status = expected_vs_actual(catalog.frame, stack.project_inventory(), project=stack.project)
     findings = diag.findings
     return SimpleNamespace(findings=[] if findings is None else findings.to_dict("records"),
-                           status=status.to_dict("records"), catalog=list(catalog.rows), project=stack.project,
+                           status=status.to_dict("records"), catalog=catalog, project=stack.project,
                            compose_files=list(stack.compose_files))
 
 
