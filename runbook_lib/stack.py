@@ -5,6 +5,12 @@ once, finds the compose files from the containers' own labels (``config_files`` 
 ``working_dir``) unless they are given, loads the catalog and reads the runbook config.
 Analyses take the frames and the ``Stack``; they never connect on their own.
 
+Gathering imports no pandas (nor the docker SDK on unix:// and plain tcp:// engines): the
+containers are ``rows`` (masked dicts, ``engine.inventory_rows.COLUMNS`` keys) and the catalog
+is records with its frame built on first read. ``inventory`` (the DataFrame) is built from
+``rows`` the first time it is read; those two frames are the only places this module reaches
+pandas, through a deferred import (the documented exception of docs/DESIGN.md).
+
 A part that cannot be gathered is a note and a degraded reason, never an exception:
 ``require_engine()`` and ``require_catalog()`` raise the saved error for the commands
 that cannot go on without it (``runbook catalog``, ``lint``, ``plan``).
@@ -12,38 +18,107 @@ that cannot go on without it (``runbook catalog``, ``lint``, ``plan``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from runbook_lib import redact
-from runbook_lib.compose.catalog import Catalog, find_compose_files, load_catalog
-from runbook_lib.compose.discover import compose_projects
+from runbook_lib.compose.discover import compose_projects, find_compose_files
+from runbook_lib.compose.records import CatalogRecords, load_records
 from runbook_lib.config import RunbookConfig, load_config
 from runbook_lib.engine.connection import DEFAULT_TIMEOUT_S, engine_target, try_connect
-from runbook_lib.engine.inventory import empty_inventory, gather_inventory
+from runbook_lib.engine.inventory_rows import gather_rows
 from runbook_lib.exceptions import ComposeError, EngineError, RunbookError
 
 
-@dataclass
-class Stack:
-    """Everything one command gathered: the engine, the containers, the compose model, the config."""
+def _inventory_frame(rows: list[dict], notes: list[str], gathered_at: datetime | None) -> Any:
+    """The inventory DataFrame of rows (engine.inventory.inventory_frame)."""
+    # deferred: the one place the gathered Stack reaches pandas (docs/DESIGN.md, lazy imports)
+    from runbook_lib.engine.inventory import inventory_frame  # noqa: PLC0415
+    return inventory_frame(rows, notes, gathered_at)
 
-    client: Any | None
-    engine_error: EngineError | None
-    inventory: pd.DataFrame
-    config: RunbookConfig
-    project: str | None = None
-    compose_files: list[str] = field(default_factory=list)
-    catalog: Catalog | None = None
-    catalogs: dict[str, Catalog] = field(default_factory=dict)
-    compose_error: RunbookError | None = None
-    ambiguous: bool = False  # several projects ran and none was chosen
-    notes: list[str] = field(default_factory=list)
-    degraded_reasons: list[str] = field(default_factory=list)
-    gathered_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC"))
+
+def _catalog_frame(records: CatalogRecords) -> Any:
+    """The catalog DataFrame of records (compose.catalog.Catalog.frame)."""
+    # deferred: the catalog's frame needs pandas; gathering it does not (docs/DESIGN.md, lazy imports)
+    from runbook_lib.compose.catalog import Catalog  # noqa: PLC0415
+    return Catalog.of(records).frame
+
+
+@dataclass(frozen=True)
+class StackCatalog(CatalogRecords):
+    """A gathered catalog: records, with ``frame`` (as ``compose.catalog.Catalog``'s) built on first read."""
+
+    @cached_property
+    def frame(self) -> Any:
+        """One masked row per service (compose.records.COLUMNS), a DataFrame built from ``rows``."""
+        return _catalog_frame(self)
+
+
+def _load_catalog(files: list[str], **kwargs: Any) -> StackCatalog:
+    records = load_records(files, **kwargs)
+    return StackCatalog(**{k: getattr(records, k) for k in records.__dataclass_fields__})
+
+
+class Stack:
+    """Everything one command gathered: the engine, the containers, the compose model, the config.
+
+    ``rows``: the containers, one masked dict each; ``inventory``: the same as a DataFrame,
+    built from ``rows`` on first read (assigning a frame replaces both); ``gathered_at``: a
+    tz-aware UTC datetime; ``catalog``: a ``StackCatalog`` (records, ``frame`` on first read).
+    """
+
+    def __init__(self, client: Any | None, engine_error: EngineError | None, config: RunbookConfig,
+                 inventory: Any = None, project: str | None = None, compose_files: list[str] | None = None,
+                 catalog: CatalogRecords | None = None, catalogs: dict[str, CatalogRecords] | None = None,
+                 compose_error: RunbookError | None = None, ambiguous: bool = False,
+                 notes: list[str] | None = None, degraded_reasons: list[str] | None = None,
+                 gathered_at: datetime | None = None, rows: list[dict] | None = None,
+                 inventory_notes: list[str] | None = None) -> None:
+        self.client, self.engine_error, self.config = client, engine_error, config
+        self.project = project
+        self.compose_files = list(compose_files or [])
+        self.catalog = catalog
+        self.catalogs = dict(catalogs or {})
+        self.compose_error = compose_error
+        self.ambiguous = ambiguous  # several projects ran and none was chosen
+        self.notes = list(notes or [])
+        self.degraded_reasons = list(degraded_reasons or [])
+        self.gathered_at = gathered_at or datetime.now(timezone.utc)
+        self.inventory_notes = list(inventory_notes or [])  # the inventory's own (containers gone mid-listing)
+        self._rows: list[dict] | None = list(rows or [])
+        self._frame: Any = None
+        if inventory is not None:
+            self.inventory = inventory
+
+    @property
+    def rows(self) -> list[dict]:
+        """The containers: one masked dict per container (inventory COLUMNS keys), no pandas."""
+        if self._rows is None:  # a frame was assigned: its rows (missing values may be NaN)
+            self._rows = self._frame.to_dict("records")
+        return self._rows
+
+    @rows.setter
+    def rows(self, rows: list[dict]) -> None:
+        self._rows, self._frame = list(rows), None
+
+    @property
+    def inventory(self) -> Any:
+        """The containers as the inventory DataFrame (built from ``rows`` on first read)."""
+        if self._frame is None:
+            self._frame = _inventory_frame(self._rows or [], self.inventory_notes, self.gathered_at)
+        return self._frame
+
+    @inventory.setter
+    def inventory(self, frame: Any) -> None:
+        self._frame, self._rows = frame, None
+        self.inventory_notes = list(getattr(frame, "attrs", {}).get("notes", []))
+
+    def __repr__(self) -> str:
+        return (f"Stack(project={self.project!r}, engine_ok={self.engine_ok}, containers={len(self.rows)}, "
+                f"compose_files={self.compose_files!r}, degraded={self.degraded_reasons!r})")
 
     @property
     def engine_ok(self) -> bool:
@@ -54,7 +129,12 @@ class Stack:
     def engine_url(self) -> str | None:
         return engine_target(self.client).url if self.client is not None else None
 
-    def project_inventory(self, project: str | None = None) -> pd.DataFrame:
+    def project_rows(self, project: str | None = None) -> list[dict]:
+        """The rows of one compose project's containers (the stack's own by default)."""
+        project = project if project is not None else self.project
+        return self.rows if project is None else [r for r in self.rows if r.get("project") == project]
+
+    def project_inventory(self, project: str | None = None) -> Any:
         """The containers of one compose project (the stack's own by default)."""
         project = project if project is not None else self.project
         inv = self.inventory
@@ -70,7 +150,7 @@ class Stack:
             raise self.engine_error or EngineError("the Docker engine was not contacted")
         return self.client
 
-    def require_catalog(self) -> Catalog:
+    def require_catalog(self) -> CatalogRecords:
         """The catalog, or the saved reason it could not be loaded (names the fix).
 
         With several projects and none chosen, the reports analyse the first one; a command
@@ -85,11 +165,11 @@ class Stack:
                                fix="pass --compose FILE (repeat for overrides).")
         raise ComposeError("no compose files.", fix="pass --compose FILE (repeat for overrides).")
 
-    def refresh_inventory(self) -> pd.DataFrame:
+    def refresh_inventory(self) -> Any:
         """Read the containers again (after actions); the rest of the stack stays as gathered."""
         if self.client is None:
             return self.inventory
-        self.inventory = gather_inventory(self.client, project=self.project)
+        self.rows, self.inventory_notes, _ = gather_rows(self.client, project=self.project)
         return self.inventory
 
     def note(self, text: str, degraded: str | None = None) -> None:
@@ -122,15 +202,16 @@ def gather(engine_url: str | None = None, *, project: str | None = None,
     ``use_engine=False`` reads only the given compose files (``runbook catalog -f FILE``).
     """
     cfg = _config(config)
-    stack = Stack(client=None, engine_error=None, inventory=empty_inventory(), config=cfg, project=project)
+    stack = Stack(client=None, engine_error=None, config=cfg, project=project)
     if client is None and use_engine:
         client, err = try_connect(engine_url, engine_timeout_s)
         stack.engine_error = err
     if client is not None:
         try:
-            stack.inventory = gather_inventory(client, project=project, include_stopped=include_stopped)
+            rows, inventory_notes, _ = gather_rows(client, project=project, include_stopped=include_stopped)
+            stack.rows, stack.inventory_notes = rows, inventory_notes
             stack.client = client
-            stack.notes.extend(stack.inventory.attrs.get("notes", []))
+            stack.notes.extend(inventory_notes)
         except EngineError as exc:  # the engine died between the ping and the listing
             stack.engine_error = exc
     if stack.client is None and use_engine:
@@ -141,7 +222,7 @@ def gather(engine_url: str | None = None, *, project: str | None = None,
     files = [str(f) for f in compose_files]
     wanted = project
     if not files and stack.client is not None:
-        known = _projects_with_files(stack.inventory)
+        known = _projects_with_files(stack.rows)
         if wanted is None and len(known) > 1:
             wanted = known[0]
             stack.ambiguous = True
@@ -150,14 +231,14 @@ def gather(engine_url: str | None = None, *, project: str | None = None,
             stack.note(f"several compose projects run here ({', '.join(known)}); analysing {wanted} "
                        f"(choose one with project)")
         try:
-            files, wanted = find_compose_files(stack.inventory, wanted)
+            files, wanted = find_compose_files(stack.rows, wanted)
         except ComposeError as exc:
             stack.compose_error = exc
             stack.note(f"compose files not found: {exc}")
             files = []
     if files:
         try:
-            stack.catalog = load_catalog(files, project_name=wanted, profiles=profiles, config=cfg)
+            stack.catalog = _load_catalog(files, project_name=wanted, profiles=profiles, config=cfg)
             stack.compose_files = list(stack.catalog.files)
             stack.project = stack.project or stack.catalog.project
             stack.catalogs[stack.catalog.project] = stack.catalog
@@ -167,12 +248,12 @@ def gather(engine_url: str | None = None, *, project: str | None = None,
             stack.compose_files = files
             stack.note(f"compose files not read: {exc}", degraded="compose")
     if all_projects and stack.client is not None and not compose_files:
-        for other in _projects_with_files(stack.inventory):
+        for other in _projects_with_files(stack.rows):
             if other in stack.catalogs:
                 continue
             try:
-                other_files, _ = find_compose_files(stack.inventory, other)
-                stack.catalogs[other] = load_catalog(other_files, project_name=other, profiles=profiles, config=cfg)
+                other_files, _ = find_compose_files(stack.rows, other)
+                stack.catalogs[other] = _load_catalog(other_files, project_name=other, profiles=profiles, config=cfg)
             except RunbookError as exc:
                 stack.note(f"project {other}: compose files not read: {exc}")
     return stack

@@ -28,7 +28,7 @@ from runbook_lib.analysis.expected import dependency_graph, expected_vs_actual, 
 from runbook_lib.analysis.fold import crash_loops, fold, root_services
 from runbook_lib.analysis.lint import lint_catalog
 from runbook_lib.compose.catalog import Catalog
-from runbook_lib.engine.logs import gather_evidence
+from runbook_lib.engine.evidence_frame import gather_evidence
 from runbook_lib.stack import Stack
 
 FINDING_COLUMNS = [
