@@ -1,6 +1,7 @@
 """Each command imports only what it uses (not timed): `runbook --help` imports neither pandas nor
 plotly; `catalog`, `lint` and `plan` import no plotly, nbformat or papermill; `catalog --json` and
-`lint` of given files import no pandas (records, not frames)."""
+`lint` of given files import no pandas (records, not frames); on the local engine `plan`, `diagnose`
+and `probe` import no docker SDK and `stack.gather()` no pandas."""
 from __future__ import annotations
 
 import json
@@ -71,3 +72,31 @@ def test_plan_dry_run_imports_neither_swarm_nor_maintenance_layers():
     unwanted = {"croniter", "runbook_lib.maintenance", "runbook_lib.cli.hosts", "runbook_lib.analysis.swarm",
                 "runbook_lib.engine.swarm_actions", "runbook_lib.probes.discovery"}
     assert not mods & unwanted, sorted(mods & unwanted)
+
+
+@pytest.mark.parametrize("argv", [("plan", "-f", COMPOSE), ("diagnose",), ("probe", "-f", COMPOSE)])
+def test_engine_commands_import_no_docker_sdk(docker_client, argv):
+    """On the local engine (unix socket) the lean client answers: the docker SDK (requests, paramiko)
+    is never imported by plan, diagnose or probe."""
+    mods = _all_modules(*argv)
+    assert "runbook_lib.engine.client" in mods  # the probe saw the command reach the engine
+    assert not {m.split(".")[0] for m in mods} & {"docker", "paramiko"}, sorted(
+        m for m in mods if m.split(".")[0] in ("docker", "paramiko"))
+
+
+GATHER = """
+import json, sys
+from runbook_lib import stack
+st = stack.gather()
+assert st.engine_ok, st.engine_error
+print("MODULES " + json.dumps(sorted(sys.modules)) + " ROWS " + str(len(st.rows)))
+"""
+
+
+def test_gather_imports_neither_pandas_nor_docker(docker_client):
+    """stack.gather() on the local engine: rows and catalog records, no pandas, no docker SDK."""
+    proc = subprocess.run([sys.executable, "-c", GATHER], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    mods = {m.split(".")[0] for m in json.loads(proc.stdout.split("MODULES ", 1)[1].split(" ROWS ")[0])}
+    assert "runbook_lib" in mods
+    assert not mods & {"pandas", "numpy", "docker"}, sorted(mods & {"pandas", "numpy", "docker"})
