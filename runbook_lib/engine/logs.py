@@ -26,7 +26,8 @@ from runbook_lib import redact
 from runbook_lib.engine import dockerpy
 from runbook_lib.engine.client import EngineClient
 from runbook_lib.engine.connection import engine_http
-from runbook_lib.engine.streams import lean_events, lean_log_tail
+from runbook_lib.engine.pipeline import stream_many
+from runbook_lib.engine.streams import LogSink, lean_events, lean_log_tail, log_params, refusal
 
 EVIDENCE_COLUMNS = [
     "project", "service", "name", "id", "state", "health", "has_healthcheck", "exit_code",
@@ -159,25 +160,16 @@ def split_timestamps(lines: list[str]) -> tuple[list[str], list[str | None]]:
     return out, times
 
 
-def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes: int = 256_000,
-                  since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                  max_read_bytes: int = MAX_READ_BYTES, timestamps: bool = True,
-                  deadline_s: float = STREAM_DEADLINE_S) -> dict[str, Any]:
-    """Stream the last ``tail_lines`` lines through a LineTail (bounded memory, read and time).
-
-    With ``timestamps`` the engine's time of each line goes to ``log_times`` (error bursts).
-    A stream that trickles past ``deadline_s`` is cut there and marked truncated."""
+def _tail_kw(tail_lines: int, since: Any, timestamps: bool) -> dict[str, Any]:
     kw: dict[str, Any] = {"stdout": True, "stderr": True, "tail": max(int(tail_lines), 1), "stream": True,
                           "follow": False, "timestamps": timestamps}  # docker-py follows when streaming
     if since is not None:
         kw["since"] = since.timestamp() if isinstance(since, datetime) else since
-    tail = LineTail(tail_lines, max_bytes, max_line_bytes)
-    stopped_early = timed_out = False
-    lean = _lean(client)
-    if lean is not None:
-        stopped_early, timed_out = lean_log_tail(lean, container_id, kw, tail, max_read_bytes, deadline_s)
-    else:
-        stopped_early, timed_out = _docker_py_log_tail(client, container_id, kw, tail, max_read_bytes, deadline_s)
+    return kw
+
+
+def _tail_result(tail: LineTail, stopped_early: bool, timed_out: bool, timestamps: bool,
+                 deadline_s: float) -> dict[str, Any]:
     lines, truncated = tail.lines()
     times: list[str | None] = [None] * len(lines)
     if timestamps:
@@ -188,6 +180,50 @@ def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes
         times.append(None)
         truncated = True
     return {"log_lines": lines, "log_times": times, "log_bytes_read": tail.bytes_read, "log_truncated": truncated}
+
+
+def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes: int = 256_000,
+                  since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES,
+                  max_read_bytes: int = MAX_READ_BYTES, timestamps: bool = True,
+                  deadline_s: float = STREAM_DEADLINE_S) -> dict[str, Any]:
+    """Stream the last ``tail_lines`` lines through a LineTail (bounded memory, read and time).
+
+    With ``timestamps`` the engine's time of each line goes to ``log_times`` (error bursts).
+    A stream that trickles past ``deadline_s`` is cut there and marked truncated."""
+    kw = _tail_kw(tail_lines, since, timestamps)
+    tail = LineTail(tail_lines, max_bytes, max_line_bytes)
+    lean = _lean(client)
+    if lean is not None:
+        stopped_early, timed_out = lean_log_tail(lean, container_id, kw, tail, max_read_bytes, deadline_s)
+    else:
+        stopped_early, timed_out = _docker_py_log_tail(client, container_id, kw, tail, max_read_bytes, deadline_s)
+    return _tail_result(tail, stopped_early, timed_out, timestamps, deadline_s)
+
+
+def read_log_tails(client, container_ids: list[str], *, tail_lines: int = 200, max_bytes: int = 256_000,
+                   since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES,
+                   max_read_bytes: int = MAX_READ_BYTES, timestamps: bool = True,
+                   deadline_s: float = STREAM_DEADLINE_S) -> list[dict[str, Any] | Exception] | None:
+    """``read_log_tail`` of many containers at once, pipelined on keep-alive connections (each stream
+    within ``deadline_s``, bounded as ever); a refused one (removed meanwhile) gets its
+    EngineNotFound / EngineAPIError in its place. None where there is no keep-alive transport."""
+    lean = _lean(client)
+    if lean is None:
+        return None
+    kw = _tail_kw(tail_lines, since, timestamps)
+    params = log_params(kw)
+    tails = [LineTail(tail_lines, max_bytes, max_line_bytes) for _ in container_ids]
+    sinks = [LogSink(t, max_read_bytes) for t in tails]
+    answers = stream_many(lean, [(f"/containers/{cid}/logs", params, sink)
+                                 for cid, sink in zip(container_ids, sinks)], deadline_s)
+    out: list[dict[str, Any] | Exception] = []
+    for cid, tail, sink, (status, body, timed_out) in zip(container_ids, tails, sinks, answers):
+        sink.finish()
+        if status != 200:
+            out.append(refusal(status, body, cid))
+        else:
+            out.append(_tail_result(tail, sink.stopped, timed_out, timestamps, deadline_s))
+    return out
 
 
 def _lean(client: Any):
@@ -361,6 +397,18 @@ def gather_evidence_rows(client, rows: Iterable[Mapping[str, Any]], services: It
             continue
         picked.append((r, failing))
     notes: list[str] = []
+    tails = read_log_tails(client, [r["id"] for r, _ in picked], tail_lines=tail_lines, max_bytes=max_bytes,
+                           max_line_bytes=max_line_bytes) if len(picked) > 1 else None
+    index = {id(r): i for i, (r, _) in enumerate(picked)}
+
+    def tail_of(r: Mapping[str, Any]) -> dict[str, Any]:
+        if tails is None:
+            return read_log_tail(client, r["id"], tail_lines=tail_lines, max_bytes=max_bytes, since=None,
+                                 max_line_bytes=max_line_bytes)
+        got = tails[index[id(r)]]
+        if isinstance(got, Exception):
+            raise got
+        return got
 
     def one(item) -> dict[str, Any]:
         r, failing = item
@@ -373,8 +421,7 @@ def gather_evidence_rows(client, rows: Iterable[Mapping[str, Any]], services: It
         base["events"] = []
         base["error"] = None
         try:
-            base.update(read_log_tail(client, r["id"], tail_lines=tail_lines, max_bytes=max_bytes,
-                                      since=None, max_line_bytes=max_line_bytes))
+            base.update(tail_of(r))
         except dockerpy.not_found():
             base.update(log_lines=[], log_times=[], log_bytes_read=0, log_truncated=False,
                         error="container removed while gathering evidence")
@@ -383,7 +430,7 @@ def gather_evidence_rows(client, rows: Iterable[Mapping[str, Any]], services: It
                         error=redact.mask_text(f"logs unavailable: {exc.explanation or exc}"))
         return {c: base.get(c) for c in EVIDENCE_COLUMNS}
 
-    if len(picked) <= 1:
+    if len(picked) <= 1 or tails is not None:  # the tails are read: what is left is Python (no pool)
         out = [one(r) for r in picked]
     else:
         with cf.ThreadPoolExecutor(max_workers=max_workers) as pool:
