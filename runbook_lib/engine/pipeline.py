@@ -10,6 +10,7 @@ an answer the engine closes the connection with.
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import http.client as http_client
 import json
 import socket
@@ -99,13 +100,30 @@ class _StreamReader(AnswerReader):
         return True
 
 
+MIN_PER_CONNECTION = 16  # fewer requests than this per connection: not worth another one
+
+
 def stream_many(http: EngineHTTP, requests: list[tuple[str, dict | None, OnChunk]],
-                deadline_s: float) -> list[Result]:
+                deadline_s: float, connections: int = 4) -> list[Result]:
     """GET each (path, params, on_chunk), pipelined; (status, error body or None, timed_out) per request.
 
-    A 200 body goes to its ``on_chunk``; another status's body (small JSON) is returned decoded.
-    An engine that does not start an answer within the deadline raises ``EngineTimeout``; one
-    that goes away, ``EngineNotRunning``."""
+    The requests are split in up to ``connections`` runs, each pipelined on its own connection
+    from its own thread (the engine answers one connection's requests one after the other; the
+    threads mostly wait on the sockets). A 200 body goes to its ``on_chunk``; another status's
+    body (small JSON) is returned decoded. An engine that does not start an answer within the
+    deadline raises ``EngineTimeout``; one that goes away, ``EngineNotRunning``."""
+    k = max(1, min(int(connections), len(requests) // MIN_PER_CONNECTION))
+    if k == 1:
+        return _stream_run(http, requests, deadline_s)
+    size = -(-len(requests) // k)
+    runs = [requests[i:i + size] for i in range(0, len(requests), size)]
+    with cf.ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="engine-logs") as pool:
+        parts = list(pool.map(lambda run: _stream_run(http, run, deadline_s), runs))
+    return [r for part in parts for r in part]
+
+
+def _stream_run(http: EngineHTTP, requests: list[tuple[str, dict | None, OnChunk]],
+                deadline_s: float) -> list[Result]:
     out: list[Result] = []
     try:
         while len(out) < len(requests):
