@@ -18,7 +18,7 @@ that cannot go on without it (``runbook catalog``, ``lint``, ``plan``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -62,59 +62,69 @@ def _load_catalog(files: list[str], **kwargs: Any) -> StackCatalog:
     return StackCatalog(**{k: getattr(records, k) for k in records.__dataclass_fields__})
 
 
+class _Inventory:
+    """``Stack.inventory``: the frame of ``rows``, built on first read; assigning a frame replaces both."""
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default: the frame of the rows
+        if obj.__dict__.get("_frame") is None:
+            obj.__dict__["_frame"] = _inventory_frame(obj.__dict__.get("_rows") or [], obj.inventory_notes,
+                                                      obj.gathered_at)
+        return obj.__dict__["_frame"]
+
+    def __set__(self, obj: Any, frame: Any) -> None:
+        if frame is None:  # "from the rows"
+            obj.__dict__["_frame"] = None
+            return
+        obj.__dict__.update(_frame=frame, _rows=None)
+        obj.__dict__["inventory_notes"] = list(getattr(frame, "attrs", {}).get("notes", []))
+
+
+class _Rows:
+    """``Stack.rows``: one masked dict per container (no pandas); those of an assigned frame (NaN for
+    missing values) when a frame was assigned."""
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default: no rows
+        if obj.__dict__.get("_rows") is None:
+            frame = obj.__dict__.get("_frame")
+            obj.__dict__["_rows"] = frame.to_dict("records") if frame is not None else []
+        return obj.__dict__["_rows"]
+
+    def __set__(self, obj: Any, rows: list[dict] | None) -> None:
+        if rows is None:
+            obj.__dict__.setdefault("_rows", None)
+            return
+        obj.__dict__.update(_rows=list(rows), _frame=None)
+
+
+@dataclass
 class Stack:
     """Everything one command gathered: the engine, the containers, the compose model, the config.
 
     ``rows``: the containers, one masked dict each; ``inventory``: the same as a DataFrame,
-    built from ``rows`` on first read (assigning a frame replaces both); ``gathered_at``: a
-    tz-aware UTC datetime; ``catalog``: a ``StackCatalog`` (records, ``frame`` on first read).
+    built from ``rows`` on first read (``None`` at construction; assigning a frame replaces
+    both); ``gathered_at``: a tz-aware UTC datetime; ``catalog``: a ``StackCatalog`` (records,
+    ``frame`` on first read).
     """
 
-    def __init__(self, client: Any | None, engine_error: EngineError | None, config: RunbookConfig,
-                 inventory: Any = None, project: str | None = None, compose_files: list[str] | None = None,
-                 catalog: CatalogRecords | None = None, catalogs: dict[str, CatalogRecords] | None = None,
-                 compose_error: RunbookError | None = None, ambiguous: bool = False,
-                 notes: list[str] | None = None, degraded_reasons: list[str] | None = None,
-                 gathered_at: datetime | None = None, rows: list[dict] | None = None,
-                 inventory_notes: list[str] | None = None) -> None:
-        self.client, self.engine_error, self.config = client, engine_error, config
-        self.project = project
-        self.compose_files = list(compose_files or [])
-        self.catalog = catalog
-        self.catalogs = dict(catalogs or {})
-        self.compose_error = compose_error
-        self.ambiguous = ambiguous  # several projects ran and none was chosen
-        self.notes = list(notes or [])
-        self.degraded_reasons = list(degraded_reasons or [])
-        self.gathered_at = gathered_at or datetime.now(timezone.utc)
-        self.inventory_notes = list(inventory_notes or [])  # the inventory's own (containers gone mid-listing)
-        self._rows: list[dict] | None = list(rows or [])
-        self._frame: Any = None
-        if inventory is not None:
-            self.inventory = inventory
-
-    @property
-    def rows(self) -> list[dict]:
-        """The containers: one masked dict per container (inventory COLUMNS keys), no pandas."""
-        if self._rows is None:  # a frame was assigned: its rows (missing values may be NaN)
-            self._rows = self._frame.to_dict("records")
-        return self._rows
-
-    @rows.setter
-    def rows(self, rows: list[dict]) -> None:
-        self._rows, self._frame = list(rows), None
-
-    @property
-    def inventory(self) -> Any:
-        """The containers as the inventory DataFrame (built from ``rows`` on first read)."""
-        if self._frame is None:
-            self._frame = _inventory_frame(self._rows or [], self.inventory_notes, self.gathered_at)
-        return self._frame
-
-    @inventory.setter
-    def inventory(self, frame: Any) -> None:
-        self._frame, self._rows = frame, None
-        self.inventory_notes = list(getattr(frame, "attrs", {}).get("notes", []))
+    client: Any | None
+    engine_error: EngineError | None
+    rows: list[dict] = _Rows()  # type: ignore[assignment] - before inventory: a frame given wins
+    inventory: Any = _Inventory()
+    config: RunbookConfig = None  # type: ignore[assignment] - always given (a required field before)
+    project: str | None = None
+    compose_files: list[str] = field(default_factory=list)
+    catalog: CatalogRecords | None = None
+    catalogs: dict[str, CatalogRecords] = field(default_factory=dict)
+    compose_error: RunbookError | None = None
+    ambiguous: bool = False  # several projects ran and none was chosen
+    notes: list[str] = field(default_factory=list)
+    degraded_reasons: list[str] = field(default_factory=list)
+    gathered_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    inventory_notes: list[str] = field(default_factory=list)  # the inventory's own (containers gone mid-listing)
 
     def __repr__(self) -> str:
         return (f"Stack(project={self.project!r}, engine_ok={self.engine_ok}, containers={len(self.rows)}, "
@@ -202,7 +212,7 @@ def gather(engine_url: str | None = None, *, project: str | None = None,
     ``use_engine=False`` reads only the given compose files (``runbook catalog -f FILE``).
     """
     cfg = _config(config)
-    stack = Stack(client=None, engine_error=None, config=cfg, project=project)
+    stack = Stack(client=None, engine_error=None, inventory=None, config=cfg, project=project)
     if client is None and use_engine:
         client, err = try_connect(engine_url, engine_timeout_s)
         stack.engine_error = err
