@@ -1,110 +1,31 @@
-"""Exact blocked-by: which declared dependencies are not met, by compose's own rules.
+"""Exact blocked-by as frames: ``blocked`` and ``with_blocked`` over ``blocked_records`` (one logic, two shapes).
 
-A ``depends_on`` entry is met when its condition holds (as ``docker compose up`` waits):
-
-- ``service_started``: the dependency's container is running, healthy or not;
-- ``service_healthy``: it is running and healthy;
-- ``service_completed_successfully``: it has exited with code 0;
-- ``required: false``: never blocks; nor does a dependency whose profile is not active.
-
-``blocked_by`` is a service's direct dependencies that are not met (each may be a root
-cause itself); ``upstream_root_causes`` the root causes reached through unmet
-dependencies, transitively (a direct dependency that is a root cause included); ``blocks``
-the inverse of ``upstream_root_causes``. Pure over the catalog and expected-vs-actual frames.
+Which declared dependencies are not met, by compose's own rules (``service_started``,
+``service_healthy``, ``service_completed_successfully``, ``required: false``, inactive
+profiles), is ``analysis.blocked_records`` (no pandas); this module gives the frames.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 import pandas as pd
 
-from runbook_lib.analysis.frames import as_list, is_missing
-
-CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
-COLUMNS = ["service", "blocked_by", "upstream_root_causes", "blocks"]
-
-
-def condition_met(condition: str, actual: str | None, exit_code: Any = None, expected: bool = True) -> bool:
-    """Whether a dependency in state ``actual`` (expected-vs-actual) satisfies ``condition``."""
-    if not expected:
-        return True  # profile not active: compose does not wait for it
-    actual = str(actual or "not-created")
-    if condition == "service_healthy":
-        return actual == "running-healthy"
-    if condition == "service_completed_successfully":
-        return actual == "exited" and not is_missing(exit_code) and int(exit_code) == 0
-    return actual.startswith("running-")  # service_started: running, whatever its health
-
-
-def _entries(depends_on: Any) -> list[dict[str, Any]]:
-    out = []
-    for d in as_list(depends_on):
-        if not isinstance(d, Mapping):
-            d = {"service": str(d)}
-        required = d.get("required")
-        out.append({"service": str(d.get("service")),
-                    "condition": str(d.get("condition") or "service_started"),
-                    "required": True if is_missing(required) else bool(required)})
-    return out
-
-
-def unmet_dependencies(catalog_frame: pd.DataFrame, status: pd.DataFrame) -> dict[str, list[str]]:
-    """service -> its direct dependencies whose condition is not met (sorted)."""
-    st = {str(r["service"]): r for r in status.to_dict("records")} if status is not None and len(status) else {}
-    out: dict[str, list[str]] = {}
-    for svc, deps in zip(catalog_frame["service"].astype(str), catalog_frame["depends_on"]):
-        unmet = set()
-        for d in _entries(deps):
-            if not d["required"] or d["service"] not in st:
-                continue
-            r = st[d["service"]]
-            expected = True if is_missing(r.get("expected")) else bool(r.get("expected"))
-            if not condition_met(d["condition"], r.get("actual"), r.get("exit_code"), expected):
-                unmet.add(d["service"])
-        out[svc] = sorted(unmet)
-    return out
+from runbook_lib.analysis.blocked_records import (  # noqa: F401 - where callers found them
+    COLUMNS, CONDITIONS, blocked_records, condition_met, unmet_dependencies, with_blocked_records,
+)
+from runbook_lib.analysis.frames import rows_of
 
 
 def blocked(catalog_frame: pd.DataFrame, status: pd.DataFrame, roots: Iterable[str]) -> pd.DataFrame:
     """One row per catalog service: blocked_by, upstream_root_causes, blocks (lists of names)."""
-    roots = {str(r) for r in roots}
-    unmet = unmet_dependencies(catalog_frame, status)
-    upstream: dict[str, set[str]] = {}
-
-    def walk(svc: str, seen: frozenset[str]) -> set[str]:
-        if svc in upstream:
-            return upstream[svc]
-        acc: set[str] = set()
-        for d in unmet.get(svc, []):
-            if d in seen:
-                continue  # a cycle: stop there
-            if d in roots:
-                acc.add(d)
-            acc |= walk(d, seen | {d})
-        acc.discard(svc)
-        upstream[svc] = acc
-        return acc
-
-    for svc in unmet:
-        walk(svc, frozenset({svc}))
-    blocks: dict[str, set[str]] = {}
-    for svc, ups in upstream.items():
-        for r in ups:
-            blocks.setdefault(r, set()).add(svc)
-    rows = [{"service": s, "blocked_by": list(unmet.get(s, [])), "upstream_root_causes": sorted(upstream.get(s, ())),
-             "blocks": sorted(blocks.get(s, ()))} for s in catalog_frame["service"].astype(str)]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(blocked_records(rows_of(catalog_frame), status, roots), columns=COLUMNS)
 
 
 def with_blocked(status: pd.DataFrame, catalog_frame: pd.DataFrame, roots: Iterable[str]) -> pd.DataFrame:
     """Expected-vs-actual with ``root_cause``, ``blocked_by``, ``upstream_root_causes`` and ``blocks``
     set from ``roots`` (the diagnosis's root-cause services) and the exact conditions (a copy)."""
-    roots = {str(r) for r in roots}
-    b = blocked(catalog_frame, status, roots).set_index("service")
+    rows = with_blocked_records(rows_of(status), rows_of(catalog_frame), roots)
     out = status.copy()
-    svcs = out["service"].astype(str)
-    out["root_cause"] = [s in roots for s in svcs]
-    for col in ("blocked_by", "upstream_root_causes", "blocks"):
-        out[col] = [list(b.at[s, col]) if s in b.index else [] for s in svcs]
+    for col in ("root_cause", "blocked_by", "upstream_root_causes", "blocks"):
+        out[col] = [r[col] for r in rows]
     return out

@@ -10,10 +10,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
 from runbook_lib import redact
-from runbook_lib.analysis.frames import as_float, cell
+from runbook_lib.analysis.frames import as_datetime, as_float, cell
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 MAX_LINE_CHARS = 400   # evidence lines longer than this are cut and marked
@@ -63,17 +61,16 @@ def time_to_healthy_s(ev: Mapping[str, Any]) -> float | None:
     direct = as_float(cell(ev, "time_to_healthy_s"))
     if direct is not None:
         return direct
-    started = cell(ev, "started_at")
-    if started is None:
+    t0 = as_datetime(cell(ev, "started_at"))
+    if t0 is None:
         return None
     try:
-        t0 = pd.Timestamp(started)
-        t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0
         failed_before = False
         for h in cell(ev, "health_log") or []:
             if isinstance(h, Mapping) and h.get("start"):
-                t = pd.Timestamp(h["start"])
-                t = t.tz_localize("UTC") if t.tzinfo is None else t
+                t = as_datetime(h["start"])
+                if t is None:
+                    return None  # an unreadable time: unknown, as before
                 if t < t0:
                     continue
                 if h.get("exit_code") != 0:

@@ -18,15 +18,13 @@ import pandas as pd
 
 from runbook_lib.analysis.lint_context import LintContext, LintFinding
 from runbook_lib.analysis.lint_context import finding as _finding
-from runbook_lib.analysis.lint_records import lint_findings
+from runbook_lib.analysis.lint_records import LINT_COLUMNS, lint_findings
 from runbook_lib.analysis.lint_rules import RULES
 from runbook_lib.compose.catalog import load_catalog
 from runbook_lib.knowledge.signatures import SEVERITY_RANK
 
 __all__ = ["LINT_COLUMNS", "RULES", "SEVERITY_RANK", "LintContext", "LintFinding", "_finding", "lint_catalog",
            "lint_files", "lint_findings", "lint_summary"]
-
-LINT_COLUMNS = ["file", "service", "key", "category", "severity", "message", "fix"]
 
 
 def lint_catalog(catalog: Any, rules: Iterable[str] | None = None) -> pd.DataFrame:

@@ -6,6 +6,7 @@ same findings as a frame for reports and notebooks.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import astuple
 from typing import Any
 
 from runbook_lib.analysis.lint_context import LintContext, LintFinding, literal_services
@@ -13,7 +14,9 @@ from runbook_lib.analysis.lint_rules import RULES
 from runbook_lib.exceptions import ConfigError
 from runbook_lib.knowledge.signatures import SEVERITY_RANK
 
-__all__ = ["catalog_tiers", "lint_findings", "severity_rank"]
+__all__ = ["LINT_COLUMNS", "catalog_tiers", "lint_findings", "lint_rows", "severity_rank"]
+
+LINT_COLUMNS = ["file", "service", "key", "category", "severity", "message", "fix"]
 
 _UNKNOWN_RANK = 9  # a severity the table does not know sorts after every known one
 
@@ -55,3 +58,8 @@ def lint_findings(catalog: Any, rules: Iterable[str] | None = None,
                 seen.add(where)
                 found.append(f)
     return sorted(found, key=lambda f: (severity_rank(f.severity), f.category, f.file, f.service, f.key))
+
+
+def lint_rows(catalog: Any, rules: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """``lint_findings`` as records (LINT_COLUMNS keys), worst first."""
+    return [dict(zip(LINT_COLUMNS, astuple(f))) for f in lint_findings(catalog, rules)]

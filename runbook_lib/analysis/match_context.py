@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from runbook_lib import knowledge
+from runbook_lib.analysis.frames import rows_of
 
 
 @dataclass(frozen=True)
@@ -26,13 +25,14 @@ class MatchContext:
     services: frozenset[str] = frozenset()
 
 
-def port_service_map(frame: pd.DataFrame | None,
+def port_service_map(catalog_rows: Any,
                      raw: Mapping[str, Mapping] | None = None) -> dict[int, tuple[str, ...]]:
-    """Catalog.frame (+ raw ``expose``) -> {port: services}.
+    """Catalog rows (or ``Catalog.frame``) + raw ``expose`` -> {port: services}.
 
     Container ports, ``expose`` and well-known image ports first; host ports as a fallback.
     """
-    if frame is None or len(frame) == 0 or "service" not in frame.columns:
+    rows = rows_of(catalog_rows)
+    if not rows or "service" not in rows[0]:
         return {}
     inside: dict[int, list[str]] = {}
     by_host: dict[int, list[str]] = {}
@@ -45,9 +45,8 @@ def port_service_map(frame: pd.DataFrame | None,
         if svc not in target.setdefault(port, []):
             target[port].append(svc)
 
-    images = frame["image"] if "image" in frame.columns else [None] * len(frame)
-    ports_col = frame["ports"] if "ports" in frame.columns else [[]] * len(frame)
-    for svc, ports, image in zip(frame["service"], ports_col, images):
+    for row in rows:
+        svc, ports, image = row["service"], row.get("ports", []), row.get("image")
         for p in ports if isinstance(ports, list) else []:
             add(inside, p.get("container_port"), svc)
             add(by_host, p.get("host_port"), svc)
@@ -60,13 +59,24 @@ def port_service_map(frame: pd.DataFrame | None,
     return out
 
 
+def catalog_rows(catalog: Any) -> list[dict[str, Any]] | None:
+    """A Catalog's rows (records), or a catalog frame's / a list's rows; None when ``catalog`` is neither."""
+    rows = getattr(catalog, "rows", None)
+    if rows is not None:
+        return list(rows)
+    if isinstance(catalog, list) or (hasattr(catalog, "to_dict") and hasattr(catalog, "columns")):
+        return rows_of(catalog)
+    frame = getattr(catalog, "frame", None)
+    return rows_of(frame) if frame is not None else None
+
+
 def context_from_catalog(catalog: Any, service: str | None = None) -> MatchContext:
-    """A MatchContext from a Catalog (or a catalog frame), for one service."""
-    frame = getattr(catalog, "frame", catalog)
-    if frame is None or not isinstance(frame, pd.DataFrame):
+    """A MatchContext from a Catalog (or a catalog frame, or catalog rows), for one service."""
+    rows = catalog_rows(catalog)
+    if rows is None:
         return MatchContext(service=service)
-    return MatchContext(service=service, port_services=port_service_map(frame, getattr(catalog, "raw", None)),
-                        services=frozenset(str(s) for s in frame.get("service", [])))
+    return MatchContext(service=service, port_services=port_service_map(rows, getattr(catalog, "raw", None)),
+                        services=frozenset(str(r["service"]) for r in rows if "service" in r))
 
 
 def _enrich_module(f: dict, ctx: MatchContext) -> None:

@@ -16,15 +16,14 @@ Four classes, cheapest first:
 Every class but ``restart`` puts a manual *fix* step in the plan before the service is
 touched. The class comes from the signature's ``remedy`` field when the signature record
 has one (proposed field of ``knowledge/signatures.yaml``), else from ``REMEDY_BY_CATEGORY``
-below, else ``restart``. Pure: records in, strings out.
+below, else ``restart``. Pure: records in, strings out; no pandas (the records plan imports it),
+``with_remedies`` works on the frame it is given.
 """
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-import pandas as pd
 
 from runbook_lib.analysis.frames import as_list, is_missing
 from runbook_lib.knowledge.signatures import log_signatures
@@ -116,16 +115,14 @@ def finding_id(service: Any, category: Any) -> str:
     return f"{svc}:{category}"
 
 
-def with_remedies(findings: pd.DataFrame, services: Iterable[str] = ()) -> pd.DataFrame:
-    """The findings frame with ``finding_id`` and ``remedy`` columns added (a copy)."""
+def with_remedies(findings: Any, services: Iterable[str] = ()) -> Any:
+    """The findings frame with ``finding_id`` and ``remedy`` columns added (a copy; object columns)."""
     out = findings.copy()
     names = list(services)
-    if not len(out):
-        out["finding_id"] = pd.Series(dtype=object)
-        out["remedy"] = pd.Series(dtype=object)
-        return out
-    out["finding_id"] = [finding_id(s, c) for s, c in zip(out["service"], out["category"])]
-    out["remedy"] = [remedy_for(r, names) for r in out.to_dict("records")]
+    rows = out.to_dict("records")
+    empty = out.index.astype(object)  # an empty object column, without importing pandas
+    out["finding_id"] = [finding_id(r["service"], r["category"]) for r in rows] if rows else empty
+    out["remedy"] = [remedy_for(r, names) for r in rows] if rows else empty
     return out
 
 

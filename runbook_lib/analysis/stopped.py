@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-import pandas as pd
-
 from runbook_lib.analysis.evidence import events, flag
-from runbook_lib.analysis.frames import as_float, cell
+from runbook_lib.analysis.frames import as_datetime, as_float, cell
 
 STOPPED = "stopped"  # the finding's category (a state signature in knowledge/signatures.yaml)
 _STOP_ACTIONS = ("stop", "kill")
@@ -37,14 +36,12 @@ class OperatorStop:
         return "docker stop" if self.action == "stop" else "docker kill"
 
 
-def _when(e: Mapping[str, Any]) -> pd.Timestamp:
-    try:
-        t = pd.Timestamp(e.get("time"))
-    except (TypeError, ValueError):
-        return pd.Timestamp.min.tz_localize("UTC")
-    if pd.isna(t):
-        return pd.Timestamp.min.tz_localize("UTC")
-    return t.tz_localize("UTC") if t.tzinfo is None else t
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _when(e: Mapping[str, Any]) -> datetime:
+    t = as_datetime(e.get("time"))
+    return _EARLIEST if t is None else t
 
 
 def operator_stop(ev: Mapping[str, Any]) -> OperatorStop | None:

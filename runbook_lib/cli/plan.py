@@ -1,16 +1,24 @@
-"""`runbook plan [--apply [--resume]]`: the recovery plan that follows the diagnosis, dry-run unless --apply."""
+"""`runbook plan [--apply [--resume]]`: the recovery plan that follows the diagnosis, dry-run unless --apply.
+
+The plan is made over records (``analysis.plan_records``); the dry-run (text and --json) prints
+and audits it over those rows (``engine.plan_run``), without pandas. ``--apply`` runs the same
+plan as a frame through ``engine.actions.apply_plan``.
+"""
 from __future__ import annotations
 
 import json
 import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from runbook_lib import redact, stack as gather_stack
-from runbook_lib.analysis.plan import plan_stack
+from runbook_lib.analysis.diagnosis_records import DiagnosisRecords, inventory_rows, run_diagnosis_records
+from runbook_lib.analysis.expected_records import expected_vs_actual_records
+from runbook_lib.analysis.plan_records import PlanRecords, plan_diagnosis
 from runbook_lib.cli.hostargs import named_hosts
-from runbook_lib.cli.verify import fresh_verifier
-from runbook_lib.engine.actions import apply_plan, format_plan, resume_confirmed
-from runbook_lib.engine.audit import AuditLog
+from runbook_lib.engine.audit_log import AuditLog
+from runbook_lib.engine.plan_run import compose_binary, format_plan_rows, run_plan
 
 
 def _gather(args, apply: bool) -> gather_stack.Stack:
@@ -19,8 +27,35 @@ def _gather(args, apply: bool) -> gather_stack.Stack:
                                engine_timeout_s=max(float(args.engine_timeout), 30.0 if apply else 0.0))
 
 
+def diagnosis_records(stack: gather_stack.Stack) -> DiagnosisRecords:
+    """The stack's diagnosis as records (findings, status, catalog: lists of dicts; project, compose_files).
+
+    Without an engine the status still lists every catalog service (nothing is known to run).
+    """
+    catalog = stack.require_catalog()
+    diag = run_diagnosis_records(stack)
+    if diag.status is None:
+        diag.status = expected_vs_actual_records(list(catalog.rows), inventory_rows(stack), project=stack.project)
+    return diag
+
+
+def _compose_binary_soon() -> Callable[[], list[str] | None]:
+    """``compose_binary()`` looked up in a thread while the stack is gathered and diagnosed (it runs
+    `docker compose version`, 10-70 ms of waiting); the returned function waits for its answer."""
+    found: list[list[str] | None] = []
+    thread = threading.Thread(target=lambda: found.append(compose_binary()), name="compose-binary", daemon=True)
+    thread.start()
+
+    def result() -> list[str] | None:
+        thread.join()
+        return found[0] if found else None
+    return result
+
+
 def _verifier(args, project: str | None):
     """verify(service): a fresh diagnosis of the stack; the fix took when the service has no root cause."""
+    # imported here, not at the top: only --apply --resume verifies (a fresh frame diagnosis; cli defers imports)
+    from runbook_lib.cli.verify import fresh_verifier  # noqa: PLC0415
     return fresh_verifier(lambda: _gather(args, True), project)
 
 
@@ -42,24 +77,25 @@ def cmd_plan(args) -> int:
     if hosts:
         from runbook_lib.cli.plan_hosts import plan_hosts  # noqa: PLC0415 - cli defers imports
         return plan_hosts(args, hosts)
-    resume = bool(getattr(args, "resume", False))
+    binary = _compose_binary_soon()
     stack = _gather(args, bool(args.apply))
-    client = stack.require_engine()
-    planned = plan_stack(stack, budget_s=args.budget)
-    catalog, plan, project = planned.catalog, planned.plan, planned.project
+    stack.require_engine()  # no engine: the error says how to reach one, before anything is planned
+    plan = plan_diagnosis(diagnosis_records(stack), budget_s=args.budget)
+    catalog, project = stack.require_catalog(), stack.project
     as_json = bool(args.json)
     result: dict[str, Any] = {
         "project": project, "files": stack.compose_files, "dry_run": not args.apply,
-        "root_causes": planned.root_causes,
-        "plan": json.loads(plan.to_json(orient="records")),
+        "root_causes": list(plan.root_causes or []),
+        "plan": plan.rows,
     }
     if not as_json:
         print(f"Recovery plan for project {project or '?'} ({', '.join(stack.compose_files)})")
-        print(format_plan(plan, project))
+        print(format_plan_rows(plan.rows, project, columns=plan.columns))
     audit = AuditLog(args.audit_log)
     if not args.apply:
-        # the dry-run goes through the same guarded path: audited (dry_run=true), no mutating call
-        apply_plan(client, plan, catalog, audit, budget_s=args.budget, progress=None, dry_run=True)
+        # the dry-run goes through the same guarded path: audited (dry_run=true), no engine call at all
+        run_plan(plan.rows, plan.attrs, catalog, audit, budget_s=args.budget, progress=None, dry_run=True,
+                 compose=binary())
         result["audit_log"] = str(audit.path)
         if as_json:
             print(json.dumps(redact.mask_obj(result), indent=2, default=str))
@@ -67,11 +103,22 @@ def cmd_plan(args) -> int:
             print(f"\nDry-run: nothing was changed (recorded in {audit.path}). "
                   "Run `runbook plan --apply` to execute, audited.")
         return 0
-    # imported here, not at the top: only --apply reads the maintenance windows (croniter; cli defers imports)
+    return _apply(args, stack, plan, audit, result, binary())
+
+
+def _apply(args, stack: gather_stack.Stack, planned: PlanRecords, audit: AuditLog, result: dict[str, Any],
+           compose: list[str] | None) -> int:
+    """`--apply [--resume]`: the plan as a frame through ``actions.apply_plan`` (maintenance windows first)."""
+    # imported here, not at the top: only --apply runs the plan on the engine and reads the maintenance
+    # windows (pandas, the docker SDK, croniter; cli defers imports)
+    from runbook_lib.analysis.plan import plan_frame  # noqa: PLC0415
+    from runbook_lib.engine.actions import apply_plan, resume_confirmed  # noqa: PLC0415
     from runbook_lib.maintenance.windows import refuse_in_window  # noqa: PLC0415
+    client, catalog = stack.require_engine(), stack.require_catalog()
+    plan, project, as_json = plan_frame(planned), planned.project, bool(args.json)
     refuse_in_window(plan["service"].dropna().astype(str) if "service" in plan else [], project, stack.config)
     confirmed: list[str] = []
-    if resume:
+    if bool(getattr(args, "resume", False)):
         confirmed = resume_confirmed(plan, audit)
         result["confirmed"] = confirmed
         if not as_json:
@@ -79,7 +126,7 @@ def cmd_plan(args) -> int:
                   f"it is checked with a fresh diagnosis once the service is back.")
     log = apply_plan(client, plan, catalog, audit, budget_s=args.budget,
                      progress=(lambda m: print(m, file=sys.stderr)) if as_json else print,
-                     confirmed=confirmed, verify=_verifier(args, project) if confirmed else None)
+                     confirmed=confirmed, verify=_verifier(args, project) if confirmed else None, compose=compose)
     result["applied"] = json.loads(log.to_json(orient="records", date_format="iso"))
     result["status"] = log.attrs["status"]
     result["stopped_at"] = log.attrs["stopped_at"]

@@ -20,18 +20,17 @@ Guard rails:
   come up within its budget, and none of its dependents (nor any later wave) is touched.
   A service that was never created needs ``docker compose up -d <svc>``: the run reports
   that step and stops there.
+
+The step loop, the guard and the plan's text form are ``engine.plan_run`` (over rows, no pandas,
+no docker SDK: the dry-run runs there); this module adds the engine calls (``DockerSteps``) and
+the frame shapes (``apply_plan``, ``format_plan``).
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterable
-from pathlib import Path
-from datetime import datetime, timezone
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -41,70 +40,18 @@ from runbook_lib import redact
 from runbook_lib.engine import action_calls as calls, dockerpy
 from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.engine.connection import engine_target
-from runbook_lib.engine.run_summary import format_summary, run_summary
-from runbook_lib.exceptions import ActionRefused, EngineTimeout, ParameterError
+from runbook_lib.engine.plan_run import (ALLOWED_ACTIONS, COMPOSE_ACTIONS, COMPOSE_TIMEOUT_S, FORBIDDEN_WORDS,
+                                         LOG_COLUMNS, MUTATING_ACTIONS, RESUME_HINT, PlanRun, Progress, Verify,
+                                         compose_argv, compose_binary, format_plan_rows, guard, positive as _positive,
+                                         run_plan)
+from runbook_lib.exceptions import ActionRefused, ParameterError
 
-ALLOWED_ACTIONS = frozenset({"start", "restart", "unpause", "wait", "fix", "build", "recreate",
-                             "service-update-force", "service-scale"})  # the last two: engine/swarm_actions.py
-MUTATING_ACTIONS = frozenset({"start", "restart", "unpause", "build", "recreate"})
-COMPOSE_ACTIONS = {"recreate": ("up", "-d", "--no-deps"), "build": ("build",)}
-FORBIDDEN_WORDS = frozenset({"down", "rm", "-v", "--volumes", "prune", "kill", "stop", "--force-recreate",
-                             "--remove-orphans", "--renew-anon-volumes", "-V"})
-COMPOSE_TIMEOUT_S = {"recreate": 300.0, "build": 1800.0}
+__all__ = ["ALLOWED_ACTIONS", "COMPOSE_ACTIONS", "COMPOSE_TIMEOUT_S", "FORBIDDEN_WORDS", "LOG_COLUMNS",
+           "MUTATING_ACTIONS", "RESTART_STOP_TIMEOUT_S", "RESUME_HINT", "DockerSteps", "Progress", "Verify",
+           "apply_plan", "compose_argv", "compose_binary", "format_plan", "guard", "last_manual_fix", "log_frame",
+           "report_parameters", "resume_confirmed", "strict_bool", "wait_for"]
+
 RESTART_STOP_TIMEOUT_S = 10
-LOG_COLUMNS = ["wave", "step", "service", "container", "action", "condition", "outcome", "detail",
-               "started_at", "duration_s", "audit_id"]
-
-Progress = Callable[[str], None]
-Verify = Callable[[str], "tuple[bool, str]"]
-RESUME_HINT = "runbook plan --apply --resume"
-
-
-def guard(action: Any) -> str:
-    """Return the action name if it is allowed; raise ActionRefused otherwise."""
-    name = str(action)
-    if name not in ALLOWED_ACTIONS:
-        raise ActionRefused(
-            f"Action '{redact.mask_text(name)}' is refused: runbook only runs "
-            f"{', '.join(sorted(ALLOWED_ACTIONS))}. It never removes volumes, prunes or runs `down -v`; "
-            f"do such things by hand, deliberately, after a backup.")
-    return name
-
-
-def compose_argv(action: str, service: str, project: str | None, files: Iterable[str],
-                 binary: list[str] | None = None) -> list[str]:
-    """The argv of an allowed compose step; anything else raises ActionRefused.
-
-    recreate -> ``docker compose -p P -f F… up -d --no-deps SVC``; build -> ``… build SVC``.
-    """
-    if action not in COMPOSE_ACTIONS:
-        raise ActionRefused(f"Action '{redact.mask_text(str(action))}' is not a compose step runbook runs "
-                            f"(only {', '.join(sorted(COMPOSE_ACTIONS))}).")
-    argv = list(binary or ["docker", "compose"]) + (["-p", str(project)] if project else [])
-    for f in files:
-        argv += ["-f", str(f)]
-    argv += list(COMPOSE_ACTIONS[action]) + [str(service)]
-    bad = [w for w in argv if w in FORBIDDEN_WORDS or w.startswith("-") and w not in
-           ("-p", "-f", "-d", "--no-deps")]
-    if bad or str(service).startswith("-"):
-        raise ActionRefused(f"compose step refused ({', '.join(bad) or service}): runbook only runs "
-                            f"`up -d --no-deps SVC` and `build SVC`. It never removes volumes, prunes or runs "
-                            f"`down -v`.")
-    return argv
-
-
-def compose_binary() -> list[str] | None:
-    """``docker compose`` (v2 plugin) when it answers, else ``docker-compose``, else None."""
-    if shutil.which("docker"):
-        try:
-            ok = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20,
-                                check=False).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            ok = False
-        if ok:
-            return ["docker", "compose"]
-    legacy = shutil.which("docker-compose")
-    return [legacy] if legacy else None
 
 
 def _compose_env(client) -> dict[str, str]:
@@ -188,19 +135,6 @@ def wait_for(client, container: str, condition: str, timeout_s: float, poll_inte
         time.sleep(min(poll_interval_s, max(0.05, deadline - time.monotonic())))
 
 
-def _positive(value: Any) -> float | None:
-    """A positive number of seconds, or None (None, NaN, 0, junk)."""
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if f == f and f > 0 else None
-
-
-def _now() -> pd.Timestamp:
-    return pd.Timestamp(datetime.now(timezone.utc))
-
-
 def _service_container(client, project: str | None, service: str, old: str | None) -> str | None:
     """The container of a compose service after a recreate: compose v2 and v1 names, else the old one."""
     old = old if isinstance(old, str) and old else None
@@ -211,6 +145,32 @@ def _service_container(client, project: str | None, service: str, old: str | Non
         except dockerpy.not_found():
             continue
     return old
+
+
+class DockerSteps:
+    """The engine calls of a real run (``plan_run.Steps``): each within its total deadline."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def call(self, action: str, container: str) -> None:
+        _call(self.client, action, container)
+
+    def wait(self, container: str, condition: str, timeout_s: float, poll_interval_s: float) -> tuple[str, str]:
+        return wait_for(self.client, container, condition, timeout_s, poll_interval_s)
+
+    def compose(self, argv: list[str], timeout_s: float) -> tuple[str, str]:
+        return _run_compose(self.client, argv, timeout_s)
+
+    def container_after_recreate(self, project: str | None, service: str, old: Any) -> str | None:
+        return _service_container(self.client, project, service, old)
+
+
+def log_frame(run: PlanRun) -> pd.DataFrame:
+    """The execution log as a frame (LOG_COLUMNS; ``attrs``: status, stopped_at, not_run, ran …)."""
+    log = pd.DataFrame(run.rows, columns=LOG_COLUMNS)
+    log.attrs.update(run.attrs)
+    return log
 
 
 def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog | None = None,
@@ -227,143 +187,12 @@ def apply_plan(client, plan: pd.DataFrame, catalog: Any = None, audit: AuditLog 
     ``compose_files`` (default: the plan's ``attrs``) and run only when they all exist here.
     After the wait of a ``confirmed`` service, ``verify(service)`` must say the fix took.
     With ``dry_run`` the steps are audited and printed, and no mutating call is made.
+    ``plan_run.run_plan`` over the plan's rows, with the log as a frame.
     """
-    say = progress or (lambda _msg: None)
-    audit = audit or AuditLog()
-    # refuse the whole plan before doing anything if one action is not allowed
-    for a in (plan["action"] if len(plan) else []):
-        if str(a) not in ALLOWED_ACTIONS:
-            audit.event(str(a), None, "refused", "action not on the allow-list; plan not executed",
-                        dry_run=dry_run)
-            guard(a)
-    project = getattr(catalog, "project", None) or plan.attrs.get("project")
-    files = [str(f) for f in (compose_files if compose_files is not None else plan.attrs.get("compose_files") or [])]
-    confirmed = {str(c) for c in confirmed}
-    plan_id = audit.started("apply-plan", project or "plan", {
-        "steps": int(len(plan)), "services": sorted(set(plan["service"])) if len(plan) else [],
-        "budget_s": budget_s, "confirmed": sorted(confirmed)}, dry_run=dry_run)
-    rows: list[dict[str, Any]] = []
-    stopped_at: str | None = None
-    recreated: dict[str, str | None] = {}
-    binary: list[str] | None = None
-    ordered = plan
-    if len(plan):  # in a wave: services that need no person (started, then awaited), then the others
-        manual = set(plan.loc[plan["action"] == "fix", "service"])
-        ordered = plan.assign(_m=plan["service"].isin(manual).astype(int),
-                              _w=((plan["action"] == "wait") & ~plan["service"].isin(manual)).astype(int))
-        ordered = ordered.sort_values(["wave", "_m", "_w", "step"], kind="stable")
-        ordered.attrs = {}  # a new frame: iterrows would deep-copy the plan's attrs (remedies) into every row
-    for _, step in ordered.iterrows():
-        base = {"wave": int(step["wave"]), "step": int(step["step"]), "service": step["service"],
-                "container": step["container"], "action": step["action"],
-                "condition": step["condition"] if step["action"] == "wait" else None}
-        if stopped_at is not None:
-            rows.append({**base, "outcome": "not-run", "detail": f"stopped at {stopped_at}",
-                         "started_at": None, "duration_s": None, "audit_id": None})
-            continue
-        action = guard(step["action"])
-        svc = str(step["service"])
-        target = step["container"] if isinstance(step["container"], str) else None
-        if svc in recreated:
-            target = recreated[svc]
-        params = {"service": svc, "wave": int(step["wave"])}
-        if "finding" in step.index and isinstance(step["finding"], str):
-            params["finding"] = step["finding"]
-        if action == "wait":
-            timeout = _positive(budget_s) or _positive(step["timeout_s"]) or 30.0
-            params.update({"condition": step["condition"], "timeout_s": timeout})
-        t0, started_at = time.monotonic(), _now()
-        done = {"started_at": started_at, "duration_s": 0.0}
-        if action == "fix":
-            reason = str(step.get("reason") or "")
-            if svc in confirmed:
-                aid = audit.event(action, svc, "confirmed", f"fix reported made: {reason}", params, dry_run=dry_run)
-                say(f"[wave {base['wave']}] fix {svc}: reported made; checked once it is back")
-                rows.append({**base, "outcome": "confirmed", "detail": reason, **done, "audit_id": aid})
-            elif dry_run:
-                aid = audit.event(action, svc, "dry-run", f"manual: {reason}", params, dry_run=True)
-                rows.append({**base, "outcome": "dry-run", "detail": f"manual: {reason}", **done, "audit_id": aid})
-            else:
-                aid = audit.event(action, svc, "manual", reason, params, dry_run=dry_run)
-                say(f"[wave {base['wave']}] MANUAL STEP for {svc}: {reason}\n"
-                    f"  Make this fix, then run `{RESUME_HINT}` (it checks that the fix took). Stopping here.")
-                rows.append({**base, "outcome": "manual", "detail": f"{reason}; then run `{RESUME_HINT}`", **done,
-                             "audit_id": aid})
-                stopped_at = svc
-            continue
-        manual_why = None
-        if action in COMPOSE_ACTIONS:
-            cmd = step.get("command") or f"docker compose up -d --no-deps {svc}"
-            missing = [f for f in files if not Path(f).is_file()]
-            if binary is None and files and not missing:
-                binary = compose or compose_binary()
-            if missing or not files:
-                manual_why = "the compose files are not on this machine" if files else "no compose files"
-            elif binary is None:
-                manual_why = "neither `docker compose` nor `docker-compose` is installed"
-            else:
-                params["argv"] = compose_argv(action, svc, project, files, binary)
-                target = svc
-        elif target is None and action == "wait" and dry_run and svc in {r["service"] for r in rows}:
-            target = svc  # created by the (dry-run) recreate before it
-        elif target is None:
-            cmd = step.get("command") or f"docker compose up -d {svc}"
-            manual_why = "no container"
-        if manual_why is not None:
-            aid = audit.event(action, svc, "manual", f"{manual_why}: run `{cmd}`, then run the plan again", params,
-                              dry_run=dry_run)
-            say(f"[wave {base['wave']}] {action} {svc}: {manual_why}; run `{cmd}`; stopping here")
-            rows.append({**base, "outcome": "manual", "detail": f"{manual_why}: run `{cmd}`", **done,
-                         "audit_id": aid})
-            stopped_at = svc
-            continue
-        aid = audit.started(action, target, params, dry_run=dry_run)
-        try:
-            if dry_run:
-                outcome, detail = "dry-run", "not executed (dry-run)"
-            elif action == "wait":
-                say(f"[wave {base['wave']}] wait for {step['service']} to be {params['condition']} "
-                    f"(up to {params['timeout_s']:g} s) …")
-                outcome, detail = wait_for(client, target, str(step["condition"]), params["timeout_s"],
-                                           poll_interval_s)
-                if svc in confirmed and verify is not None:  # a fresh diagnosis says whether the fix took
-                    took, why = verify(svc)
-                    outcome, detail = ("ok", f"{detail}; the fix took ({why})") if took and outcome == "ok" \
-                        else ("failed", f"{detail}; the fix did not take: {why}")
-            elif action in COMPOSE_ACTIONS:
-                say(f"[wave {base['wave']}] {action} {svc}: {' '.join(params['argv'])} …")
-                outcome, detail = _run_compose(client, params["argv"], COMPOSE_TIMEOUT_S[action])
-                if outcome == "ok" and action == "recreate":
-                    recreated[svc] = _service_container(client, project, svc, step["container"])
-            else:
-                say(f"[wave {base['wave']}] {action} {step['service']} ({target}) …")
-                _call(client, action, target)
-                outcome, detail = "ok", f"{action} accepted"
-        except KeyboardInterrupt:
-            audit.outcome(aid, action, target, "interrupted", "interrupted by the user", params, dry_run=dry_run)
-            raise
-        except EngineTimeout as exc:  # a hung engine: the run stops here, audited, never a hang
-            outcome, detail = "timeout", redact.mask_text(str(exc))[:500]
-        except Exception as exc:  # noqa: BLE001 - any engine error stops the run, recorded as such
-            outcome, detail = "failed", redact.mask_text(f"{type(exc).__name__}: {exc}")[:500]
-        audit.outcome(aid, action, target, outcome, detail, params, dry_run=dry_run)
-        dur = round(time.monotonic() - t0, 3)
-        say(f"[wave {base['wave']}] {action} {step['service']}: {outcome} ({detail}, {dur:.1f} s)")
-        rows.append({**base, "outcome": outcome, "detail": detail, "started_at": started_at,
-                     "duration_s": dur, "audit_id": aid})
-        if outcome not in ("ok", "dry-run"):
-            stopped_at = str(step["service"])
-    log = pd.DataFrame(rows, columns=LOG_COLUMNS)
-    status = "stopped" if stopped_at else ("dry-run" if dry_run else "complete")
-    summary = run_summary(log, stopped_at)  # exactly what ran, what was skipped, where it stopped
-    text = format_summary(status, summary)
-    audit.outcome(plan_id, "apply-plan", project or "plan", status, redact.mask_text(text), summary, dry_run=dry_run)
-    say(text)
-    manual_stop = bool(stopped_at) and len(log) and (log["outcome"] == "manual").any()
-    log.attrs.update({"status": status, "stopped_at": stopped_at, "not_run": summary["not_run"],
-                      "ran": summary["ran"], "skipped": summary["skipped"], "unchecked": summary["unchecked"],
-                      "audit_log": str(audit.path), "manual": bool(manual_stop)})
-    return log
+    rows = plan.to_dict("records") if len(plan) else []
+    return log_frame(run_plan(rows, plan.attrs, catalog, audit, budget_s, progress, dry_run, poll_interval_s,
+                              compose_files=compose_files, confirmed=confirmed, verify=verify, compose=compose,
+                              steps=DockerSteps(client)))
 
 
 # -- parameters (plain papermill passes -p values as strings) ---------------------------
@@ -435,28 +264,5 @@ def resume_confirmed(plan: pd.DataFrame, audit: AuditLog, host: str | None = Non
 
 
 def format_plan(plan: pd.DataFrame, project: str | None = None) -> str:
-    """The plan as a plain-text, left-aligned table for the terminal."""
-    if len(plan) == 0:
-        return "Nothing to do: every expected service is up."
-    cols = ["wave", "step", "service", "action"] + (["remedy"] if "remedy" in plan.columns else []) + \
-        ["condition", "timeout_s", "reason"]
-    rows = [[str(c) for c in cols]]
-    for r in plan.to_dict("records"):
-        t = r["timeout_s"]
-        rows.append([str(r["wave"]), str(r["step"]), str(r["service"]), str(r["action"])]
-                    + ([str(r.get("remedy") or "")] if "remedy" in plan.columns else [])
-                    + [str(r["condition"] or ""), f"{t:g}" if isinstance(t, (int, float)) and t == t else "",
-                       str(r["reason"])])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(cols) - 1)]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) + "  " + row[-1] for row in rows]
-    fixes = list(dict.fromkeys(plan.loc[plan["action"] == "fix", "service"]))
-    if fixes:
-        lines.append(f"\n{len(fixes)} service(s) need a person first (fix steps): {', '.join(map(str, fixes))}. "
-                     f"`runbook plan --apply` runs what it may and stops at the first fix step; make that fix, "
-                     f"then run `{RESUME_HINT}`.")
-    missing = sorted(set(plan.loc[plan["manual"].astype(bool) & (plan["action"] != "fix"), "service"]))
-    if missing:
-        proj = f" -p {project}" if project else ""
-        lines.append(f"\n{len(missing)} service(s) have no container; create them first: "
-                     f"docker compose{proj} up -d {' '.join(missing)}")
-    return "\n".join(lines)
+    """The plan as a plain-text, left-aligned table for the terminal (``plan_run.format_plan_rows``)."""
+    return format_plan_rows(plan.to_dict("records") if len(plan) else [], project, columns=list(plan.columns))

@@ -1,14 +1,12 @@
 """What an applied plan did, exactly: steps that ran, steps skipped, where it stopped.
 
-Pure over the execution log of ``actions.apply_plan`` (one row per step, ``outcome``
+Pure (no pandas) over the execution log of ``actions.apply_plan`` (one row per step, ``outcome``
 ``not-run`` for a step never attempted). A service is "not touched" only when none of its
 steps ran; a service whose start ran but whose wait was skipped is "started, not checked".
 """
 from __future__ import annotations
 
 from typing import Any
-
-import pandas as pd
 
 NOT_RUN = "not-run"
 
@@ -17,11 +15,12 @@ def _step(r: Any) -> str:
     return f"{r['action']} {r['service']}"
 
 
-def run_summary(log: pd.DataFrame, stopped_at: str | None) -> dict[str, Any]:
-    """{ran: [...], skipped: [...], not_run: [services untouched], unchecked: [...], stopped_at, stop_step}."""
+def run_summary(log: Any, stopped_at: str | None) -> dict[str, Any]:
+    """{ran: [...], skipped: [...], not_run: [services untouched], unchecked: [...], stopped_at, stop_step}.
+    ``log``: the execution log's rows (a list of dicts), or the log frame."""
     if not len(log):
         return {"ran": [], "skipped": [], "not_run": [], "unchecked": [], "stopped_at": stopped_at, "stop_step": None}
-    rows = log.to_dict("records")
+    rows = log if isinstance(log, list) else log.to_dict("records")
     ran = [f"{_step(r)}: {r['outcome']}" for r in rows if r["outcome"] != NOT_RUN]
     skipped = [_step(r) for r in rows if r["outcome"] == NOT_RUN]
     touched = {str(r["service"]) for r in rows if r["outcome"] != NOT_RUN}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -261,18 +261,24 @@ def image_repository(image: str | None) -> str:
     return "/".join(parts)
 
 
+_REGEX_CHARS = frozenset("\\.^$*+?{}[]|()")
+
+
 @functools.lru_cache(maxsize=64)
-def _compiled(patterns: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], bool], ...]:
-    return tuple((re.compile(p), "/" in p) for p in patterns)
+def _compiled(patterns: tuple[str, ...]) -> tuple[tuple[Callable[[str], Any], bool], ...]:
+    """(full-match test, whole repository?) per pattern; a pattern without regex syntax is compared
+    as text (most are: an unknown image otherwise compiles every pattern of the table, ~20 ms)."""
+    return tuple((re.compile(p).fullmatch if _REGEX_CHARS.intersection(p) else p.__eq__, "/" in p)
+                 for p in patterns)
 
 
 def _matches(tech: Technology, repo: str, last: str, generic: frozenset[str]) -> bool:
-    for rx, whole in _compiled(tech.images):
+    for matches, whole in _compiled(tech.images):
         if whole:
-            if rx.fullmatch(repo):
+            if matches(repo):
                 return True
         elif last not in generic or "/" not in repo:
-            if rx.fullmatch(last):
+            if matches(last):
                 return True
     return False
 
