@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 from runbook_lib import redact
 from runbook_lib.config import RunbookConfig
 from runbook_lib.engine import dockerpy
-from runbook_lib.engine.audit import AuditLog
+from runbook_lib.engine.audit_log import AuditLog
 from runbook_lib.engine.connection import (DEFAULT_TIMEOUT_S, EngineTarget, attach_target, classify_error,
                                            connect, engine_target)
 from runbook_lib.engine.contexts import DEFAULT_HOST, load_context
