@@ -76,14 +76,6 @@ def test_plan_dry_run_imports_neither_swarm_nor_maintenance_layers():
 
 
 # -- `runbook diagnose` over records -------------------------------------------------------------
-def _engine_over_records() -> bool:
-    """True once the engine layer gives rows (``gather_evidence_rows``): the stack then needs no pandas."""
-    logs = Path(__file__).parent.parent / "runbook_lib" / "engine" / "logs.py"
-    return "def gather_evidence_rows" in logs.read_text()
-
-
-@pytest.mark.xfail(not _engine_over_records(), strict=True,
-                   reason="the gathered Stack imports pandas until the engine layer gives rows (issue 15, engine helper)")
 @pytest.mark.parametrize("json_out", [False, True])
 def test_diagnose_with_an_engine_imports_no_pandas(json_out):
     """`runbook diagnose` (text and --json) against the answering engine: records from the engine to the output."""
@@ -144,17 +136,11 @@ def test_plan_records_modules_import_neither_pandas_nor_docker():
     assert not mods & {"pandas", "numpy", "pyarrow", "docker", "requests"}, sorted(mods & {"pandas", "numpy", "docker"})
 
 
-@pytest.mark.xfail(strict=False, reason="cli.plan imports runbook_lib.stack and cli.hostargs (engine.hosts): "
-                                        "pandas-free once the engine branch (pandas-free Stack / gather, "
-                                        "engine.hosts importing AuditLog from engine.audit_log) is merged")
 def test_plan_cli_module_imports_no_pandas():
     mods = {m.split(".")[0] for m in _imported_by("runbook_lib.cli.plan")}
     assert not mods & {"pandas", "numpy", "pyarrow"}, sorted(mods & {"pandas", "numpy", "pyarrow"})
 
 
-@pytest.mark.xfail(strict=False, reason="passes once the engine (pandas-free gather), diagrec "
-                                        "(run_diagnosis_records) and planrec branches are merged and "
-                                        "cli.plan.diagnosis_records calls run_diagnosis_records")
 @pytest.mark.parametrize("argv", [("plan", "-f", COMPOSE), ("plan", "--json", "-f", COMPOSE)])
 def test_plan_dry_run_imports_no_pandas(argv):
     """`runbook plan` (dry-run, text and --json) plans, prints and audits over records: no pandas."""
