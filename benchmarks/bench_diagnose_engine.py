@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from runbook_lib.demo import stack as demo
 from runbook_lib.analysis import diagnosis as diagnose
-from runbook_lib.engine import logs
+from runbook_lib.engine import evidence_frame, logs
 from runbook_lib.analysis.classify import classify  # noqa: E402
 from runbook_lib.engine.connection import connect  # noqa: E402
 from runbook_lib.engine.inventory import gather_inventory  # noqa: E402
@@ -64,7 +64,7 @@ def setup(client, n: int, lines: int, label: str) -> None:
 
 def ours(client, label: str):
     inv = gather_inventory(client, label=label)
-    ev = logs.gather_evidence(client, inv)
+    ev = evidence_frame.gather_evidence(client, inv)
     return diagnose.diagnose(ev)
 
 

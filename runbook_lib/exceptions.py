@@ -36,6 +36,29 @@ class EngineTimeout(EngineError):
     cause = "timeout"
 
 
+class EngineAPIError(EngineError):
+    """The engine refused one call (an HTTP error answer), e.g. 'container ... is not paused'.
+
+    Raised by the keep-alive transport's calls, where docker-py would raise its ``APIError``
+    (``engine.dockerpy.api_errors()`` catches both)."""
+
+    cause = "api-error"
+
+    def __init__(self, message: str, explanation: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.explanation, self.status = explanation, status
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f'{text} ("{self.explanation}")' if self.explanation else text
+
+
+class EngineNotFound(EngineAPIError):
+    """The engine has no such object (HTTP 404): a container removed meanwhile, a wrong name."""
+
+    cause = "not-found"
+
+
 class ComposeError(RunbookError):
     """A compose file cannot be read; names file, service and fix."""
 

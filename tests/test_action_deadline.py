@@ -11,7 +11,7 @@ from test_transport import TRICKLE_GAP_S, TrickleServer
 
 from runbook_lib.engine import action_calls, actions, swarm_actions
 from runbook_lib.engine.audit import AuditLog, read_audit
-from runbook_lib.exceptions import EngineTimeout, RunbookError
+from runbook_lib.exceptions import EngineAPIError, EngineNotFound, EngineTimeout, RunbookError
 
 TIMEOUT_S = 0.5  # the engine timeout; every byte comes far within it (TRICKLE_GAP_S)
 TRICKLE_S = 2000 * TRICKLE_GAP_S  # how long the server would go on if nobody hung up
@@ -102,9 +102,9 @@ def test_real_engine_calls_and_errors(docker_client, busybox_image, test_label):
         before = action_calls.inspect(docker_client, c.id)["State"]["StartedAt"]
         action_calls.restart(docker_client, c.id, 0)
         assert action_calls.inspect(docker_client, c.id)["State"]["StartedAt"] != before
-        with pytest.raises(docker.errors.APIError, match="not paused"):
+        with pytest.raises(EngineAPIError, match="not paused"):
             action_calls.unpause(docker_client, c.id)
     finally:
         c.remove(force=True)
-    with pytest.raises(docker.errors.NotFound):
+    with pytest.raises(EngineNotFound):
         action_calls.inspect(docker_client, c.id)

@@ -14,7 +14,7 @@ import pytest
 import dockerenv
 from runbook_lib.demo import stack as demo
 from runbook_lib.analysis import diagnosis as diagnose
-from runbook_lib.engine import logs
+from runbook_lib.engine import evidence_frame, logs
 from runbook_lib.engine.inventory import gather_inventory
 from runbook_lib.stack import gather
 from test_demo import free_port_base
@@ -118,7 +118,7 @@ def test_real_failures_are_classified(docker_client, containers, test_label, cat
     dockerenv.wait_for(exited, timeout_s=60)
     inv = gather_inventory(docker_client, label=test_label)
     inv = inv[inv["name"] == c.name]
-    f = diagnose.diagnose(logs.gather_evidence(docker_client, inv))
+    f = diagnose.diagnose(evidence_frame.gather_evidence(docker_client, inv))
     assert category in set(f["category"]), f[["category", "cause", "evidence"]].to_string()
     if category == "unclassified":
         row = finding(f, c.name, "unclassified") if c.name in set(f["service"]) else f.iloc[0].to_dict()
@@ -152,7 +152,7 @@ def test_diagnose_pure_blocked_by_from_catalog_frame():
 
 
 def test_diagnose_empty_evidence_is_empty_frame():
-    f = diagnose.diagnose(logs.empty_evidence())
+    f = diagnose.diagnose(evidence_frame.empty_evidence())
     assert list(f.columns) == diagnose.FINDING_COLUMNS and len(f) == 0
     assert "No findings" in diagnose.format_findings(f)
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dockerenv import wait_for
-from runbook_lib.engine import inventory
+from runbook_lib.engine import inventory, inventory_rows
 from runbook_lib.analysis import kpis
 from runbook_lib.redact import MASK
 
@@ -177,7 +177,7 @@ def test_many_stopped_containers_do_not_stall_a_project_run(docker_client, busyb
                                                  "com.docker.compose.service": svc})["Id"])
         lean = engine_http(docker_client)
         calls = []
-        real_get, real_many = lean.get_json, inventory.get_many
+        real_get, real_many = lean.get_json, inventory_rows.get_many
 
         def counting_get(path, params=None):
             calls.append(path)
@@ -187,7 +187,7 @@ def test_many_stopped_containers_do_not_stall_a_project_run(docker_client, busyb
             calls.extend(paths)
             return real_many(http, paths)
         lean.get_json = counting_get
-        monkeypatch.setattr(inventory, "get_many", counting_many)
+        monkeypatch.setattr(inventory_rows, "get_many", counting_many)
         try:
             inv = inventory.gather_inventory(docker_client, project=mine)
         finally:

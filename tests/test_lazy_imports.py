@@ -1,7 +1,8 @@
 """Each command imports only what it uses (not timed): `runbook --help` imports neither pandas nor
 plotly; `catalog`, `lint` and `plan` import no plotly, nbformat or papermill; `catalog --json` and
 `lint` of given files import no pandas (records, not frames); the plan's records modules import
-neither pandas nor docker."""
+neither pandas nor docker; on the local engine `plan`, `diagnose` and `probe` import no docker SDK
+and `stack.gather()` no pandas."""
 from __future__ import annotations
 
 import json
@@ -75,14 +76,6 @@ def test_plan_dry_run_imports_neither_swarm_nor_maintenance_layers():
 
 
 # -- `runbook diagnose` over records -------------------------------------------------------------
-def _engine_over_records() -> bool:
-    """True once the engine layer gives rows (``gather_evidence_rows``): the stack then needs no pandas."""
-    logs = Path(__file__).parent.parent / "runbook_lib" / "engine" / "logs.py"
-    return "def gather_evidence_rows" in logs.read_text()
-
-
-@pytest.mark.xfail(not _engine_over_records(), strict=True,
-                   reason="the gathered Stack imports pandas until the engine layer gives rows (issue 15, engine helper)")
 @pytest.mark.parametrize("json_out", [False, True])
 def test_diagnose_with_an_engine_imports_no_pandas(json_out):
     """`runbook diagnose` (text and --json) against the answering engine: records from the engine to the output."""
@@ -143,20 +136,48 @@ def test_plan_records_modules_import_neither_pandas_nor_docker():
     assert not mods & {"pandas", "numpy", "pyarrow", "docker", "requests"}, sorted(mods & {"pandas", "numpy", "docker"})
 
 
-@pytest.mark.xfail(strict=False, reason="cli.plan imports runbook_lib.stack and cli.hostargs (engine.hosts): "
-                                        "pandas-free once the engine branch (pandas-free Stack / gather, "
-                                        "engine.hosts importing AuditLog from engine.audit_log) is merged")
 def test_plan_cli_module_imports_no_pandas():
     mods = {m.split(".")[0] for m in _imported_by("runbook_lib.cli.plan")}
     assert not mods & {"pandas", "numpy", "pyarrow"}, sorted(mods & {"pandas", "numpy", "pyarrow"})
 
 
-@pytest.mark.xfail(strict=False, reason="passes once the engine (pandas-free gather), diagrec "
-                                        "(run_diagnosis_records) and planrec branches are merged and "
-                                        "cli.plan.diagnosis_records calls run_diagnosis_records")
 @pytest.mark.parametrize("argv", [("plan", "-f", COMPOSE), ("plan", "--json", "-f", COMPOSE)])
 def test_plan_dry_run_imports_no_pandas(argv):
     """`runbook plan` (dry-run, text and --json) plans, prints and audits over records: no pandas."""
     mods = _modules(*argv)
     assert "yaml" in mods  # the probe saw the command run
     assert not mods & {"pandas", "numpy", "pyarrow"}, sorted(mods & {"pandas", "numpy", "pyarrow"})
+
+
+@pytest.mark.parametrize("argv", [("plan", "-f", COMPOSE), ("diagnose",), ("probe", "-f", COMPOSE)])
+def test_engine_commands_import_no_docker_sdk(docker_client, argv):
+    """On the local engine (unix socket) the lean client answers: the docker SDK (requests, paramiko)
+    is never imported by plan, diagnose or probe."""
+    mods = _all_modules(*argv)
+    assert "runbook_lib.engine.client" in mods  # the probe saw the command reach the engine
+    assert not {m.split(".")[0] for m in mods} & {"docker", "paramiko"}, sorted(
+        m for m in mods if m.split(".")[0] in ("docker", "paramiko"))
+
+
+GATHER = """
+import json, sys
+from runbook_lib import stack
+st = stack.gather()
+assert st.engine_ok, st.engine_error
+print("MODULES " + json.dumps(sorted(sys.modules)) + " ROWS " + str(len(st.rows)))
+"""
+
+
+def test_gather_imports_neither_pandas_nor_docker(docker_client):
+    """stack.gather() on the local engine: rows and catalog records, no pandas, no docker SDK."""
+    proc = subprocess.run([sys.executable, "-c", GATHER], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    mods = {m.split(".")[0] for m in json.loads(proc.stdout.split("MODULES ", 1)[1].split(" ROWS ")[0])}
+    assert "runbook_lib" in mods
+    assert not mods & {"pandas", "numpy", "docker"}, sorted(mods & {"pandas", "numpy", "docker"})
+
+
+def test_report_prefetch_imports_neither_pandas_nor_docker():
+    """The report kernel's prefetch starts the stats read before pandas: it must not pull pandas or the SDK."""
+    mods = {m.split(".")[0] for m in _imported_by("runbook_lib.reports.prefetch", "runbook_lib.engine.stats_rows")}
+    assert not mods & {"pandas", "numpy", "pyarrow", "docker", "requests"}, sorted(mods & {"pandas", "docker"})

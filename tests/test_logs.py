@@ -7,7 +7,7 @@ import pytest
 
 import dockerenv
 from runbook_lib import redact
-from runbook_lib.engine import logs
+from runbook_lib.engine import evidence_frame, logs
 from runbook_lib.engine.inventory import gather_inventory
 
 
@@ -22,7 +22,7 @@ def evidence_for(client, test_label, name, **kw):
     inv = gather_inventory(client, label=test_label)
     inv = inv[inv["name"] == name]
     assert len(inv) == 1
-    return logs.gather_evidence(client, inv, **kw)
+    return evidence_frame.gather_evidence(client, inv, **kw)
 
 
 # -- pure parts ----------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_binary_output_is_decoded_with_replacement(docker_client, containers, te
     assert all(isinstance(ln, str) for ln in row["log_lines"])
     assert row["exit_code"] == 2
     from runbook_lib.analysis import diagnosis as diagnose
-    assert len(diagnose.diagnose(logs.gather_evidence(docker_client, gather_inventory(docker_client, label=test_label)
+    assert len(diagnose.diagnose(evidence_frame.gather_evidence(docker_client, gather_inventory(docker_client, label=test_label)
                                                       .query("name == @c.name")))) >= 1
 
 
@@ -165,14 +165,14 @@ def test_selection_health_log_and_restart_growth(docker_client, containers, test
     dockerenv.wait_for(unhealthy, timeout_s=60)
     inv = gather_inventory(docker_client, label=test_label)
     inv = inv[inv["name"].isin([healthy.name, bad.name])]
-    ev = logs.gather_evidence(docker_client, inv, previous={bad.name: 0})
+    ev = evidence_frame.gather_evidence(docker_client, inv, previous={bad.name: 0})
     assert list(ev["name"]) == [bad.name]
     row = ev.iloc[0]
     assert row["health"] == "unhealthy" and "probe-said-no" in row["health_output"]
     assert row["restart_growth"] == 0
-    every = logs.gather_evidence(docker_client, inv, all=True)
+    every = evidence_frame.gather_evidence(docker_client, inv, all=True)
     assert set(every["name"]) == {healthy.name, bad.name}
-    only = logs.gather_evidence(docker_client, inv, services=[healthy.name])
+    only = evidence_frame.gather_evidence(docker_client, inv, services=[healthy.name])
     assert list(only["name"]) == [healthy.name]
 
 

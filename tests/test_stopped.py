@@ -6,13 +6,13 @@ import pytest
 import dockerenv
 from runbook_lib.analysis import diagnosis
 from runbook_lib.analysis.stopped import operator_stop
-from runbook_lib.engine import logs
+from runbook_lib.engine import evidence_frame, logs
 from runbook_lib.engine.inventory import gather_inventory
 
 
 def _diagnose(docker_client, test_label, c):
     inv = gather_inventory(docker_client, label=test_label)
-    return diagnosis.diagnose(logs.gather_evidence(docker_client, inv[inv["name"] == c.name]))
+    return diagnosis.diagnose(evidence_frame.gather_evidence(docker_client, inv[inv["name"] == c.name]))
 
 
 def _exited(c):

@@ -9,8 +9,9 @@ from servers import LocalServer
 
 from runbook_lib.engine import connection as connect
 from runbook_lib.engine import logs
+from runbook_lib.engine.pipeline import stream_many
 from runbook_lib.engine.transport import EngineHTTP, get_many, read_stream
-from runbook_lib.exceptions import EngineTimeout
+from runbook_lib.exceptions import EngineNotFound, EngineTimeout
 
 TRICKLE_GAP_S = 0.05  # far under the per-read timeout: only a total deadline can stop it
 
@@ -155,8 +156,7 @@ def test_log_tail_over_the_transport_equals_docker_py(docker_client, containers,
 
 
 def test_log_tail_of_a_removed_container_is_not_found(docker_client):
-    import docker.errors
-    with pytest.raises(docker.errors.NotFound):
+    with pytest.raises(EngineNotFound):  # runbook's own: the lean transport imports no docker-py
         logs.read_log_tail(docker_client, "0" * 64)
 
 
@@ -185,3 +185,39 @@ def test_pipelined_gets_equal_one_at_a_time(docker_client, containers):
     paths = [f"/containers/{c.id}/json" for c in made] + ["/containers/nosuchcontainer/json"]
     many = get_many(lean, paths)
     assert many == [lean.get_json(p) for p in paths] and many[-1][0] == 404
+
+
+def test_pipelined_log_tails_equal_one_by_one(docker_client, containers):
+    """read_log_tails (pipelined, as gather_evidence reads them) gives what read_log_tail gives one by
+    one: framed and TTY logs, a cut at max_read_bytes (the rest go out again on a new connection),
+    a container that is gone (its EngineNotFound in its place)."""
+    made = [containers(["sh", "-c", script], tty=tty)
+            for tty in (False, True)
+            for script in ("echo one; echo two >&2; printf 'no newline'", "printf ok",
+                           "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done")]
+    for c in made:
+        c.wait(timeout=60)
+    ids = [c.id for c in made] + ["0" * 64] + [made[0].id]
+    for kw in ({}, {"timestamps": False}, {"tail_lines": 5}, {"max_read_bytes": 20}):
+        many = logs.read_log_tails(docker_client, ids, **kw)
+        for cid, got in zip(ids, many):
+            if cid == "0" * 64:
+                assert isinstance(got, EngineNotFound)
+                continue
+            assert got == logs.read_log_tail(docker_client, cid, **kw), (cid, kw)
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_pipelined_streams_keep_the_deadline(engine_url_factory, part):
+    """stream_many (the log tails of a diagnosis): a body still arriving at its deadline is cut there
+    and kept (the next request goes out again on a new connection); no answer at all is EngineTimeout."""
+    lean = EngineHTTP(engine_url_factory(part), "1.41", timeout_s=30)
+    got: list[list[bytes]] = [[], []]
+    requests = [(f"/containers/{i}/logs", None, lambda chunk, ctype, i=i: got[i].append(chunk) or True)
+                for i in range(2)]
+    if part == "headers":
+        with pytest.raises(EngineTimeout, match="within 0.5 s"):
+            stream_many(lean, requests, deadline_s=0.5)
+        return
+    assert stream_many(lean, requests, deadline_s=0.5) == [(200, None, True), (200, None, True)]
+    assert all(b"".join(g).startswith(b"[") for g in got)

@@ -26,31 +26,20 @@ __all__ = ["DiagnosisRecords", "diagnose_records", "findings_json", "format_find
            "run_diagnosis_records"]
 
 
-# -- MERGE ADAPTER: the only place that knows how today's Stack and engine give rows ------------------
-# With the engine layer over records, ``Stack.rows`` (masked inventory rows) and
-# ``engine.logs.gather_evidence_rows(client, rows, ...) -> (rows, notes)`` exist and are used; until
-# then the rows come from the frames (``stack.inventory``, ``gather_evidence``).
 def inventory_rows(stack: Any) -> list[dict[str, Any]]:
     """The stack's (masked) inventory rows."""
-    rows = getattr(stack, "rows", None)
-    return list(rows) if rows is not None else stack.inventory.to_dict("records")
+    return list(stack.rows)
 
 
 def evidence_rows(stack: Any, inventory: list[dict[str, Any]], *, all_containers: bool, tail_lines: int,
                   since: datetime | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(evidence rows, the gatherer's attrs: ``notes`` …) for the stack's containers."""
-    by_rows = getattr(engine_logs, "gather_evidence_rows", None)
-    if by_rows is not None:  # the attrs engine.evidence_frame gives the frame: notes, then the window as ISO text
-        since, until, now = engine_logs.evidence_window(since, None)
-        rows, notes = by_rows(stack.client, inventory, all=all_containers, tail_lines=tail_lines, since=since,
-                              until=until)
-        since_utc = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        return list(rows), {"notes": list(getattr(stack, "inventory_notes", [])) + list(notes),
-                            "since": since_utc.isoformat(), "until": until.isoformat(), "gathered_at": now.isoformat()}
-    frame = engine_logs.gather_evidence(stack.client, stack.inventory, all=all_containers, tail_lines=tail_lines,
-                                        since=since)
-    return frame.to_dict("records"), dict(frame.attrs)
-# -- end of the merge adapter ------------------------------------------------------------------------
+    """(evidence rows, the attrs ``engine.evidence_frame`` gives the frame: notes, then the window as ISO text)."""
+    since, until, now = engine_logs.evidence_window(since, None)
+    rows, notes = engine_logs.gather_evidence_rows(stack.client, inventory, all=all_containers, tail_lines=tail_lines,
+                                                   since=since, until=until)
+    since_utc = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    return list(rows), {"notes": list(stack.inventory_notes) + list(notes),
+                        "since": since_utc.isoformat(), "until": until.isoformat(), "gathered_at": now.isoformat()}
 
 
 def _engine_down_evidence(stack: Any) -> list[dict[str, Any]]:

@@ -1,15 +1,36 @@
-"""Compose files of a running project, found from its containers' compose labels."""
+"""Compose files of a running project, found from its containers' compose labels.
+
+Takes inventory rows (``engine.inventory_rows``) or the inventory frame; imports no pandas.
+"""
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
-
-import pandas as pd
+from typing import Any
 
 from runbook_lib.exceptions import ComposeError
 
 
-def find_compose_files(inventory_frame: pd.DataFrame, project: str | None = None,
+def _rows(inventory: Any) -> list[dict]:
+    """Inventory rows of rows or of a frame ([] for None or a frame without the compose labels)."""
+    if inventory is None:
+        return []
+    if hasattr(inventory, "to_dict"):
+        return inventory.to_dict("records") if "config_files" in inventory.columns else []
+    return list(inventory)
+
+
+def _text(value: Any) -> str:
+    """A label value as text; missing (None, NaN, NA) is ""."""
+    return value if isinstance(value, str) else ""
+
+
+def _labelled(inventory: Any) -> list[dict]:
+    return [r for r in _rows(inventory) if _text(r.get("config_files")).strip()]
+
+
+def find_compose_files(inventory_frame: Any, project: str | None = None,
                        host: str | None = None) -> tuple[list[str], str]:
     """Compose files of a running project, from its containers' compose labels.
 
@@ -18,22 +39,25 @@ def find_compose_files(inventory_frame: pd.DataFrame, project: str | None = None
     named engine the labels come from (its paths are on that machine; the error says so).
     """
     hint = "pass the files with --compose FILE (repeat for overrides) and --project NAME."
-    if inventory_frame is None or inventory_frame.empty or "config_files" not in inventory_frame.columns:
+    rows = _rows(inventory_frame)
+    if not rows:
         raise ComposeError("no containers with compose labels found on this engine.", fix=hint)
-    df = inventory_frame[inventory_frame["config_files"].fillna("").astype(str).str.strip() != ""]
+    df = [r for r in rows if _text(r.get("config_files")).strip()]
     if project is not None:
-        df = df[df["project"] == project]
-    if df.empty:
+        df = [r for r in df if r.get("project") == project]
+    if not df:
         what = f"project '{project}'" if project else "any compose project"
         raise ComposeError(f"no container of {what} carries the label com.docker.compose.project.config_files.",
                            fix=hint)
-    projects = sorted(p for p in df["project"].dropna().unique())
+    projects = sorted({str(r["project"]) for r in df if _text(r.get("project"))})
     if project is None and len(projects) > 1:
         raise ComposeError(f"several compose projects run here ({', '.join(projects)}).",
                            fix="choose one with --project NAME (or pass --compose FILE).")
     chosen = project or (projects[0] if projects else "")
-    combos = df.groupby(["config_files", "working_dir"], dropna=False).size().sort_values(ascending=False)
-    config_files, working_dir = combos.index[0]
+    # the most common (config_files, working_dir) pair; a tie goes to the first in sorted order
+    combos = Counter((r.get("config_files"), r.get("working_dir") if _text(r.get("working_dir")) else None)
+                     for r in df)
+    config_files, working_dir = sorted(combos, key=lambda k: (-combos[k], _text(k[0]), k[1] is None, _text(k[1])))[0]
     files: list[str] = []
     for f in str(config_files).split(","):
         f = f.strip()
@@ -54,9 +78,6 @@ def find_compose_files(inventory_frame: pd.DataFrame, project: str | None = None
     return files, chosen
 
 
-def compose_projects(inventory_frame: pd.DataFrame) -> list[str]:
-    """Compose projects whose containers carry the config_files label (sorted)."""
-    if inventory_frame is None or inventory_frame.empty or "config_files" not in inventory_frame.columns:
-        return []
-    has = inventory_frame["config_files"].fillna("").astype(str).str.strip() != ""
-    return sorted(str(p) for p in inventory_frame.loc[has, "project"].dropna().unique())
+def compose_projects(inventory_frame: Any) -> list[str]:
+    """Compose projects whose containers carry the config_files label (sorted); rows or a frame."""
+    return sorted({str(r["project"]) for r in _labelled(inventory_frame) if _text(r.get("project"))})

@@ -16,10 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker.errors
-
 from runbook_lib.demo.services import (DEMO_IMAGE, DEMO_LABEL_KEY, PG_DATA, DemoError, host_postgres,
                                        host_redis, services)
+from runbook_lib.engine import dockerpy
 
 # -- image ---------------------------------------------------------------------------
 def _busybox_path() -> str:
@@ -38,7 +37,7 @@ def ensure_image(client, tag: str = DEMO_IMAGE, labels: dict[str, str] | None = 
     try:
         client.images.get(tag)
         return tag
-    except docker.errors.ImageNotFound:
+    except dockerpy.errors().ImageNotFound:
         pass
     with tempfile.TemporaryDirectory() as d:
         shutil.copy(_busybox_path(), Path(d) / "busybox")
@@ -50,7 +49,7 @@ def ensure_image(client, tag: str = DEMO_IMAGE, labels: dict[str, str] | None = 
             + 'CMD ["/bin/sh"]\n')
         try:
             client.images.build(path=d, tag=tag, rm=True, forcerm=True)
-        except docker.errors.BuildError as exc:
+        except dockerpy.errors().BuildError as exc:
             raise DemoError(f"building {tag} failed: {exc}. Fix: check that /bin/busybox is the static "
                             "build (busybox-static).") from exc
     return tag
@@ -162,7 +161,7 @@ def _build_server_image(client, tag: str, base: str, recipe: ServerRecipe, diges
             'CMD ["/bin/sh"]\n')
         try:
             client.images.build(path=d, tag=tag, rm=True, forcerm=True, pull=False)
-        except docker.errors.BuildError as exc:
+        except dockerpy.errors().BuildError as exc:
             raise DemoError(f"building {tag} ({recipe.server} from the host) failed: {exc}") from exc
 
 
@@ -179,7 +178,7 @@ def ensure_images(client, base: str = DEMO_IMAGE) -> dict[str, str]:
             continue
         try:
             current = client.images.get(alias)
-        except docker.errors.ImageNotFound:
+        except dockerpy.errors().ImageNotFound:
             current = None
         recipe = _RECIPES[s.name]() if s.name in _RECIPES else None
         if recipe is None:
@@ -195,7 +194,7 @@ def ensure_images(client, base: str = DEMO_IMAGE) -> dict[str, str]:
             if current is not None and labels.get(RECIPE_LABEL) and current.id != img.id:
                 try:  # the superseded demo image, unless a container still uses it (never forced)
                     client.images.remove(current.id, noprune=False)
-                except docker.errors.APIError:
+                except dockerpy.api_errors():
                     pass
         out[s.name] = recipe.server
     return out

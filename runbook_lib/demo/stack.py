@@ -31,7 +31,6 @@ import socket
 import time
 from pathlib import Path
 
-import docker.errors
 import pandas as pd
 
 from runbook_lib import redact
@@ -40,6 +39,7 @@ from runbook_lib.demo.services import (DEFAULT_PORT_BASE, DEMO_IMAGE, DEMO_JWT_S
                                        DEMO_LABEL_KEY, DEMO_PG_PASSWORD, DEMO_PROJECT, DEMO_REDIS_PASSWORD,
                                        DemoError, DemoService, compose_dict, compose_path, host_port,
                                        host_postgres, host_redis, service, services, write_compose)
+from runbook_lib.engine import dockerpy
 from runbook_lib.engine.inventory import (CONFIG_FILES_LABEL, PROJECT_LABEL, SERVICE_LABEL, WORKDIR_LABEL,
                                           gather_inventory)
 
@@ -185,14 +185,14 @@ def demo_down(client, project: str = DEMO_PROJECT) -> dict[str, int]:
         try:
             client.api.remove_container(c["Id"], force=True, v=False)
             removed += 1
-        except docker.errors.NotFound:
+        except dockerpy.not_found():
             pass
     nets = 0
     for n in client.api.networks(filters=_project_filter(project)):
         try:
             client.api.remove_network(n["Id"])
             nets += 1
-        except docker.errors.NotFound:
+        except dockerpy.not_found():
             pass
     return {"containers": removed, "networks": nets}
 

@@ -7,8 +7,9 @@ transport (``transport.EngineHTTP``), which clamps every read and write to the t
 call has left, so an engine that trickles its answer fails at the deadline. On the
 engines docker-py alone speaks to (ssh, TLS) the docker-py call runs in a helper thread
 that is abandoned at the deadline. Either way an overrun raises ``EngineTimeout``
-("timed out after N s"); a missing container raises docker-py's ``NotFound`` and any
-other refusal its ``APIError``, as docker-py itself would.
+("timed out after N s"). Over the transport a missing container raises ``EngineNotFound``
+and any other refusal ``EngineAPIError``; through docker-py, docker-py's own ``NotFound`` /
+``APIError`` (``dockerpy.not_found()`` / ``dockerpy.api_errors()`` catch either).
 
 A restart legitimately takes up to its stop timeout: its deadline is the engine timeout
 plus ``t``.
@@ -19,8 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import docker.errors
-
+from runbook_lib.engine.client import check
 from runbook_lib.engine.connection import engine_http
 from runbook_lib.engine.transport import DEFAULT_TIMEOUT_S
 from runbook_lib.exceptions import ActionRefused, EngineTimeout
@@ -60,16 +60,10 @@ def _in_thread(fn: Callable[[], T], what: str, deadline_s: float) -> T:
 
 
 def _http(client: Any, method: str, path: str, params: dict | None, body: Any, deadline_s: float) -> Any:
-    """One call over the keep-alive transport; HTTP errors raised as docker-py would raise them."""
+    """One call over the keep-alive transport; HTTP errors as EngineNotFound / EngineAPIError."""
     lean = engine_http(client)
     status, data = lean.call_json(method, path, params, body, deadline_s)
-    if status < 400:  # 304: already started / already stopped, as docker-py takes it
-        return data
-    msg = data.get("message") if isinstance(data, dict) else data
-    text = f"{status} {'Client' if status < 500 else 'Server'} Error for {method} {path}: {msg}"
-    if status == 404:
-        raise docker.errors.NotFound(text)
-    raise docker.errors.APIError(text)
+    return check(status, data, f"{method} {path}")
 
 
 def _call(client: Any, method: str, path: str, *, params: dict | None = None, body: Any = None,

@@ -33,12 +33,11 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import docker.errors
 import pandas as pd
 import yaml
 
 from runbook_lib import redact
-from runbook_lib.engine import action_calls as calls
+from runbook_lib.engine import action_calls as calls, dockerpy
 from runbook_lib.engine.audit import AuditLog, read_audit
 from runbook_lib.engine.connection import engine_target
 from runbook_lib.engine.plan_run import (ALLOWED_ACTIONS, COMPOSE_ACTIONS, COMPOSE_TIMEOUT_S, FORBIDDEN_WORDS,
@@ -109,7 +108,7 @@ def wait_for(client, container: str, condition: str, timeout_s: float, poll_inte
     while True:
         try:
             info = calls.inspect(client, container)
-        except docker.errors.NotFound:
+        except dockerpy.not_found():
             return "failed", f"container {container} no longer exists"
         st = info.get("State") or {}
         status = st.get("Status") or ""
@@ -143,7 +142,7 @@ def _service_container(client, project: str | None, service: str, old: str | Non
     for name in names:
         try:
             return str(calls.inspect(client, name)["Id"])
-        except docker.errors.NotFound:
+        except dockerpy.not_found():
             continue
     return old
 

@@ -1,13 +1,17 @@
 """Connecting to a Docker engine: where it is, and why it cannot be reached.
 
 Order of precedence: an explicit URL, then ``DOCKER_HOST``, then the active Docker CLI
-context (read with docker-py's ``ContextAPI``), then the default socket. Every request
+context (read from the CLI's context store, ``engine.contexts``), then the default socket. Every request
 carries a timeout well under docker-py's 60 s default, and the ping a total deadline; the
 three ways an engine fails (no daemon, permission denied, a daemon that accepts but never
 answers) each raise their own error.
 
 What runbook knows about a client (where its engine is, its keep-alive transport) is kept
 beside the client, never patched onto it: ``engine_target(client)``, ``engine_http(client)``.
+
+``connect()`` returns the lean ``engine.client.EngineClient`` (no docker SDK imported) for
+``unix://`` and plain ``tcp://`` engines, and a docker-py client (``engine.dockerpy``) for the
+others; docker-py clients made elsewhere (tests, notebooks) are accepted everywhere too.
 """
 from __future__ import annotations
 
@@ -17,9 +21,9 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-import docker
-from docker.context import ContextAPI
-
+from runbook_lib.engine import dockerpy
+from runbook_lib.engine.client import EngineClient
+from runbook_lib.engine.contexts import current_context_name, load_context
 from runbook_lib.engine.transport import DEFAULT_TIMEOUT_S, EngineHTTP, socket_path
 from runbook_lib.exceptions import (EngineError, EngineNotRunning, EnginePermissionDenied,
                                     EngineTimeout)
@@ -48,15 +52,17 @@ _ATTACHED: weakref.WeakKeyDictionary[Any, _Attached] = weakref.WeakKeyDictionary
 
 
 def _context_host(name: str | None) -> tuple[str, str] | None:
-    """(context name, engine host) of the named or current Docker CLI context, read by docker-py."""
+    """(context name, engine host) of the named or current Docker CLI context (None: the default)."""
+    name = name or current_context_name()
+    if name == "default":
+        return None
     try:
-        ctx = ContextAPI.get_context(name)
-    except Exception:  # noqa: BLE001 - docker-py raises a bare Exception for a corrupt meta.json
+        ctx = load_context(name)
+    except ValueError:  # a corrupt meta.json: as docker-py, the default engine
         return None
-    if ctx is None or ctx.Name == "default":
+    if ctx is None or ctx.name == "default":
         return None
-    host = ctx.Host
-    return (ctx.Name, host) if host else None
+    return (ctx.name, ctx.host) if ctx.host else None
 
 
 def resolve_engine(url: str | None = None) -> EngineTarget:
@@ -115,7 +121,10 @@ def classify_error(exc: BaseException, target: EngineTarget, timeout_s: float) -
 
 
 def connect(url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
-    """Return a docker.DockerClient that answered a ping, or raise an EngineError saying why not."""
+    """Return a client that answered a ping, or raise an EngineError saying why not.
+
+    ``unix://`` and plain ``tcp://``: the lean ``EngineClient`` (its ``api_version`` read from
+    GET /version, as docker-py's ``version="auto"``); other URLs: a docker-py client."""
     target = resolve_engine(url)
     path = socket_path(target.url)
     if path is not None:
@@ -134,15 +143,18 @@ def connect(url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
     try:
         if lean is not None:  # the ping has a total deadline: a trickling server cannot hold us
             lean.get("/_ping")
-        client = docker.DockerClient(base_url=target.url, timeout=timeout_s, version="auto")
-        if lean is None:
+            status, version = lean.get_json("/version")
+            if status != 200 or not isinstance(version, dict) or not version.get("ApiVersion"):
+                raise EngineNotRunning(f"GET /version answered HTTP {status}: {version}")
+            lean.api_version = str(version["ApiVersion"])
+            client: Any = EngineClient(target.url, lean, timeout_s)
+        else:
+            client = dockerpy.docker_client(target.url, timeout_s)
             client.ping()
     except Exception as exc:  # noqa: BLE001 - classified into our own errors
         if lean is not None:
             lean.close()
         raise classify_error(exc, target, timeout_s) from None
-    if lean is not None:
-        lean.api_version = client.api.api_version
     _ATTACHED[client] = _Attached(target, lean, http_made=True)
     return client
 
@@ -185,6 +197,8 @@ def engine_host(client: Any) -> str | None:
 
 def engine_http(client: Any) -> EngineHTTP | None:
     """The keep-alive transport for this client's engine (made once), or None where it does not apply."""
+    if isinstance(client, EngineClient):
+        return client.http
     attached = _ATTACHED.get(client)
     if attached is None:
         attached = _ATTACHED.setdefault(client, _Attached(engine_target(client)))

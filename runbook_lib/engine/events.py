@@ -1,7 +1,7 @@
 """The engine's container events over a span, as rows for the history store and the postmortem.
 
-Read through ``client.api.events`` with ``since``/``until`` (sub-second, as strings) and a
-total deadline: what came by then is kept. Only the actions that tell a story are kept
+Read through ``logs.read_events`` (the keep-alive transport, else docker-py's ``client.api.events``)
+with ``since``/``until`` (sub-second) and a total deadline: what came by then is kept. Only the actions that tell a story are kept
 (``logs.EVENT_ACTIONS``: die, oom, kill, health_status, restart, start, stop); texts are masked.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import redact
-from runbook_lib.engine.logs import EVENT_ACTIONS, bounded, normalise_event
+from runbook_lib.engine.logs import EVENT_ACTIONS, normalise_event, read_events as engine_events
 
 DEFAULT_DEADLINE_S = 10.0
 COMPOSE_PROJECT = "com.docker.compose.project"
@@ -40,6 +40,5 @@ def read_events(client: Any, since: Any, until: Any, *, project: str | None = No
     if labels:
         filters["label"] = labels
     t0, t1 = pd.Timestamp(since).timestamp(), pd.Timestamp(until).timestamp()
-    stream = client.api.events(since=f"{t0:.6f}", until=f"{t1:.6f}", decode=True, filters=filters)
-    rows = (event_row(ev, host) for ev in bounded(stream, deadline_s))
+    rows = (event_row(ev, host) for ev in engine_events(client, t0, t1, filters, deadline_s))
     return [r for r in rows if r is not None]

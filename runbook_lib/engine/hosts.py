@@ -3,12 +3,13 @@
 Where the hosts come from (first that names any): ``--host NAME=URL`` (repeatable), the
 ``RUNBOOK_HOSTS`` environment variable (comma- or space-separated entries), ``hosts:`` in
 ``runbook.yaml``. Each entry is ``NAME=URL``, a bare URL (named after its host part), or a
-Docker context name (its docker endpoint, through docker-py's ``ContextAPI``).
+Docker context name (its docker endpoint, read from the CLI's context store: ``engine.contexts``).
 
 URLs: ``unix:///path``, ``tcp://host:port`` (plain, or TLS with client certificates:
 ``?cert_path=DIR`` holding ca.pem, cert.pem and key.pem, or ``tls_ca``/``tls_cert``/
 ``tls_key`` in the URL or the config entry; ``DOCKER_CERT_PATH`` when ``DOCKER_TLS_VERIFY``
-is set), and ``ssh://user@host[:port]`` (docker-py shells out to the ``ssh`` client).
+is set), and ``ssh://user@host[:port]`` (docker-py shells out to the ``ssh`` client). Only TLS and
+ssh:// engines use docker-py (through ``engine.dockerpy``); plain ones get the lean client.
 
 ``connect_host`` returns a client that answered a ping, or raises the actionable
 ``EngineError`` of ``engine.connection``; ``HostAudit`` is an audit log that names the
@@ -24,15 +25,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import docker
-import docker.tls
-from docker.context import ContextAPI
-
 from runbook_lib import redact
 from runbook_lib.config import RunbookConfig
-from runbook_lib.engine.audit import AuditLog
+from runbook_lib.engine import dockerpy
+from runbook_lib.engine.audit_log import AuditLog
 from runbook_lib.engine.connection import (DEFAULT_TIMEOUT_S, EngineTarget, attach_target, classify_error,
                                            connect, engine_target)
+from runbook_lib.engine.contexts import DEFAULT_HOST, load_context
 from runbook_lib.exceptions import ConfigError, EngineError
 
 ENV_VAR = "RUNBOOK_HOSTS"
@@ -129,20 +128,17 @@ def _name_from_url(url: str) -> str:
 
 
 def context_host(name: str, source: str | None = None) -> HostSpec:
-    """The engine of a Docker CLI context (docker-py's ContextAPI), named after the context."""
+    """The engine of a Docker CLI context (``engine.contexts``), named after the context."""
     try:
-        ctx = ContextAPI.get_context(name)
-    except Exception as exc:  # noqa: BLE001 - docker-py raises several kinds for a broken store
+        ctx = load_context(name)
+    except (OSError, ValueError) as exc:
         raise _fail(name, f"Docker context could not be read ({exc})") from None
     if ctx is None:
         raise _fail(name, "neither NAME=URL, a URL, nor a Docker context (`docker context ls`)")
     tls: dict[str, Any] = {}
-    cfg = (ctx.tls_cfg or {}).get("docker")
-    if cfg is not None:
-        cert = getattr(cfg, "cert", None)
-        tls = {"tls_ca": getattr(cfg, "ca_cert", None), "tls_cert": cert[0] if cert else None,
-               "tls_key": cert[1] if cert else None, "tls_verify": bool(getattr(cfg, "verify", True))}
-    host = ctx.Host or "unix:///var/run/docker.sock"
+    if ctx.tls_cert:
+        tls = {"tls_ca": ctx.tls_ca, "tls_cert": ctx.tls_cert, "tls_key": ctx.tls_key, "tls_verify": ctx.tls_verify}
+    host = ctx.host or DEFAULT_HOST
     spec = parse_url(name if _NAME_RE.match(name) else _name_from_url(host), host, source or f"context:{name}")
     return replace(spec, **{k: v for k, v in tls.items() if v is not None})
 
@@ -209,23 +205,21 @@ def connect_host(spec: HostSpec, timeout_s: float | None = None) -> Any:
         return client
     base_url = spec.url
     target = EngineTarget(spec.url, f"host:{spec.name}")
-    kwargs: dict[str, Any] = {}
     if spec.uses_tls:
         for path in (spec.tls_ca, spec.tls_cert, spec.tls_key):
             if path and not Path(path).is_file():
                 raise EngineError(f"host {spec.name}: TLS file {path} not found. Fix: point cert_path (or tls_ca, "
                                   f"tls_cert, tls_key) at the engine's client certificates.")
-        kwargs["tls"] = docker.tls.TLSConfig(
-            client_cert=(spec.tls_cert, spec.tls_key) if spec.tls_cert else None,
-            ca_cert=spec.tls_ca, verify=spec.tls_ca if (spec.tls_verify and spec.tls_ca) else spec.tls_verify)
         base_url = "https://" + spec.url.split("://", 1)[1]
         # the fast plain-HTTP transport must not be used for this engine: name it https://
         target = EngineTarget(base_url, f"host:{spec.name}")
-    if spec.scheme == "ssh":
-        kwargs["use_ssh_client"] = True
     try:
-        factory = _EngineCADockerClient if spec.uses_tls else docker.DockerClient
-        client = factory(base_url=base_url, timeout=timeout, version="auto", **kwargs)
+        if spec.uses_tls:
+            client = dockerpy.tls_client(
+                base_url, timeout, client_cert=(spec.tls_cert, spec.tls_key) if spec.tls_cert else None,
+                ca_cert=spec.tls_ca, verify=spec.tls_ca if (spec.tls_verify and spec.tls_ca) else spec.tls_verify)
+        else:
+            client = dockerpy.docker_client(base_url, timeout, use_ssh_client=spec.scheme == "ssh")
         client.ping()
     except Exception as exc:  # noqa: BLE001 - classified into our own errors
         raise classify_error(exc, target, timeout) from None
@@ -241,25 +235,6 @@ def try_connect_host(spec: HostSpec, timeout_s: float | None = None) -> tuple[An
         return None, exc
     except Exception as exc:  # noqa: BLE001 - e.g. the ssh client missing
         return None, EngineError(redact.mask_text(f"host {spec.name} ({spec.display_url}): {exc}"))
-
-
-class _EngineCAClient(docker.APIClient):
-    """docker-py's API client, trusting the engine's own CA even when REQUESTS_CA_BUNDLE is set.
-
-    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's ``verify``
-    (psf/requests#3829), which would reject every private engine CA on machines that set it.
-    """
-
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # noqa: ANN001 - requests hook
-        out = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if verify is None:
-            out["verify"] = self.verify
-        return out
-
-
-class _EngineCADockerClient(docker.DockerClient):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: D107 - same arguments as DockerClient
-        self.api = _EngineCAClient(*args, **kwargs)
 
 
 class HostAudit(AuditLog):

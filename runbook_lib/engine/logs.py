@@ -22,13 +22,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import docker
-import docker.errors
-import pandas as pd
-
 from runbook_lib import redact
+from runbook_lib.engine import dockerpy
+from runbook_lib.engine.client import EngineClient
 from runbook_lib.engine.connection import engine_http
-from runbook_lib.engine.transport import read_stream
+from runbook_lib.engine.pipeline import stream_many
+from runbook_lib.engine.streams import LogSink, lean_events, lean_log_tail, log_params, refusal
 
 EVIDENCE_COLUMNS = [
     "project", "service", "name", "id", "state", "health", "has_healthcheck", "exit_code",
@@ -161,25 +160,16 @@ def split_timestamps(lines: list[str]) -> tuple[list[str], list[str | None]]:
     return out, times
 
 
-def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes: int = 256_000,
-                  since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                  max_read_bytes: int = MAX_READ_BYTES, timestamps: bool = True,
-                  deadline_s: float = STREAM_DEADLINE_S) -> dict[str, Any]:
-    """Stream the last ``tail_lines`` lines through a LineTail (bounded memory, read and time).
-
-    With ``timestamps`` the engine's time of each line goes to ``log_times`` (error bursts).
-    A stream that trickles past ``deadline_s`` is cut there and marked truncated."""
+def _tail_kw(tail_lines: int, since: Any, timestamps: bool) -> dict[str, Any]:
     kw: dict[str, Any] = {"stdout": True, "stderr": True, "tail": max(int(tail_lines), 1), "stream": True,
                           "follow": False, "timestamps": timestamps}  # docker-py follows when streaming
     if since is not None:
         kw["since"] = since.timestamp() if isinstance(since, datetime) else since
-    tail = LineTail(tail_lines, max_bytes, max_line_bytes)
-    stopped_early = timed_out = False
-    lean = engine_http(client) if isinstance(client, docker.DockerClient) else None
-    if lean is not None:
-        stopped_early, timed_out = _lean_log_tail(lean, container_id, kw, tail, max_read_bytes, deadline_s)
-    else:
-        stopped_early, timed_out = _docker_py_log_tail(client, container_id, kw, tail, max_read_bytes, deadline_s)
+    return kw
+
+
+def _tail_result(tail: LineTail, stopped_early: bool, timed_out: bool, timestamps: bool,
+                 deadline_s: float) -> dict[str, Any]:
     lines, truncated = tail.lines()
     times: list[str | None] = [None] * len(lines)
     if timestamps:
@@ -192,79 +182,53 @@ def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes
     return {"log_lines": lines, "log_times": times, "log_bytes_read": tail.bytes_read, "log_truncated": truncated}
 
 
-class _Demux:
-    """The engine's log stream -> payload bytes: frames (8-byte header: stream, 0, 0, 0, size) of a
-    container without a TTY, raw bytes of one with a TTY. The kind is read from the Content-Type
-    (API 1.42+), else from the first bytes: a raw log never starts with 0-2 and three NUL bytes
-    (with timestamps it starts with the year)."""
+def read_log_tail(client, container_id: str, *, tail_lines: int = 200, max_bytes: int = 256_000,
+                  since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES,
+                  max_read_bytes: int = MAX_READ_BYTES, timestamps: bool = True,
+                  deadline_s: float = STREAM_DEADLINE_S) -> dict[str, Any]:
+    """Stream the last ``tail_lines`` lines through a LineTail (bounded memory, read and time).
 
-    def __init__(self) -> None:
-        self.framed: bool | None = None
-        self._buf = bytearray()
-        self._left = 0  # payload bytes still due in the current frame
-
-    def feed(self, chunk: bytes, content_type: str) -> list[bytes]:
-        if self.framed is None:
-            if "multiplexed" in content_type:
-                self.framed = True
-            else:  # older engines call both kinds raw-stream
-                self._buf += chunk
-                if len(self._buf) < 4:
-                    return []
-                b = self._buf
-                self.framed = b[0] in (0, 1, 2) and b[1] == b[2] == b[3] == 0
-                chunk, self._buf = bytes(b), bytearray()
-        if not self.framed:
-            return [chunk]
-        out: list[bytes] = []
-        view = memoryview(self._buf + chunk) if self._buf else memoryview(chunk)
-        self._buf = bytearray()
-        i, n = 0, len(view)
-        while i < n:
-            if self._left:
-                take = min(self._left, n - i)
-                out.append(bytes(view[i:i + take]))
-                self._left -= take
-                i += take
-                continue
-            if n - i < 8:
-                self._buf = bytearray(view[i:])
-                break
-            self._left = int.from_bytes(view[i + 4:i + 8], "big")
-            i += 8
-        return out
-
-    def flush(self) -> list[bytes]:
-        """What is held back at the end of the stream (a raw log shorter than 4 bytes)."""
-        held, self._buf = bytes(self._buf), bytearray()
-        return [held] if held and not self.framed else []
+    With ``timestamps`` the engine's time of each line goes to ``log_times`` (error bursts).
+    A stream that trickles past ``deadline_s`` is cut there and marked truncated."""
+    kw = _tail_kw(tail_lines, since, timestamps)
+    tail = LineTail(tail_lines, max_bytes, max_line_bytes)
+    lean = _lean(client)
+    if lean is not None:
+        stopped_early, timed_out = lean_log_tail(lean, container_id, kw, tail, max_read_bytes, deadline_s)
+    else:
+        stopped_early, timed_out = _docker_py_log_tail(client, container_id, kw, tail, max_read_bytes, deadline_s)
+    return _tail_result(tail, stopped_early, timed_out, timestamps, deadline_s)
 
 
-def _lean_log_tail(lean, container_id: str, kw: dict[str, Any], tail: LineTail, max_read_bytes: int,
-                   deadline_s: float) -> tuple[bool, bool]:
-    """The log tail over the keep-alive transport (no inspect for the TTY flag, ~0.2 ms of Python)."""
-    params = {"stdout": "1", "stderr": "1", "tail": str(kw["tail"]), "follow": "0",
-              "timestamps": "1" if kw["timestamps"] else "0"}
-    if "since" in kw:
-        params["since"] = str(kw["since"])
-    demux = _Demux()
-    stopped = [False]
+def read_log_tails(client, container_ids: list[str], *, tail_lines: int = 200, max_bytes: int = 256_000,
+                   since: datetime | None = None, max_line_bytes: int = MAX_LINE_BYTES,
+                   max_read_bytes: int = MAX_READ_BYTES, timestamps: bool = True,
+                   deadline_s: float = STREAM_DEADLINE_S) -> list[dict[str, Any] | Exception] | None:
+    """``read_log_tail`` of many containers at once, pipelined on keep-alive connections (each stream
+    within ``deadline_s``, bounded as ever); a refused one (removed meanwhile) gets its
+    EngineNotFound / EngineAPIError in its place. None where there is no keep-alive transport."""
+    lean = _lean(client)
+    if lean is None:
+        return None
+    kw = _tail_kw(tail_lines, since, timestamps)
+    params = log_params(kw)
+    tails = [LineTail(tail_lines, max_bytes, max_line_bytes) for _ in container_ids]
+    sinks = [LogSink(t, max_read_bytes) for t in tails]
+    answers = stream_many(lean, [(f"/containers/{cid}/logs", params, sink)
+                                 for cid, sink in zip(container_ids, sinks)], deadline_s)
+    out: list[dict[str, Any] | Exception] = []
+    for cid, tail, sink, (status, body, timed_out) in zip(container_ids, tails, sinks, answers):
+        sink.finish()
+        if status != 200:
+            out.append(refusal(status, body, cid))
+        else:
+            out.append(_tail_result(tail, sink.stopped, timed_out, timestamps, deadline_s))
+    return out
 
-    def on_chunk(chunk: bytes, content_type: str) -> bool:
-        for payload in demux.feed(chunk, content_type):
-            tail.feed(payload)
-            if tail.bytes_read >= max_read_bytes:
-                stopped[0] = True
-                return False
-        return True
-    status, body, timed_out = read_stream(lean, f"/containers/{container_id}/logs", params, on_chunk, deadline_s)
-    for payload in demux.flush():
-        tail.feed(payload)
-    if status != 200:
-        message = body.get("message") if isinstance(body, dict) else body
-        cls = docker.errors.NotFound if status == 404 else docker.errors.APIError
-        raise cls(f"{status} logs of {container_id}", explanation=str(message or status))
-    return stopped[0], timed_out
+
+def _lean(client: Any):
+    """The keep-alive transport of runbook's or docker-py's own client (not of stand-ins: they go through ``api``)."""
+    return engine_http(client) if isinstance(client, EngineClient) or dockerpy.is_docker_client(client) else None
 
 
 def _docker_py_log_tail(client, container_id: str, kw: dict[str, Any], tail: LineTail, max_read_bytes: int,
@@ -290,12 +254,23 @@ def _docker_py_log_tail(client, container_id: str, kw: dict[str, Any], tail: Lin
     return stopped_early, timed_out
 
 
-def _event_time(ev: Mapping[str, Any]) -> pd.Timestamp | None:
+def _event_time(ev: Mapping[str, Any]) -> str | None:
+    """The event's time as ISO 8601 UTC text, to the nanosecond when the engine gives it."""
     if ev.get("timeNano"):
-        return pd.Timestamp(int(ev["timeNano"]), unit="ns", tz="UTC")
-    if ev.get("time"):
-        return pd.Timestamp(int(ev["time"]), unit="s", tz="UTC")
-    return None
+        seconds, nanos = divmod(int(ev["timeNano"]), 1_000_000_000)
+    elif ev.get("time"):
+        seconds, nanos = int(ev["time"]), 0
+    else:
+        return None
+    return iso_ns(seconds, nanos)
+
+
+def iso_ns(seconds: int, nanos: int = 0, sep: str = "T") -> str:
+    """Epoch seconds + nanoseconds -> ISO text as pandas writes a UTC Timestamp: 9 fraction digits when
+    the nanoseconds are not whole microseconds, 6 when there are any, none otherwise."""
+    base = datetime.fromtimestamp(seconds, timezone.utc).strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+    frac = f".{nanos:09d}" if nanos % 1000 else f".{nanos // 1000:06d}" if nanos else ""
+    return f"{base}{frac}+00:00"
 
 
 def normalise_event(ev: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -309,17 +284,32 @@ def normalise_event(ev: Mapping[str, Any]) -> dict[str, Any] | None:
     if base == "kill" and attrs.get("signal"):
         detail = f"signal {attrs['signal']}"
     exit_code = attrs.get("exitCode")
-    t = _event_time(ev)
-    return {"time": t.isoformat() if t is not None else None, "action": base,
+    return {"time": _event_time(ev), "action": base,
             "exit_code": int(exit_code) if exit_code not in (None, "") else None,
             "detail": redact.mask_text(detail), "id": str((ev.get("Actor") or {}).get("ID") or ev.get("id") or "")[:12]}
 
 
-def _epoch(t) -> float:
-    ts = pd.Timestamp(t)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    return ts.timestamp()
+def epoch_s(t: Any) -> float:
+    """A time (datetime or pandas Timestamp, naive = UTC; ISO text; epoch seconds) -> epoch seconds."""
+    if isinstance(t, (int, float)):
+        return float(t)
+    if isinstance(t, str):
+        t = datetime.fromisoformat(t)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.timestamp()
+
+
+def read_events(client: Any, since: Any, until: Any, filters: dict[str, Any], deadline_s: float) -> Iterator[dict]:
+    """The raw events in [since, until] (``until`` not in the future) within ``deadline_s``: over the
+    keep-alive transport, else docker-py's stream (what came by the deadline is kept)."""
+    t0, t1 = epoch_s(since), epoch_s(until)
+    lean = _lean(client)
+    if lean is not None:
+        return iter(lean_events(lean, t0, t1, filters, deadline_s))
+    # Strings keep sub-second precision (docker-py floors datetimes to whole seconds,
+    # which would drop the events of the current second).
+    return bounded(client.api.events(since=f"{t0:.6f}", until=f"{t1:.6f}", decode=True, filters=filters), deadline_s)
 
 
 def gather_events(client, container_ids: Iterable[str], since: datetime,
@@ -332,11 +322,8 @@ def gather_events(client, container_ids: Iterable[str], since: datetime,
     if not ids:
         return out
     until = until or datetime.now(timezone.utc)
-    # Strings keep sub-second precision (docker-py floors datetimes to whole seconds,
-    # which would drop the events of the current second).
-    stream = client.api.events(since=f"{_epoch(since):.6f}", until=f"{_epoch(until):.6f}", decode=True,
-                               filters={"type": "container", "container": ids, "event": list(EVENT_ACTIONS)})
-    for ev in bounded(stream, deadline_s):
+    flt = {"type": "container", "container": ids, "event": list(EVENT_ACTIONS)}
+    for ev in read_events(client, since, until, flt, deadline_s):
         n = normalise_event(ev)
         if n and n["id"] in out:
             out[n["id"]].append(n)
@@ -358,51 +345,74 @@ def bounded(stream: Iterable[Any], deadline_s: float) -> Iterator[Any]:
             close()
 
 
-def _previous_counts(previous) -> dict[str, int]:
+def _previous_counts(previous: Any) -> dict[str, int]:
+    """name (or service) -> restart count of a previous sample: a mapping, rows, or a frame."""
     if previous is None:
         return {}
     if isinstance(previous, Mapping):
         return {str(k): int(v) for k, v in previous.items()}
-    if isinstance(previous, pd.DataFrame) and "restart_count" in previous:
-        key = "name" if "name" in previous else "service"
-        return {str(r[key]): int(r["restart_count"] or 0) for _, r in previous.iterrows()}
-    return {}
+    if hasattr(previous, "to_dict"):  # an inventory frame
+        if "restart_count" not in previous:
+            return {}
+        previous = previous.to_dict("records")
+    rows = [r for r in previous if isinstance(r, Mapping) and "restart_count" in r]
+    key = "name" if rows and "name" in rows[0] else "service"
+    return {str(r[key]): int(r["restart_count"] or 0) for r in rows}
 
 
-def empty_evidence() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE_COLUMNS})
-
-
-def gather_evidence(client, inventory: pd.DataFrame, services: Iterable[str] | None = None,
-                    all: bool = False, tail_lines: int = 200, max_bytes: int = 256_000,  # noqa: A002
-                    since: datetime | pd.Timestamp | None = None, until: datetime | None = None,
-                    previous=None, events: bool = True, max_line_bytes: int = MAX_LINE_BYTES,
-                    max_workers: int = 8) -> pd.DataFrame:
-    """One evidence row per selected container (not healthy ones unless ``all``/``services``)."""
-    now = datetime.now(timezone.utc)
+def evidence_window(since: Any = None, until: datetime | None = None,
+                    now: datetime | None = None) -> tuple[datetime, datetime, datetime]:
+    """(since, until, now) of an evidence gathering: until defaults to now, since to now - DEFAULT_WINDOW."""
+    now = now or datetime.now(timezone.utc)
     until = until or now
     if since is None:
         since = now - DEFAULT_WINDOW
-    if isinstance(since, pd.Timestamp):
+    if hasattr(since, "to_pydatetime"):  # a pandas Timestamp
         since = since.to_pydatetime()
+    return since, until, now
+
+
+_BASE_COLUMNS = ("project", "service", "name", "id", "state", "health", "has_healthcheck", "exit_code",
+                 "oom_killed", "restart_count", "restart_policy", "started_at", "finished_at", "health_log",
+                 "health_output")
+
+
+def gather_evidence_rows(client, rows: Iterable[Mapping[str, Any]], services: Iterable[str] | None = None,
+                         all: bool = False, tail_lines: int = 200, max_bytes: int = 256_000,  # noqa: A002
+                         since: Any = None, until: datetime | None = None, previous: Any = None,
+                         events: bool = True, max_line_bytes: int = MAX_LINE_BYTES,
+                         max_workers: int = 8) -> tuple[list[dict[str, Any]], list[str]]:
+    """One evidence row (EVIDENCE_COLUMNS keys) per selected inventory row (not healthy ones unless
+    ``all``/``services``), and the notes of this gathering: (rows, notes). No pandas."""
+    since, until, _now = evidence_window(since, until)
     wanted = set(services or [])
     prev = _previous_counts(previous)
-    rows = []
-    for _, r in inventory.iterrows():
+    picked = []
+    for r in rows:
         failing = needs_evidence(r, prev.get(str(r["name"]), prev.get(str(r["service"]))))
         if wanted:
             if r["service"] not in wanted and r["name"] not in wanted:
                 continue
         elif not all and not failing:
             continue
-        rows.append((r, failing))
+        picked.append((r, failing))
     notes: list[str] = []
+    tails = read_log_tails(client, [r["id"] for r, _ in picked], tail_lines=tail_lines, max_bytes=max_bytes,
+                           max_line_bytes=max_line_bytes) if len(picked) > 1 else None
+    index = {id(r): i for i, (r, _) in enumerate(picked)}
+
+    def tail_of(r: Mapping[str, Any]) -> dict[str, Any]:
+        if tails is None:
+            return read_log_tail(client, r["id"], tail_lines=tail_lines, max_bytes=max_bytes, since=None,
+                                 max_line_bytes=max_line_bytes)
+        got = tails[index[id(r)]]
+        if isinstance(got, Exception):
+            raise got
+        return got
 
     def one(item) -> dict[str, Any]:
         r, failing = item
-        base = {c: r.get(c) for c in ("project", "service", "name", "id", "state", "health", "has_healthcheck",
-                                      "exit_code", "oom_killed", "restart_count", "restart_policy",
-                                      "started_at", "finished_at", "health_log", "health_output")}
+        base = {c: r.get(c) for c in _BASE_COLUMNS}
         base["failing"] = failing
         if base["state"] != "running" and base["health"] not in (None, "none"):
             base["health"] = "none"  # a stopped container keeps its last health status: stale, not news
@@ -411,32 +421,25 @@ def gather_evidence(client, inventory: pd.DataFrame, services: Iterable[str] | N
         base["events"] = []
         base["error"] = None
         try:
-            base.update(read_log_tail(client, r["id"], tail_lines=tail_lines, max_bytes=max_bytes,
-                                      since=None, max_line_bytes=max_line_bytes))
-        except docker.errors.NotFound:
+            base.update(tail_of(r))
+        except dockerpy.not_found():
             base.update(log_lines=[], log_times=[], log_bytes_read=0, log_truncated=False,
                         error="container removed while gathering evidence")
-        except docker.errors.APIError as exc:
+        except dockerpy.api_errors() as exc:
             base.update(log_lines=[], log_times=[], log_bytes_read=0, log_truncated=False,
                         error=redact.mask_text(f"logs unavailable: {exc.explanation or exc}"))
-        return base
+        return {c: base.get(c) for c in EVIDENCE_COLUMNS}
 
-    if len(rows) <= 1:
-        out = [one(r) for r in rows]
+    if len(picked) <= 1 or tails is not None:  # the tails are read: what is left is Python (no pool)
+        out = [one(r) for r in picked]
     else:
         with cf.ThreadPoolExecutor(max_workers=max_workers) as pool:
-            out = list(pool.map(one, rows))
+            out = list(pool.map(one, picked))
     if events and out:
         try:
             evs = gather_events(client, [r["id"] for r in out], since, until)
             for row in out:
                 row["events"] = evs.get(str(row["id"])[:12], [])
-        except docker.errors.APIError as exc:
+        except dockerpy.api_errors() as exc:
             notes.append(redact.mask_text(f"events unavailable: {exc}"))
-    df = pd.DataFrame(out, columns=EVIDENCE_COLUMNS) if out else empty_evidence()
-    df.attrs["notes"] = list(inventory.attrs.get("notes", [])) + notes
-    df.attrs["since"] = pd.Timestamp(since).tz_convert("UTC").isoformat() if pd.Timestamp(since).tzinfo else \
-        pd.Timestamp(since, tz="UTC").isoformat()
-    df.attrs["until"] = pd.Timestamp(until).isoformat()
-    df.attrs["gathered_at"] = now.isoformat()
-    return df
+    return out, notes

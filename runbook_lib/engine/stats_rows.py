@@ -21,7 +21,7 @@ from typing import Any
 
 from runbook_lib import redact
 from runbook_lib.engine.connection import connect, engine_target
-from runbook_lib.engine.inventory import PROJECT_LABEL
+from runbook_lib.engine.inventory_rows import PROJECT_LABEL
 from runbook_lib.engine.transport import EngineHTTP
 from runbook_lib.exceptions import EngineError
 

@@ -286,7 +286,7 @@ def read_stream(http: EngineHTTP, path: str, params: dict | None,
     raise RuntimeError("unreachable")
 
 
-class _AnswerReader:
+class AnswerReader:
     """Pipelined HTTP/1.1 answers read straight off one socket: status line, the three headers
     that frame a body (Content-Length, Transfer-Encoding, Connection), and the body. Every read
     is clamped to ``at``, the deadline of the answer in hand. ~10 us of Python per answer (a 6 KB
@@ -429,7 +429,7 @@ def _pipeline(http: EngineHTTP, paths: list[str], out: list[tuple[int, Any]]) ->
     head = f"Host: {'docker' if http._uds else host}\r\nAccept: application/json\r\n\r\n"
     wire = [f"GET {prefix}{p} HTTP/1.1\r\n{head}".encode() for p in paths]
     sock = socket.socket(socket.AF_UNIX if http._uds else socket.AF_INET, socket.SOCK_STREAM)
-    reader = _AnswerReader(sock, http.timeout_s)
+    reader = AnswerReader(sock, http.timeout_s)
     try:
         reader.at = time.monotonic() + http.deadline_s
         sock.settimeout(http.deadline_s)

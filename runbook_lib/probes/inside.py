@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import docker.errors
-
+from runbook_lib.engine import dockerpy
 from runbook_lib.probes.conditions import judge_http
 from runbook_lib.probes.rows import short
 from runbook_lib.probes.spec import ProbeDown, ProbeOutcome, ProbeSpec, ProbeUnknown
@@ -78,7 +77,7 @@ def exec_tools(spec: ProbeSpec, client) -> list[str]:
     """``detect_tools`` for ``spec.container``; an engine error → unknown "port not published"."""
     try:
         return detect_tools(spec.container, client)
-    except docker.errors.APIError as exc:
+    except dockerpy.api_errors() as exc:
         raise ProbeUnknown(f"port not published; exec failed: {short(exc, 150)}") from None
 
 

@@ -1,8 +1,7 @@
 """docker probe kind: The container's own state and HEALTHCHECK result, read from the engine."""
 from __future__ import annotations
 
-import docker.errors
-
+from runbook_lib.engine import dockerpy
 from runbook_lib.probes.inside import engine_client
 from runbook_lib.probes.kinds.base import ProbeKind
 from runbook_lib.probes.rows import short
@@ -24,7 +23,7 @@ class Docker(ProbeKind):
         ref = spec.container or spec.options.get("container_name") or spec.service
         try:
             info = client.api.inspect_container(ref)
-        except docker.errors.NotFound:
+        except dockerpy.not_found():
             return ProbeOutcome("down", reply="no container", error=f"no container {ref}")
         except Exception as exc:  # noqa: BLE001 - the engine failed us, not the service
             raise ProbeUnknown(f"engine did not answer ({type(exc).__name__}): container state not read") from None
