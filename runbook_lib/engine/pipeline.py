@@ -19,8 +19,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from runbook_lib.engine.transport import PIPELINE_WINDOW, AnswerReader, EngineHTTP
-from runbook_lib.exceptions import EngineNotRunning, EngineTimeout
+from runbook_lib.engine.transport import PIPELINE_WINDOW, AnswerReader, EngineHTTP, resume_pipelined
 
 OnChunk = Callable[[bytes, str], bool]
 # per request: (status, error body or None, timed_out); a body cut by its receiver is status 200, not timed out
@@ -124,22 +123,7 @@ def stream_many(http: EngineHTTP, requests: list[tuple[str, dict | None, OnChunk
 
 def _stream_run(http: EngineHTTP, requests: list[tuple[str, dict | None, OnChunk]],
                 deadline_s: float) -> list[Result]:
-    out: list[Result] = []
-    try:
-        while len(out) < len(requests):
-            answered = len(out)
-            try:
-                _pipeline(http, requests[answered:], deadline_s, out)
-            except (http_client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                if len(out) == answered:  # not one answer on a new connection: a real failure
-                    raise
-    except (TimeoutError, socket.timeout):
-        raise EngineTimeout(f"The Docker engine did not answer GET {requests[len(out)][0]} within {deadline_s:g} s; "
-                            f"it may be hung or overloaded (raise --engine-timeout).") from None
-    except (OSError, http_client.HTTPException) as exc:
-        raise EngineNotRunning(f"The Docker engine went away during the run ({exc or type(exc).__name__}): "
-                               f"start it again (`sudo systemctl start docker`).") from None
-    return out
+    return resume_pipelined(requests, lambda rest, out: _pipeline(http, rest, deadline_s, out), deadline_s)
 
 
 def _pipeline(http: EngineHTTP, requests: list[tuple[str, dict | None, OnChunk]], deadline_s: float,

@@ -403,18 +403,26 @@ def get_many(http: EngineHTTP, paths: list[str]) -> list[tuple[int, Any]]:
     for one request at a time.
     A connection the engine closes after some answers is replaced for the rest.
     """
-    out: list[tuple[int, Any]] = []
+    return resume_pipelined(paths, lambda rest, out: _pipeline(http, rest, out), http.deadline_s)
+
+
+def resume_pipelined(items: list, pipeline: Callable[[list, list], None], deadline_s: float) -> list:
+    """Run ``pipeline(items still due, out)`` on new connections until every item has its answer in
+    ``out``: a connection the engine closes after some answers is replaced for the rest. Failures
+    become EngineError (``items[i][0]`` or ``items[i]`` names the request that did not answer)."""
+    out: list = []
     try:
-        while len(out) < len(paths):
+        while len(out) < len(items):
             answered = len(out)
             try:
-                _pipeline(http, paths[answered:], out)
+                pipeline(items[answered:], out)
             except (http_client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 if len(out) == answered:  # not one answer on a new connection: a real failure
                     raise
     except (TimeoutError, socket.timeout):
-        raise EngineTimeout(f"The Docker engine did not answer GET {paths[len(out)]} within {http.deadline_s:g} s; "
-                            f"it may be hung or overloaded (raise --engine-timeout).") from None
+        due = items[len(out)]
+        raise EngineTimeout(f"The Docker engine did not answer GET {due[0] if isinstance(due, tuple) else due} "
+                            f"within {deadline_s:g} s; it may be hung or overloaded (raise --engine-timeout).") from None
     except (OSError, http_client.HTTPException) as exc:
         raise EngineNotRunning(f"The Docker engine went away during the run ({exc or type(exc).__name__}): "
                                f"start it again (`sudo systemctl start docker`).") from None
