@@ -37,23 +37,6 @@ class _Cut(Exception):
 class _StreamReader(AnswerReader):
     """AnswerReader whose bodies go to a receiver as they arrive."""
 
-    def head(self) -> tuple[int, dict[bytes, bytes]]:
-        """Status and headers (names lower-cased) of the next answer, interim ones skipped."""
-        while True:
-            lines = self._until(b"\r\n\r\n", self.MAX_HEAD).split(b"\r\n")
-            version, _, rest = lines[0].partition(b" ")
-            code = rest[:3]
-            if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
-                raise http_client.BadStatusLine(lines[0].decode("latin-1"))
-            status = int(code)
-            if 100 <= status < 200 and status != 101:
-                continue
-            headers = {b":version": version}
-            for line in lines[1:]:
-                name, _, value = line.partition(b":")
-                headers[name.strip().lower()] = value.strip()
-            return status, headers
-
     def _feed(self, n: int | None, on_chunk: OnChunk, ctype: str) -> None:
         """Hand ``n`` body bytes (to the end of the stream with None) to the receiver as they come."""
         while n is None or n > 0:
@@ -71,8 +54,7 @@ class _StreamReader(AnswerReader):
 
     def body(self, status: int, headers: dict[bytes, bytes], on_chunk: OnChunk) -> bool:
         """Read the body into ``on_chunk``; True when the engine closes the connection after it."""
-        conn = headers.get(b"connection", b"").lower()
-        close = b"close" in conn or (headers[b":version"] == b"HTTP/1.0" and b"keep-alive" not in conn)
+        close = self.closes(headers)
         ctype = headers.get(b"content-type", b"").decode("latin-1")
         if status in (101, 204, 304):
             return close

@@ -342,38 +342,44 @@ class AnswerReader:
         self.buf.clear()
         return out
 
-    def answer(self) -> tuple[int, bytes, bool]:
-        """The next answer: (status, body, whether the engine closes the connection after it)."""
+    def head(self) -> tuple[int, dict[bytes, bytes]]:
+        """Status and headers (names lower-cased; ``:version`` the HTTP version) of the next answer;
+        interim answers (100 Continue) are skipped: the real one follows."""
         while True:
-            head = self._until(b"\r\n\r\n", self.MAX_HEAD).split(b"\r\n")
-            version, _, rest = head[0].partition(b" ")
+            lines = self._until(b"\r\n\r\n", self.MAX_HEAD).split(b"\r\n")
+            version, _, rest = lines[0].partition(b" ")
             code = rest[:3]
             if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
-                raise http_client.BadStatusLine(head[0].decode("latin-1"))
+                raise http_client.BadStatusLine(lines[0].decode("latin-1"))
             status = int(code)
             if 100 <= status < 200 and status != 101:
-                continue  # an interim answer (100 Continue): the real one follows
-            length = encoding = None
-            conn = b""
-            for line in head[1:]:
+                continue
+            headers = {b":version": version}
+            for line in lines[1:]:
                 name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = value.strip()
-                elif name == b"transfer-encoding":
-                    encoding = value.strip().lower()
-                elif name == b"connection":
-                    conn = value.strip().lower()
-            close = b"close" in conn or (version == b"HTTP/1.0" and b"keep-alive" not in conn)
-            if status in (101, 204, 304):
-                return status, b"", close
-            if encoding is not None and encoding.endswith(b"chunked"):
-                return status, self._chunked(), close
-            if length is not None:
-                if not length.isdigit():
-                    raise http_client.HTTPException(f"bad Content-Length {length!r} in the engine's answer")
-                return status, self._take(int(length)), close
-            return status, self._rest(), True  # no framing: the body ends where the stream does
+                headers[name.strip().lower()] = value.strip()
+            return status, headers
+
+    @staticmethod
+    def closes(headers: dict[bytes, bytes]) -> bool:
+        """True when the engine closes the connection after this answer."""
+        conn = headers.get(b"connection", b"").lower()
+        return b"close" in conn or (headers[b":version"] == b"HTTP/1.0" and b"keep-alive" not in conn)
+
+    def answer(self) -> tuple[int, bytes, bool]:
+        """The next answer: (status, body, whether the engine closes the connection after it)."""
+        status, headers = self.head()
+        close = self.closes(headers)
+        if status in (101, 204, 304):
+            return status, b"", close
+        if headers.get(b"transfer-encoding", b"").lower().endswith(b"chunked"):
+            return status, self._chunked(), close
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise http_client.HTTPException(f"bad Content-Length {length!r} in the engine's answer")
+            return status, self._take(int(length)), close
+        return status, self._rest(), True  # no framing: the body ends where the stream does
 
     def _chunked(self) -> bytes:
         parts = []
