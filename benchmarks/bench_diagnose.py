@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runbook_lib.analysis import signatures as sig  # noqa: E402
+from runbook_lib.analysis import logmatch, signatures as sig  # noqa: E402
 from runbook_lib.analysis.classify import classify  # noqa: E402
 from runbook_lib.analysis.diagnosis_core import diagnose_records  # noqa: E402
 
@@ -132,14 +132,14 @@ def main() -> int:
     wall, peak, df = measure(classify, evidence, args.repeat)
     rows.append(("runbook classify (Aho-Corasick)", wall, peak, len(df), ""))
 
-    saved = sig._ac
-    sig._ac = None
-    sig._automaton.cache_clear()
+    saved = logmatch._ac
+    logmatch._ac = None
+    logmatch._automaton.cache_clear()
     try:
         wall_fb, peak_fb, df_fb = measure(classify, evidence, args.repeat)
     finally:
-        sig._ac = saved
-        sig._automaton.cache_clear()
+        logmatch._ac = saved
+        logmatch._automaton.cache_clear()
     rows.append(("runbook classify (stdlib str.find fallback)", wall_fb, peak_fb, len(df_fb), ""))
 
     n = min(args.baseline_containers, args.containers)

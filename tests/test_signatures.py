@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from runbook_lib import redact
-from runbook_lib.analysis import signatures as sig
+from runbook_lib.analysis import logmatch, signatures as sig
 from runbook_lib.analysis.classify import classify
 from runbook_lib.analysis.signatures import MatchContext, Signature, match_lines
 
@@ -346,7 +346,7 @@ def test_adding_a_signature_is_one_entry(monkeypatch):
                     cause="the gRPC peer is unavailable: {detail}", fix="start the peer ({service})")
     line = "Error: 14 UNAVAILABLE: No connection established"
     assert not match_lines([line], STACK)
-    monkeypatch.setattr(sig, "SIGNATURES", [*sig.SIGNATURES, new])
+    monkeypatch.setattr(logmatch, "SIGNATURES", [*logmatch.SIGNATURES, new])
     m = match_lines([line], STACK)
     assert [x.category for x in m] == ["grpc-unavailable"]
     assert m[0].cause == "the gRPC peer is unavailable: No connection established" and "(auth)" in m[0].fix
@@ -454,7 +454,7 @@ def test_many_distinct_targets_fold_into_one_finding():
 def test_fallback_without_aho_corasick_gives_the_same_matches(monkeypatch):
     lines = [line for cases in CASES.values() for src, ls, _, _ in cases if src == "log" for line in ls]
     expected = [(m.line_no, m.category) for m in match_lines(lines, STACK)]
-    monkeypatch.setattr(sig, "_ac", None)
+    monkeypatch.setattr(logmatch, "_ac", None)
     sig._automaton.cache_clear()
     try:
         assert [(m.line_no, m.category) for m in match_lines(lines, STACK)] == expected

@@ -3,45 +3,27 @@
 The matcher itself (needles, one Aho-Corasick pass, patterns on a bounded window, masked
 matches) is ``analysis.logmatch``, which needs no pandas so that `runbook diagnose` starts
 without it; this module re-exports it and adds ``signature_table`` (a frame for docs and
-notebooks). ``SIGNATURES`` and ``_ac`` are the matcher's: setting them here (tests swap the
-table, or drop Aho-Corasick) sets them there.
+notebooks). ``SIGNATURES`` and ``_ac`` are the matcher's: swap them on ``logmatch``.
 
 ``classify`` (findings per container, including the signatures read from container
 state) lives in ``analysis.classify``.
 """
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
 from runbook_lib.analysis import logmatch
 from runbook_lib.analysis.logmatch import (  # noqa: F401 - the public names of the matcher, where callers find them
     _WINDOW_AFTER, _WINDOW_BEFORE, ENRICHERS, FIELD_SIGNATURES, FINDING_COLUMNS, MAX_LINE_CHARS, SEVERITIES,
-    SEVERITY_RANK, SIGNATURES, Hit, Match, MatchContext, MatchTexts, Signature, _ac, _all_needle_hits, _automaton,
+    SEVERITY_RANK, SIGNATURES, Hit, Match, MatchContext, MatchTexts, Signature, _all_needle_hits, _automaton,
     _needle_hits, _prepare, context_from_catalog, cut_line, line_hits, match_lines, materialize, port_service_map,
 )
 
 __all__ = ["FIELD_SIGNATURES", "FINDING_COLUMNS", "MAX_LINE_CHARS", "SEVERITIES", "SEVERITY_RANK", "SIGNATURES",
            "Match", "MatchContext", "Signature", "context_from_catalog", "cut_line", "match_lines",
            "port_service_map", "signature_table"]
-
-_SHARED = frozenset({"SIGNATURES", "_ac"})  # the matcher's tables: one value, held by logmatch
-
-
-class _SharedTables(types.ModuleType):
-    """Setting ``SIGNATURES`` or ``_ac`` on this module sets it on ``logmatch``, whose functions read it."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SHARED:
-            setattr(logmatch, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _SharedTables
 
 
 def signature_table(signatures: Sequence[Signature] | None = None) -> pd.DataFrame:
