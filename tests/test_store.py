@@ -238,3 +238,15 @@ def test_open_store_takes_a_sqlite_url_and_names_unknown_backends(tmp_path):
         assert isinstance(s, HistoryStore) and s.path == tmp_path / "u.sqlite3"
     with pytest.raises(StoreError, match="no history store backend for mysql"):
         st.open_store("mysql://runbook@127.0.0.1/history")
+
+
+def test_until_keeps_the_last_partial_second(tmp_path):
+    """[since, until) is exact: a sample stored at second s is read with until = s + 0.4 s (stored
+    seconds are whole; flooring until dropped it, e.g. an export run right after a collect)."""
+    ts = pd.Timestamp.now(tz="UTC").floor("s")
+    with st.open_store(tmp_path / "h.sqlite3") as s:
+        s.write_states(ts, pd.DataFrame([{"project": "p", "service": "api", "raw": 1, "latency_ms": 2.0,
+                                          "error": None}]))
+        assert list(s.samples(ts - pd.Timedelta("1s"), ts + pd.Timedelta("400ms"))["service"]) == ["api"]
+        assert s.samples(ts - pd.Timedelta("1s"), ts).empty  # until itself is excluded
+        assert len(s.rounds(None, ts + pd.Timedelta("400ms"))) == 1

@@ -28,7 +28,7 @@ from psycopg import pq
 from runbook_lib import redact
 from runbook_lib.exceptions import StoreError
 from runbook_lib.history.debounce import Thresholds
-from runbook_lib.history.sqlite_queries import ts_seconds, to_utc
+from runbook_lib.history.sqlite_queries import end_seconds, ts_seconds, to_utc
 from runbook_lib.history.sqlite_store import (DEFAULT_INTERVAL_RETENTION_DAYS, DEFAULT_RAW_RETENTION_DAYS,
                                               SqliteStore)
 
@@ -222,7 +222,7 @@ class PostgresStore(SqliteStore):
         """Collection rounds: ts, collector (the engine hosts it covered; '' = the default engine), interval_s,
         services, engine_ok, notes."""
         lo = ts_seconds(since) if since is not None else 0
-        hi = ts_seconds(until) if until is not None else 2**62
+        hi = end_seconds(until) if until is not None else 2**62
         collector = "collector" if self.version >= 4 else "'' AS collector"  # an old store opened read-only
         rows = self.con.execute(f"SELECT ts, {collector}, interval_s, services, engine_ok, notes FROM rounds "
                                 "WHERE ts >= ? AND ts < ? ORDER BY ts", (lo, hi)).fetchall()

@@ -15,7 +15,7 @@ import pandas as pd
 
 from runbook_lib import redact
 from runbook_lib.history.sqlite_guard import guarded
-from runbook_lib.history.sqlite_queries import ts_seconds
+from runbook_lib.history.sqlite_queries import ts_ns
 
 EVENT_COLUMNS = ["ts", "host", "project", "service", "container", "container_id", "action", "exit_code", "detail"]
 _READ_TO = "events_read_to:"  # meta key prefix: where the last read of the engine's events ended
@@ -81,8 +81,8 @@ class SqliteEvents:
     def events(self, since: Any = None, until: Any = None, services: Iterable[str] | None = None,
                project: str | None = None) -> pd.DataFrame:
         """Stored Docker events in [since, until), oldest first: EVENT_COLUMNS (ts UTC)."""
-        lo = ts_seconds(since) * 10**9 if since is not None else 0
-        hi = ts_seconds(until) * 10**9 if until is not None else 2**62
+        lo = ts_ns(since) if since is not None else 0
+        hi = ts_ns(until) if until is not None else 2**62
         args: list[Any] = [lo, hi]
         q = ("SELECT ts_ns, host, project, service, container, container_id, action, exit_code, detail FROM events "
              "WHERE ts_ns >= ? AND ts_ns < ?")

@@ -1,6 +1,7 @@
 """Reading the SQLite store into frames: services, effective-state runs, raw samples, latency, rounds."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,27 @@ def ts_seconds(ts: Any) -> int:
     if t.tzinfo is None:
         t = t.tz_localize("UTC")
     return int(t.timestamp())
+
+
+def end_seconds(until: Any) -> int:
+    """An exclusive upper bound in whole seconds, rounded up: a stored second ``s`` is before
+    ``until`` exactly when ``s < end_seconds(until)`` (flooring would drop the last partial second)."""
+    if isinstance(until, (int, float)):
+        return math.ceil(until)
+    t = pd.Timestamp(until)
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    return -(-t.value // 10**9)
+
+
+def ts_ns(ts: Any) -> int:
+    """A time as integer nanoseconds since the epoch (UTC when naive), exact."""
+    if isinstance(ts, (int, float)):
+        return int(ts * 10**9)
+    t = pd.Timestamp(ts)
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    return int(t.value)
 
 
 def to_utc(seconds: pd.Series) -> pd.Series:
@@ -47,7 +69,7 @@ class SqliteQueries:
         """Effective-state runs overlapping [since, until): service, project, state, start, end, n_samples,
         first_error (unclipped; ``uptime`` clips)."""
         lo = ts_seconds(since) if since is not None else 0
-        hi = ts_seconds(until) if until is not None else 2**62
+        hi = end_seconds(until) if until is not None else 2**62
         cur = self.con.execute(
             "SELECT i.service_id, i.state, i.start_ts, i.end_ts, i.n, i.first_error_id FROM intervals i "
             "WHERE i.end_ts > ? AND i.start_ts < ? ORDER BY i.service_id, i.start_ts", (lo, hi))
@@ -61,7 +83,7 @@ class SqliteQueries:
         """Raw samples in [since, until) (within the raw retention): ts, project, service, raw_state, state
         (effective), latency_ms, error."""
         lo = ts_seconds(since) if since is not None else 0
-        hi = ts_seconds(until) if until is not None else 2**62
+        hi = end_seconds(until) if until is not None else 2**62
         data = self.con.execute("SELECT ts, service_id, raw, eff, latency_us, error_id FROM samples "
                                 "WHERE ts >= ? AND ts < ? ORDER BY ts, service_id", (lo, hi)).fetchall()
         df = pd.DataFrame(data, columns=["ts", "service_id", "raw_state", "state", "latency_us", "error_id"])
@@ -77,7 +99,7 @@ class SqliteQueries:
         hourly ones (``source`` "hourly", an approximation).
         """
         lo = ts_seconds(since) if since is not None else 0
-        hi = ts_seconds(until) if until is not None else 2**62
+        hi = end_seconds(until) if until is not None else 2**62
         oldest = self.con.execute("SELECT MIN(ts) FROM samples").fetchone()[0]
         cols = ["service_id", "p50_ms", "p95_ms", "p99_ms", "samples", "source"]
         if oldest is not None and (since is None or lo >= oldest - 60):
@@ -107,7 +129,7 @@ class SqliteQueries:
         """Collection rounds: ts, collector (the engine hosts it covered; '' = the default engine), interval_s,
         services, engine_ok, notes."""
         lo = ts_seconds(since) if since is not None else 0
-        hi = ts_seconds(until) if until is not None else 2**62
+        hi = end_seconds(until) if until is not None else 2**62
         collector = "collector" if self.version >= 4 else "'' AS collector"  # an old store opened read-only
         df = pd.read_sql_query(f"SELECT ts, {collector}, interval_s, services, engine_ok, notes FROM rounds "
                                "WHERE ts >= ? AND ts < ? ORDER BY ts", self.con, params=(lo, hi))
