@@ -25,7 +25,7 @@ from runbook_lib.analysis.expected import status_frame
 from runbook_lib.analysis.frames import rows_of
 from runbook_lib.analysis.lint import LINT_COLUMNS
 from runbook_lib.compose.catalog import Catalog
-from runbook_lib.engine.logs import EVIDENCE_COLUMNS
+from runbook_lib.engine.evidence_frame import evidence_frame
 from runbook_lib.stack import Stack
 
 _json_safe = json_safe
@@ -104,9 +104,7 @@ def run_diagnosis(stack: Stack, *, all_containers: bool = False, tail_lines: int
     if not stack.engine_ok:
         evidence = pd.DataFrame(rec.evidence)
     else:
-        evidence = pd.DataFrame(rec.evidence, columns=EVIDENCE_COLUMNS) if rec.evidence else \
-            pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE_COLUMNS})  # engine.logs' empty_evidence
-    evidence.attrs.update(rec.evidence_attrs)
+        evidence = evidence_frame(rec.evidence, rec.evidence_attrs)
     lint = pd.DataFrame(rec.lint, columns=LINT_COLUMNS) if rec.lint is not None else None
     status = status_frame(rec.status, inv.attrs.get("notes", [])) if rec.status is not None else None
     return Diagnosis(findings=findings_frame(rec.findings), evidence=evidence, lint=lint, status=status,

@@ -8,7 +8,7 @@ today's frames from it. The pure pieces (``diagnose_records``, ``format_findings
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from runbook_lib import redact
@@ -37,9 +37,7 @@ def evidence_rows(stack: Any, inventory: list[dict[str, Any]], *, all_containers
     since, until, now = engine_logs.evidence_window(since, None)
     rows, notes = engine_logs.gather_evidence_rows(stack.client, inventory, all=all_containers, tail_lines=tail_lines,
                                                    since=since, until=until)
-    since_utc = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
-    return list(rows), {"notes": list(stack.inventory_notes) + list(notes),
-                        "since": since_utc.isoformat(), "until": until.isoformat(), "gathered_at": now.isoformat()}
+    return list(rows), engine_logs.evidence_attrs(list(stack.inventory_notes) + list(notes), since, until, now)
 
 
 def _engine_down_evidence(stack: Any) -> list[dict[str, Any]]:

@@ -7,25 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
-from runbook_lib.engine.logs import EVIDENCE_COLUMNS, MAX_LINE_BYTES, evidence_window, gather_evidence_rows
+from runbook_lib.engine.logs import (EVIDENCE_COLUMNS, MAX_LINE_BYTES, evidence_attrs, evidence_window,
+                                     gather_evidence_rows)
 
 
 def empty_evidence() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE_COLUMNS})
 
 
-def evidence_frame(rows: list[dict], notes: list[str], since: datetime, until: datetime,
-                   now: datetime) -> pd.DataFrame:
-    """The evidence frame of ``gather_evidence_rows``' rows, with its attrs."""
+def evidence_frame(rows: list[dict], attrs: dict[str, Any]) -> pd.DataFrame:
+    """The evidence frame of ``gather_evidence_rows``' rows, with its attrs (``logs.evidence_attrs``)."""
     df = pd.DataFrame(rows, columns=EVIDENCE_COLUMNS) if rows else empty_evidence()
-    df.attrs["notes"] = list(notes)
-    df.attrs["since"] = pd.Timestamp(since).tz_convert("UTC").isoformat() if pd.Timestamp(since).tzinfo else \
-        pd.Timestamp(since, tz="UTC").isoformat()
-    df.attrs["until"] = pd.Timestamp(until).isoformat()
-    df.attrs["gathered_at"] = now.isoformat()
+    df.attrs.update(attrs)
     return df
 
 
@@ -38,4 +35,4 @@ def gather_evidence(client, inventory: pd.DataFrame, services: Iterable[str] | N
     since, until, now = evidence_window(since, until)
     rows, notes = gather_evidence_rows(client, inventory.to_dict("records"), services, all, tail_lines, max_bytes,
                                        since, until, previous, events, max_line_bytes, max_workers)
-    return evidence_frame(rows, list(inventory.attrs.get("notes", [])) + notes, since, until, now)
+    return evidence_frame(rows, evidence_attrs(list(inventory.attrs.get("notes", [])) + notes, since, until, now))

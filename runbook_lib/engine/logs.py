@@ -372,6 +372,14 @@ def evidence_window(since: Any = None, until: datetime | None = None,
     return since, until, now
 
 
+def evidence_attrs(notes: list[str], since: datetime, until: datetime, now: datetime) -> dict[str, Any]:
+    """What an evidence gathering says about itself (the frame's attrs): ``notes``, then the window
+    ``since`` / ``until`` and ``gathered_at`` as ISO text (UTC; a naive ``since`` is UTC)."""
+    since_utc = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    return {"notes": list(notes), "since": since_utc.isoformat(), "until": until.isoformat(),
+            "gathered_at": now.isoformat()}
+
+
 _BASE_COLUMNS = ("project", "service", "name", "id", "state", "health", "has_healthcheck", "exit_code",
                  "oom_killed", "restart_count", "restart_policy", "started_at", "finished_at", "health_log",
                  "health_output")
