@@ -91,6 +91,5 @@ def test_the_started_kernels_client_is_ready_and_runs_code(tmp_path):
 def test_prefetch_knows_where_named_hosts_come_from(monkeypatch):
     from runbook_lib.engine import hosts
     from runbook_lib.reports import prefetch
-    assert prefetch.HOSTS_ENV == hosts.ENV_VAR
-    env = {kernel.PARAMS_ENV: "{}", prefetch.HOSTS_ENV: "a=unix:///var/run/docker.sock"}
+    env = {kernel.PARAMS_ENV: "{}", hosts.ENV_VAR: "a=unix:///var/run/docker.sock"}
     assert prefetch.start(kernel.notebook_path("health_check"), env) is False

@@ -22,13 +22,11 @@ from typing import Any
 
 from runbook_lib.config import load_config
 from runbook_lib.engine import stats_rows
+from runbook_lib.engine.hosts import resolve_hosts
 from runbook_lib.exceptions import RunbookError
 from runbook_lib.reports.kernel import PARAMS_ENV
 from runbook_lib.reports.values import as_list, parse_value
 
-# engine.hosts.ENV_VAR (resolve_hosts' second source of named hosts), not imported: engine.hosts
-# imports pandas (through the audit log), which the read must not wait for.
-HOSTS_ENV = "RUNBOOK_HOSTS"
 STATS_REPORTS = {"health_check"}  # notebooks that gather with ``with_stats=True``
 _STATS: dict[tuple[str | None, str | None, float], Future] = {}
 
@@ -68,7 +66,7 @@ def start(nb_file: str | Path, environ: MutableMapping[str, str] | None = None) 
         return False
     try:
         p = {**parameter_defaults(nb_file), **{k: parse_value(v) for k, v in json.loads(raw).items()}}
-        if as_list(p.get("hosts")) or env.get(HOSTS_ENV) or load_config(p.get("config_path")).hosts:
+        if resolve_hosts(as_list(p.get("hosts")), load_config(p.get("config_path")), env):
             return False  # named hosts: each host's read starts after its gathering (Engines.start_stats)
         key = stats_key(p.get("engine_url"), p.get("project"), p.get("engine_timeout_s", 5.0))
     except (RunbookError, OSError, ValueError, TypeError, SyntaxError):
