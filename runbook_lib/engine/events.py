@@ -39,6 +39,5 @@ def read_events(client: Any, since: Any, until: Any, *, project: str | None = No
         labels.append(label)
     if labels:
         filters["label"] = labels
-    t0, t1 = pd.Timestamp(since).timestamp(), pd.Timestamp(until).timestamp()
-    rows = (event_row(ev, host) for ev in engine_events(client, t0, t1, filters, deadline_s))
+    rows = (event_row(ev, host) for ev in engine_events(client, since, until, filters, deadline_s))
     return [r for r in rows if r is not None]
