@@ -24,11 +24,6 @@ STATUS_DTYPES = {"expected": bool, "has_healthcheck": bool, "oom_killed": bool, 
                  "is_up": bool, "is_down": bool}
 
 
-def dependency_graph(catalog_frame: pd.DataFrame) -> dict[str, list[str]]:
-    """service -> direct dependencies (only those present in the catalog)."""
-    return dependency_graph_rows(rows_of(catalog_frame))
-
-
 def status_frame(rows: list[Mapping[str, Any]], notes: Iterable[str] = ()) -> pd.DataFrame:
     """The expected-vs-actual frame of records (COLUMNS, then any column the records add, in their order)."""
     extra = [c for c in (rows[0] if rows else {}) if c not in COLUMNS]
