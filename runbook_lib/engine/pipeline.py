@@ -59,18 +59,10 @@ class _StreamReader(AnswerReader):
         if status in (101, 204, 304):
             return close
         if headers.get(b"transfer-encoding", b"").lower().endswith(b"chunked"):
-            while True:
-                line = self._until(b"\r\n", self.MAX_HEAD)
-                try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise http_client.HTTPException(f"bad chunk size {line[:40]!r}") from None
-                if size == 0:
-                    while self._until(b"\r\n", self.MAX_HEAD):
-                        pass
-                    return close
+            for size in self.chunk_sizes():
                 self._feed(size, on_chunk, ctype)
                 self._take(2)
+            return close
         length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit():

@@ -16,7 +16,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -381,8 +381,9 @@ class AnswerReader:
             return status, self._take(int(length)), close
         return status, self._rest(), True  # no framing: the body ends where the stream does
 
-    def _chunked(self) -> bytes:
-        parts = []
+    def chunk_sizes(self) -> Iterator[int]:
+        """The sizes of a chunked body's chunks, each read when the caller has consumed the one
+        before (its bytes and their CRLF); the last chunk and the trailers are consumed here."""
         while True:
             line = self._until(b"\r\n", self.MAX_HEAD)
             try:
@@ -392,8 +393,11 @@ class AnswerReader:
             if size == 0:
                 while self._until(b"\r\n", self.MAX_HEAD):  # trailers, up to the empty line
                     pass
-                return b"".join(parts)
-            parts.append(self._take(size + 2)[:-2])
+                return
+            yield size
+
+    def _chunked(self) -> bytes:
+        return b"".join(self._take(size + 2)[:-2] for size in self.chunk_sizes())
 
 
 PIPELINE_WINDOW = 64  # requests in flight at once (bounds what sits unread in the socket buffers)
